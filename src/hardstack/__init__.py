@@ -1,0 +1,1 @@
+"""hardstack: hardened deployment layouts for Django + Vite/React."""

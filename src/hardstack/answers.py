@@ -1,0 +1,361 @@
+"""The one model of the template answers.
+
+The pre-generation hook, the CLI and the Pulumi program all validate through `Answers`, and the
+templates read derived values (image variables, limits, UIDs) from it rather than repeating rules
+in Jinja. `cookiecutter.json` holds the same defaults; a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# Docker image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
+IMAGE_RE = re.compile(
+    r"^(?P<name>(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+# Fixed by the images the layout uses by default; the stand-in images honour the same numbers.
+APP_UID = 10001  # backend, migrate, superuser and exporter processes
+DB_UID = 70  # postgres user of the timescale/timescaledb (alpine) image
+NGINX_UID = 101  # nginxinc/nginx-unprivileged
+PROMETHEUS_UID = 65534  # nobody, as in prom/prometheus
+
+# Images: answer key -> (compose/env variable, default reference).
+IMAGES: dict[str, tuple[str, str]] = {
+    "python_image": ("PYTHON_IMAGE", "python:3.12-slim-bookworm"),
+    "node_image": ("NODE_IMAGE", "node:22-bookworm-slim"),
+    "nginx_image": ("NGINX_IMAGE", "nginxinc/nginx-unprivileged:1.27-bookworm"),
+    "db_image": ("DB_IMAGE", "timescale/timescaledb:2.17.2-pg17"),
+    "prometheus_image": ("PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1"),
+    "postgres_exporter_image": ("POSTGRES_EXPORTER_IMAGE", "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"),
+}
+
+# Resource limits per service (memory, cpus, pids), used by compose and by the Pulumi program.
+LIMITS: dict[str, tuple[str, str, int]] = {
+    "db": ("1g", "1.0", 200),
+    "migrate": ("256m", "0.5", 64),
+    "backend": ("512m", "1.0", 128),
+    "frontend": ("64m", "0.25", 64),
+    "proxy": ("128m", "0.5", 64),
+    "prometheus": ("512m", "0.5", 64),
+    "postgres_exporter": ("64m", "0.25", 32),
+    "superuser": ("256m", "0.5", 64),
+}
+
+
+class AnswersError(ValueError):
+    """Bad answers, with one line per problem naming the key and the fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _relative_path(value: str, key: str, allow_parent: bool) -> str:
+    if not value or value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"must be a relative path (got {value!r}); write it relative to the layout, e.g. ../my-{key.split('_')[0]}")
+    parts = value.replace("\\", "/").split("/")
+    if not allow_parent and ".." in parts:
+        raise ValueError(f"must stay inside its folder (got {value!r}); remove the '..'")
+    if any(ch in value for ch in "\n\r\"'$`{}"):
+        raise ValueError(f"must not contain quotes, '$', braces or newlines (got {value!r})")
+    return value.rstrip("/") or "."
+
+
+class Answers(BaseModel):
+    """Every answer of the template, with defaults that produce a runnable layout."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    project_name: str = Field("Hardstack Demo", description="Human-readable name of the project")
+    project_slug: str = Field("hardstack_demo", description="Lowercase identifier: folder name and compose project name")
+    domain: str = Field("localhost", description="Public host name the proxy answers to")
+
+    include_example_app: bool = Field(True, description="Ship a small example Django backend and Vite frontend so the stack runs at once")
+    backend_context: str = Field("backend", description="Backend build context, relative to the layout (e.g. ../api)")
+    backend_requirements: str = Field("requirements.txt", description="Requirements file inside the backend context")
+    django_settings_module: str = Field("config.settings", description="DJANGO_SETTINGS_MODULE of the backend")
+    wsgi_app: str = Field("config.wsgi:application", description="WSGI application gunicorn serves, module:attribute")
+    backend_port: int = Field(8000, description="Port gunicorn listens on inside the backend container")
+    gunicorn_workers: int = Field(3, description="Number of gunicorn workers")
+    health_path: str = Field("/api/health/", description="Backend path that answers 200 when the app and its database are up")
+    metrics_path: str = Field("/metrics", description="Path of the backend's Prometheus metrics (django-prometheus)")
+
+    frontend_context: str = Field("frontend", description="Frontend build context, relative to the layout (e.g. ../web)")
+    frontend_build_command: str = Field("npm run build", description="Command that builds the frontend")
+    frontend_dist_dir: str = Field("dist", description="Folder the build writes, relative to the frontend context")
+    frontend_api_url_var: str = Field("VITE_API_URL", description="Build-time variable the frontend reads for the API base URL")
+    api_url: str = Field("/api", description="API base URL the frontend calls (same origin by default)")
+
+    env_db_host: str = Field("DB_HOST", description="Environment variable the app reads for the database host")
+    env_db_port: str = Field("DB_PORT", description="... database port")
+    env_db_name: str = Field("DB_NAME", description="... database name")
+    env_db_user: str = Field("DB_USER", description="... database user")
+    env_db_password: str = Field("DB_PASSWORD", description="... database password (delivered as a *_FILE secret)")
+    env_database_url: str = Field("", description="If set, the app reads one DATABASE_URL-style variable of this name instead of the five above")
+    env_secret_key: str = Field("DJANGO_SECRET_KEY", description="... Django secret key (delivered as a *_FILE secret)")
+    env_allowed_hosts: str = Field("DJANGO_ALLOWED_HOSTS", description="... allowed hosts (comma separated)")
+    env_debug: str = Field("DJANGO_DEBUG", description="... debug flag (always off)")
+
+    db_name: str = Field("app", description="Database name")
+    db_user: str = Field("app", description="Database user")
+    superuser_username: str = Field("admin", description="Username of the superuser the deliberate superuser step ensures")
+
+    enable_tls: bool = Field(False, description="Terminate TLS in the proxy")
+    tls_certificate: str = Field("", description="Host path of the TLS certificate (PEM) when TLS is on")
+    tls_certificate_key: str = Field("", description="Host path of the TLS private key (PEM) when TLS is on")
+    enable_monitoring: bool = Field(True, description="Prometheus, alert rules and the postgres exporter")
+
+    bind_address: str = Field("127.0.0.1", description="Host address the proxy publishes on")
+    http_port: int = Field(8080, description="Host port for HTTP")
+    https_port: int = Field(8443, description="Host port for HTTPS (TLS on)")
+
+    python_image: str = Field(IMAGES["python_image"][1], description="Python base image of the backend (tag, optional @digest)")
+    node_image: str = Field(IMAGES["node_image"][1], description="Node image of the frontend build stage")
+    nginx_image: str = Field(IMAGES["nginx_image"][1], description="Unprivileged nginx image (frontend and proxy)")
+    db_image: str = Field(IMAGES["db_image"][1], description="TimescaleDB image")
+    prometheus_image: str = Field(IMAGES["prometheus_image"][1], description="Prometheus image")
+    postgres_exporter_image: str = Field(IMAGES["postgres_exporter_image"][1], description="postgres_exporter image")
+
+    # ---- single-field rules -------------------------------------------------------------
+    @field_validator("project_name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = v.strip()
+        if not v or len(v) > 80 or any(ch in v for ch in "\n\r\"'`${}\\"):
+            raise ValueError("must be 1-80 characters without quotes, backslashes, '$', braces or newlines")
+        return v
+
+    @field_validator("project_slug")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not SLUG_RE.match(v):
+            raise ValueError(f"must be a lowercase identifier such as my_project (letters, digits, '_'; starts with a letter; no paths), got {v!r}")
+        return v
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, v: str) -> str:
+        if not HOSTNAME_RE.match(v):
+            raise ValueError(f"must be a host name such as app.example.com (lowercase, no scheme, port or path), got {v!r}")
+        return v
+
+    @field_validator("backend_context", "frontend_context")
+    @classmethod
+    def _context(cls, v: str, info) -> str:
+        return _relative_path(v, info.field_name, allow_parent=True)
+
+    @field_validator("backend_requirements", "frontend_dist_dir")
+    @classmethod
+    def _inner_path(cls, v: str, info) -> str:
+        return _relative_path(v, info.field_name, allow_parent=False)
+
+    @field_validator("django_settings_module")
+    @classmethod
+    def _dotted(cls, v: str) -> str:
+        if not DOTTED_RE.match(v):
+            raise ValueError(f"must be a dotted Python module path such as config.settings, got {v!r}")
+        return v
+
+    @field_validator("wsgi_app")
+    @classmethod
+    def _wsgi(cls, v: str) -> str:
+        module, _, attr = v.partition(":")
+        if not DOTTED_RE.match(module) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", attr):
+            raise ValueError(f"must be module:attribute such as config.wsgi:application, got {v!r}")
+        return v
+
+    @field_validator("frontend_build_command")
+    @classmethod
+    def _command(cls, v: str) -> str:
+        if not v.strip() or any(ch in v for ch in "\n\r\"`$\\"):
+            raise ValueError("must be one shell command line without quotes, '$', backslashes or newlines, e.g. npm run build")
+        return v.strip()
+
+    @field_validator(
+        "env_db_host", "env_db_port", "env_db_name", "env_db_user", "env_db_password",
+        "env_secret_key", "env_allowed_hosts", "env_debug", "frontend_api_url_var",
+    )
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        if not ENV_NAME_RE.match(v):
+            raise ValueError(f"must be an environment variable name such as DB_PASSWORD (uppercase letters, digits, '_'), got {v!r}")
+        return v
+
+    @field_validator("env_database_url")
+    @classmethod
+    def _optional_env_name(cls, v: str) -> str:
+        if v and not ENV_NAME_RE.match(v):
+            raise ValueError(f"must be empty or an environment variable name such as DATABASE_URL, got {v!r}")
+        return v
+
+    @field_validator("db_name", "db_user", "superuser_username")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not re.match(r"^[a-z_][a-z0-9_]{0,62}$", v):
+            raise ValueError(f"must be a lowercase identifier such as app, got {v!r}")
+        return v
+
+    @field_validator("metrics_path", "api_url", "health_path")
+    @classmethod
+    def _url_path(cls, v: str, info) -> str:
+        if not re.match(r"^/[A-Za-z0-9/_.-]*$", v):
+            raise ValueError(f"must be an absolute URL path such as /api, got {v!r}")
+        return v if info.field_name == "health_path" else (v.rstrip("/") or "/")
+
+    @field_validator("bind_address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            raise ValueError(f"must be an IP address such as 127.0.0.1 (or 0.0.0.0 to publish on every interface), got {v!r}") from None
+        return v
+
+    @field_validator("http_port", "https_port", "backend_port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 1 <= v <= 65535:
+            raise ValueError(f"must be a port number between 1 and 65535, got {v}")
+        return v
+
+    @field_validator("gunicorn_workers")
+    @classmethod
+    def _workers(cls, v: int) -> int:
+        if not 1 <= v <= 64:
+            raise ValueError(f"must be between 1 and 64, got {v}")
+        return v
+
+    @field_validator(*IMAGES)
+    @classmethod
+    def _image(cls, v: str) -> str:
+        m = IMAGE_RE.match(v)
+        if not m or len(m.group("name")) > 255:
+            raise ValueError(f"must be an image reference such as python:3.12-slim or name:tag@sha256:<64 hex>, got {v!r}")
+        if not m.group("tag") and not m.group("digest"):
+            raise ValueError(f"must name a tag (never implicit latest), e.g. {v}:1.0, got {v!r}")
+        if m.group("tag") == "latest":
+            raise ValueError(f"must not use the 'latest' tag; pin a version, got {v!r}")
+        return v
+
+    # ---- rules across fields ------------------------------------------------------------
+    @model_validator(mode="after")
+    def _across(self) -> "Answers":
+        if self.enable_tls:
+            if self.http_port == self.https_port:
+                raise ValueError("http_port and https_port clash: choose two different ports")
+            for key in ("tls_certificate", "tls_certificate_key"):
+                value = getattr(self, key)
+                if not value:
+                    raise ValueError(f"{key}: required when enable_tls is on; give the host path of the PEM file, e.g. /etc/letsencrypt/live/{self.domain}/{'fullchain' if key == 'tls_certificate' else 'privkey'}.pem")
+                if any(ch in value for ch in "\n\r\"'$`{}") or ":" in value:
+                    raise ValueError(f"{key}: must be a plain file path without quotes, ':' or '$', got {value!r}")
+        if self.backend_port in (8080, 9090, 9187, 5432):
+            raise ValueError(f"backend_port: {self.backend_port} clashes with a port another service of the layout uses inside the network; choose another, e.g. 8000")
+        if self.include_example_app:
+            for key, default in (("backend_context", "backend"), ("frontend_context", "frontend")):
+                if getattr(self, key) != default:
+                    raise ValueError(f"{key}: the example app is rendered into '{default}'; keep {key}={default} or set include_example_app=no to build your own repo")
+        else:
+            for key in ("backend_context", "frontend_context"):
+                if not getattr(self, key).startswith("../"):
+                    raise ValueError(f"{key}: without the example app, point it at your sibling repo, e.g. ../my-{key.split('_')[0]} (or set include_example_app=yes)")
+        secret_vars = {self.env_db_password, self.env_secret_key}
+        names = [self.env_db_host, self.env_db_port, self.env_db_name, self.env_db_user, self.env_db_password,
+                 self.env_secret_key, self.env_allowed_hosts, self.env_debug] + ([self.env_database_url] if self.env_database_url else [])
+        if len(set(names)) != len(names) or len(secret_vars) != 2:
+            raise ValueError("env_*: two answers name the same environment variable; give each a distinct name")
+        return self
+
+    # ---- derived values the templates and the deploy program share ----------------------
+    @property
+    def image_vars(self) -> dict[str, tuple[str, str]]:
+        """answer key -> (variable name, reference) for every image."""
+        return {key: (var, getattr(self, key)) for key, (var, _) in IMAGES.items()}
+
+    @property
+    def services(self) -> list[str]:
+        base = ["db", "migrate", "backend", "frontend", "proxy"]
+        return base + (["prometheus", "postgres-exporter"] if self.enable_monitoring else [])
+
+    @property
+    def unpinned_images(self) -> dict[str, str]:
+        """Service -> why its image carries no digest (compose-lint CL-0019 suppressions)."""
+        built = "built from this layout; APP_VERSION tags the build and a registry push reports its digest"
+        pulled = {"db": "db_image", "proxy": "nginx_image"}
+        if self.enable_monitoring:
+            pulled |= {"prometheus": "prometheus_image", "postgres-exporter": "postgres_exporter_image"}
+        reasons = {svc: built for svc in ("migrate", "backend", "frontend", "superuser")}
+        for svc, key in pulled.items():
+            if "@sha256:" not in getattr(self, key):
+                var = IMAGES[key][0]
+                reasons[svc] = f"no digest was known at generation; pin it by setting {var}=name:tag@sha256:... in .env or the {key} answer"
+        return reasons
+
+    @property
+    def limits(self) -> dict[str, tuple[str, str, int]]:
+        return LIMITS
+
+    @property
+    def uids(self) -> dict[str, int]:
+        return {"app": APP_UID, "db": DB_UID, "nginx": NGINX_UID, "prometheus": PROMETHEUS_UID}
+
+    @property
+    def server_names(self) -> str:
+        return self.domain if self.domain == "localhost" else f"{self.domain} localhost"
+
+    @property
+    def allowed_hosts(self) -> str:
+        # "backend" lets Prometheus and health probes inside the network reach the app by name.
+        hosts = [self.domain, "localhost", "127.0.0.1", "backend"]
+        return ",".join(dict.fromkeys(hosts))
+
+    @property
+    def compose_project(self) -> str:
+        return self.project_slug.replace("_", "-")
+
+
+def _first_key(loc: tuple) -> str:
+    return str(loc[0]) if loc else "answers"
+
+
+def format_errors(err: ValidationError) -> list[str]:
+    """One line per problem: `key: what is wrong and how to fix it`."""
+    lines = []
+    for e in err.errors():
+        key = _first_key(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown answer; check the spelling (see `hardstack new --help` for the keys)")
+        elif e["type"].startswith(("bool_", "int_")):
+            lines.append(f"{key}: {msg} (got {e.get('input')!r})")
+        elif not e["loc"]:
+            lines.append(msg)  # model-level messages already start with the key
+        else:
+            lines.append(f"{key}: {msg}")
+    return lines
+
+
+def validate(raw: dict[str, Any]) -> Answers:
+    """Validate raw answers (cookiecutter context or CLI values); raise AnswersError on problems."""
+    data = {k: v for k, v in raw.items() if not k.startswith("_")}
+    try:
+        return Answers.model_validate(data)
+    except ValidationError as err:
+        raise AnswersError(format_errors(err)) from None
+
+
+def cookiecutter_defaults() -> dict[str, Any]:
+    """The answers as cookiecutter.json lists them (the test keeps the file equal to this)."""
+    return Answers().model_dump()

@@ -1,0 +1,24 @@
+"""`hardstack check`: the static rows of the bar (shared/bar.md) on a generated layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hardstack.checks import compose, dockerfiles, misc, nginx, prometheus
+from hardstack.checks.result import FAIL, NA, PASS, Result, guarded
+
+ROWS = dockerfiles.ROWS + compose.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS
+ALL_IDS = [rid for rid, _ in ROWS]
+
+__all__ = ["ALL_IDS", "FAIL", "NA", "PASS", "Result", "run_checks", "LayoutError"]
+
+
+class LayoutError(ValueError):
+    pass
+
+
+def run_checks(layout: Path, only: list[str] | None = None) -> list[Result]:
+    layout = Path(layout).resolve()
+    if not (layout / "compose.yaml").is_file():
+        raise LayoutError(f"{layout} is not a hardstack layout (no compose.yaml); pass the folder `hardstack new` wrote")
+    return [guarded(rid, lambda fn=fn: fn(layout)) for rid, fn in ROWS if not only or rid in only]

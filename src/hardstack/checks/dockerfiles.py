@@ -1,0 +1,192 @@
+"""Bar rows D1-D10: the layout's Dockerfiles and their .dockerignore files."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardstack.checks import tools
+from hardstack.checks.result import Result, check
+
+SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.I)
+TOOLCHAIN = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|libpq-dev|python3-dev)\b")
+PKG_INSTALL = re.compile(r"\b(apt-get|apt|apk|yum|dnf)\s+(install|add)\b")
+IGNORE_MUST = {".git": r"^\.git/?$", ".env*": r"^\.env(\*|\.\*)?$", "secrets/": r"^(\*\*/)?secrets/?$",
+               "node_modules": r"^(\*\*/)?node_modules/?$", "tests": r"^(\*\*/)?tests/?$"}
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+
+def parse(path: Path) -> tuple[dict[str, str], list[Stage]]:
+    """Global ARG defaults and the stages, each a list of (INSTRUCTION, arguments)."""
+    logical, buf = [], ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not buf and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        logical.append(buf + line)
+        buf = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical:
+        instr, _, rest = line.partition(" ")
+        instr = instr.upper()
+        if instr == "FROM":
+            parts = rest.split()
+            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(stages))
+            stages.append(Stage(parts[0], name))
+        elif stages:
+            stages[-1].instructions.append((instr, rest.strip()))
+        elif instr == "ARG":
+            key, _, default = rest.partition("=")
+            args[key.strip()] = default.strip()
+    return args, stages
+
+
+def resolve_base(base: str, args: dict[str, str]) -> str:
+    m = re.fullmatch(r"\$\{?(\w+)\}?", base)
+    return args.get(m.group(1), "") if m else base
+
+
+def dockerfiles(layout: Path) -> list[Path]:
+    return [p for p in (layout / "backend" / "Dockerfile", layout / "frontend" / "Dockerfile") if p.exists()]
+
+
+def d1_hadolint(layout: Path) -> Result:
+    files = dockerfiles(layout)
+    out = tools.run("hadolint", "--failure-threshold", "warning", "--no-color", *map(str, files))
+    return check("D1", [] if out.ok else [tools.first_lines(out.out)], f"{len(files)} Dockerfiles clean")
+
+
+def d2_user(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        args, stages = parse(f)
+        local_args = {**args, **{k.strip(): v.strip() for i, a in stages[-1].instructions if i == "ARG" for k, _, v in [a.partition("=")]}}
+        users = [a for i, a in stages[-1].instructions if i == "USER"]
+        if not users:
+            problems.append(f"{f.parent.name}: final stage has no USER")
+            continue
+        user = resolve_base(users[-1].split(":")[0], local_args)
+        if not user.isdigit() or user == "0":
+            problems.append(f"{f.parent.name}: final USER {users[-1]!r} is not a non-root numeric UID")
+    return check("D2", problems, "final stages run as numeric non-root UIDs")
+
+
+def d3_base_images(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        args, stages = parse(f)
+        names = {s.name for s in stages}
+        for s in stages:
+            if s.base in names:
+                continue
+            if not s.base.startswith("$"):
+                problems.append(f"{f.parent.name}: FROM {s.base} is not overridable by ARG")
+            ref = resolve_base(s.base, args)
+            tag = ref.split("@")[0].rsplit("/", 1)[-1].partition(":")[2]
+            if not tag or tag == "latest":
+                problems.append(f"{f.parent.name}: base image {ref or s.base!r} has no pinned tag")
+    return check("D3", problems, "bases tagged and overridable by ARG")
+
+
+def d4_no_add(layout: Path) -> Result:
+    problems = [f"{f.parent.name}: uses ADD" for f in dockerfiles(layout)
+                for s in parse(f)[1] for i, _ in s.instructions if i == "ADD"]
+    return check("D4", problems, "COPY only")
+
+
+def d5_multistage(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        _, stages = parse(f)
+        if len(stages) < 2:
+            problems.append(f"{f.parent.name}: single stage")
+            continue
+        for i, a in stages[-1].instructions:
+            if i == "RUN" and (TOOLCHAIN.search(a) or "pip install" in a or "npm " in a):
+                problems.append(f"{f.parent.name}: runtime stage runs {a[:60]!r}")
+    return check("D5", problems, "multi-stage, runtime stage installs nothing")
+
+
+def d6_hygiene(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        for s in parse(f)[1]:
+            for i, a in s.instructions:
+                if i != "RUN":
+                    continue
+                if PKG_INSTALL.search(a) and "apt-get" in a:
+                    if "--no-install-recommends" not in a:
+                        problems.append(f"{f.parent.name}: apt-get install without --no-install-recommends")
+                    if "rm -rf /var/lib/apt/lists" not in a:
+                        problems.append(f"{f.parent.name}: apt lists not removed")
+                if re.search(r"\bpip3? install\b", a) and "--no-cache-dir" not in a:
+                    problems.append(f"{f.parent.name}: pip install without --no-cache-dir")
+                if re.search(r"\bnpm (install|i)\b", a):
+                    problems.append(f"{f.parent.name}: npm install instead of npm ci")
+    return check("D6", problems, "no recommends, no caches, npm ci")
+
+
+def d7_shell_exec(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        for s in parse(f)[1]:
+            shell = next((a for i, a in s.instructions if i == "SHELL"), "")
+            for i, a in s.instructions:
+                if i == "RUN" and re.search(r"[^|]\|[^|]", a) and "pipefail" not in shell:
+                    problems.append(f"{f.parent.name}: RUN with a pipe but no SHELL with pipefail")
+                if i in ("CMD", "ENTRYPOINT") and not a.startswith("["):
+                    problems.append(f"{f.parent.name}: {i} is not in exec form")
+    return check("D7", problems, "exec-form CMD/ENTRYPOINT")
+
+
+def d8_no_secrets(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        for s in parse(f)[1]:
+            for i, a in s.instructions:
+                if i in ("ARG", "ENV"):
+                    for name, value in re.findall(r"(\w+)=(\S*)", a) or [(a.split()[0], "")]:
+                        if SECRET_NAME.search(name):
+                            problems.append(f"{f.parent.name}: {i} {name} looks like a secret; use a BuildKit secret mount")
+    scan = tools.run("detect-secrets", "scan", *map(str, dockerfiles(layout)))
+    for path, hits in json.loads(scan.out or "{}").get("results", {}).items():
+        problems += [f"{Path(path).parent.name}: {h['type']} on line {h['line_number']}" for h in hits]
+    return check("D8", problems, "no secret in ARG/ENV/layers (image history: stack tier R4)")
+
+
+def d9_healthcheck(layout: Path) -> Result:
+    problems = [f"{f.parent.name}: no HEALTHCHECK" for f in dockerfiles(layout)
+                if not any(i == "HEALTHCHECK" for i, _ in parse(f)[1][-1].instructions)]
+    return check("D9", problems, "HEALTHCHECK in every image")
+
+
+def d10_dockerignore(layout: Path) -> Result:
+    problems = []
+    for f in dockerfiles(layout):
+        ignore = f.parent / ".dockerignore"
+        if not ignore.exists():
+            problems.append(f"{f.parent.name}: no .dockerignore")
+            continue
+        lines = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        missing = [name for name, rx in IGNORE_MUST.items() if not any(re.match(rx, line) for line in lines)]
+        if missing:
+            problems.append(f"{f.parent.name}/.dockerignore misses {', '.join(missing)}")
+    return check("D10", problems, ".git, .env*, secrets/, node_modules, tests excluded")
+
+
+ROWS = [("D1", d1_hadolint), ("D2", d2_user), ("D3", d3_base_images), ("D4", d4_no_add), ("D5", d5_multistage),
+        ("D6", d6_hygiene), ("D7", d7_shell_exec), ("D8", d8_no_secrets), ("D9", d9_healthcheck), ("D10", d10_dockerignore)]

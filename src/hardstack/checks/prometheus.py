@@ -1,0 +1,93 @@
+"""Bar rows P1-P4: prometheus/ (config, alert rules, their unit tests)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from hardstack.checks import tools
+from hardstack.checks.compose import services
+from hardstack.checks.result import NA, Result, check
+
+NOT_SCRAPED = re.compile(r"^#\s*not scraped:\s*([\w-]+)\s+-\s+\S", re.M)
+
+
+def prom_dir(layout: Path) -> Path:
+    return layout / "prometheus"
+
+
+def rule_files(layout: Path) -> list[Path]:
+    return sorted((prom_dir(layout) / "rules").glob("*.yml"))
+
+
+def alerts(layout: Path) -> list[dict]:
+    return [rule for f in rule_files(layout) for group in yaml.safe_load(f.read_text())["groups"]
+            for rule in group["rules"] if "alert" in rule]
+
+
+def disabled(rid: str, layout: Path) -> Result | None:
+    return None if prom_dir(layout).exists() else Result(rid, NA, "monitoring off")
+
+
+def p1_promtool(layout: Path) -> Result:
+    if skip := disabled("P1", layout):
+        return skip
+    problems = []
+    out = tools.run("promtool", "check", "config", "--syntax-only", str(prom_dir(layout) / "prometheus.yml"))
+    if not out.ok:
+        problems.append(f"check config: {tools.first_lines(out.out)}")
+    out = tools.run("promtool", "check", "rules", *map(str, rule_files(layout)))
+    if not out.ok or not rule_files(layout):
+        problems.append(f"check rules: {tools.first_lines(out.out) or 'no rule files'}")
+    return check("P1", problems, f"config valid, {len(alerts(layout))} alerts valid")
+
+
+def p2_alert_fields(layout: Path) -> Result:
+    if skip := disabled("P2", layout):
+        return skip
+    problems = []
+    runbook = prom_dir(layout) / "RUNBOOK.md"
+    anchors = {h.strip().lower() for h in re.findall(r"^##\s+(.+)$", runbook.read_text(), re.M)} if runbook.exists() else set()
+    for rule in alerts(layout):
+        name = rule["alert"]
+        missing = [k for k, ok in (("for", rule.get("for")), ("severity", rule.get("labels", {}).get("severity")),
+                                   ("summary", rule.get("annotations", {}).get("summary")),
+                                   ("runbook_url", rule.get("annotations", {}).get("runbook_url"))) if not ok]
+        if missing:
+            problems.append(f"{name}: missing {', '.join(missing)}")
+        url = rule.get("annotations", {}).get("runbook_url", "")
+        if url.startswith("RUNBOOK.md#") and url.split("#", 1)[1] not in anchors:
+            problems.append(f"{name}: runbook_url points at a missing RUNBOOK.md section")
+    return check("P2", problems, "every alert has for, severity, summary, runbook_url")
+
+
+def p3_rule_tests(layout: Path) -> Result:
+    if skip := disabled("P3", layout):
+        return skip
+    tests = sorted((prom_dir(layout) / "tests").glob("*.yml"))
+    tested = {t["alertname"] for f in tests for case in yaml.safe_load(f.read_text()).get("tests", [])
+              for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
+    problems = [f"{r['alert']}: no promtool test expects it to fire" for r in alerts(layout) if r["alert"] not in tested]
+    out = tools.run("promtool", "test", "rules", *[t.name for t in tests], cwd=prom_dir(layout) / "tests")
+    if not out.ok or not tests:
+        problems.append(f"promtool test rules: {tools.first_lines(out.out) or 'no tests'}")
+    return check("P3", problems, f"{len(tested)} alerts exercised by promtool test rules")
+
+
+def p4_targets(layout: Path) -> Result:
+    if skip := disabled("P4", layout):
+        return skip
+    text = (prom_dir(layout) / "prometheus.yml").read_text()
+    config = yaml.safe_load(text)
+    hosts = {t.rsplit(":", 1)[0] for job in config.get("scrape_configs", [])
+             for sc in job.get("static_configs", []) for t in sc.get("targets", [])}
+    hosts |= {"prometheus"} if "localhost" in hosts else set()
+    explained = set(NOT_SCRAPED.findall(text))
+    problems = [f"{name}: neither a scrape target nor a `# not scraped: {name} - reason` line"
+                for name in services(layout) if name not in hosts | explained]
+    return check("P4", problems, f"{len(hosts)} targets, {len(explained)} services say why not")
+
+
+ROWS = [("P1", p1_promtool), ("P2", p2_alert_fields), ("P3", p3_rule_tests), ("P4", p4_targets)]

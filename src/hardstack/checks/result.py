@@ -1,0 +1,36 @@
+"""One row of the bar: its id, whether it passed, and why."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterable
+
+PASS, FAIL, NA = "pass", "fail", "n/a"
+
+
+@dataclass
+class Result:
+    id: str
+    status: str
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def check(rid: str, problems: Iterable[str], ok_detail: str = "") -> Result:
+    """A row that fails with the listed problems, or passes when there are none."""
+    problems = list(problems)
+    return Result(rid, FAIL, "; ".join(problems)) if problems else Result(rid, PASS, ok_detail)
+
+
+def guarded(rid: str, fn: Callable[[], Result]) -> Result:
+    """Run one row; a missing tool or a crash is that row's failure, not the whole check's."""
+    from hardstack.checks.tools import ToolMissing
+
+    try:
+        return fn()
+    except ToolMissing as err:
+        return Result(rid, FAIL, str(err))
+    except Exception as err:  # noqa: BLE001 - report, do not hide, any other failure
+        return Result(rid, FAIL, f"{type(err).__name__}: {err}")

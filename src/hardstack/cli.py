@@ -1,0 +1,132 @@
+"""The `hardstack` command: `new` writes a layout, `check` runs the static bar on one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hardstack.answers import Answers, AnswersError
+from hardstack.checks import FAIL, NA, PASS, LayoutError, run_checks
+from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, resolve
+
+app = typer.Typer(
+    help="Generate a hardened production deployment for a Django + Vite/React stack, and check it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(lines: list[str], header: str = "hardstack: the answers were refused, nothing was written:") -> None:
+    err.print(f"[bold red]{header}[/]")
+    for line in lines:
+        err.print(f"  - {line}", markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def _prompt(values: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """Ask for each key, showing its description and current default."""
+    fields = Answers.model_fields
+    for key in keys:
+        default = values.get(key, fields[key].default)
+        if key == "project_slug" and "project_slug" not in values:
+            default = derive_slug(values.get("project_name", fields["project_name"].default))
+        label = f"{key} ({fields[key].description})"
+        if isinstance(fields[key].default, bool):
+            values[key] = typer.confirm(label, default=bool(default))
+        else:
+            values[key] = typer.prompt(label, default=str(default))
+    return values
+
+
+def _answers_help() -> str:
+    rows = [f"{name}={field.default!r}: {field.description}" for name, field in Answers.model_fields.items()]
+    return "Answers, as KEY=VALUE (defaults shown):\n\n" + "\n\n".join(rows)
+
+
+@app.command(epilog=_answers_help())
+def new(
+    assignments: list[str] = typer.Argument(None, metavar="[KEY=VALUE]...", help="Answers that override the defaults and the config file."),
+    no_input: bool = typer.Option(False, "--no-input", help="Do not prompt: use the defaults, the config file and KEY=VALUE answers."),
+    config_file: Optional[Path] = typer.Option(None, "--config-file", help="YAML file of answers (plain mapping or cookiecutter's default_context)."),
+    output_dir: Path = typer.Option(Path("."), "-o", "--output-dir", help="Folder to write the layout into (the layout is OUTPUT_DIR/<project_slug>)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Re-render an existing layout in place, keeping its secrets/."),
+) -> None:
+    """Write a hardened deployment layout (compose, Dockerfiles, nginx, Prometheus, secrets)."""
+    try:
+        values: dict[str, Any] = read_config_file(config_file) if config_file else {}
+        values.update(parse_assignments(assignments or []))
+        if not no_input and sys.stdin.isatty():
+            values = _prompt(values, [k for k in Answers.model_fields if k not in values])
+        while True:
+            try:
+                answers = resolve(values)
+                break
+            except AnswersError as exc:
+                if no_input or not sys.stdin.isatty():
+                    raise
+                err.print("[yellow]Some answers need another go:[/]")
+                for line in exc.problems:
+                    err.print(f"  - {line}", markup=False)
+                bad = [line.split(":", 1)[0] for line in exc.problems if line.split(":", 1)[0] in Answers.model_fields]
+                values = _prompt({k: v for k, v in values.items() if k not in bad}, bad or ["project_name"])
+        target = generate(answers, output_dir, overwrite=overwrite)
+    except AnswersError as exc:
+        _fail(exc.problems)
+    except GenerateError as exc:
+        _fail([str(exc)], header="hardstack: nothing was written:")
+    out.print(f"[green]Wrote[/] {target}")
+    out.print("Next:")
+    out.print(f"  hardstack check {target}")
+    out.print(f"  cd {target} && docker compose up -d --wait")
+    out.print(f"  then open http://{answers.bind_address}:{answers.http_port}/")
+
+
+@app.command()
+def check(
+    layout: Path = typer.Argument(..., help="A folder written by `hardstack new`."),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated row ids to run, e.g. D1,C13."),
+) -> None:
+    """Run every static row of the bar (D1-D10, C1-C13, N1-N10, P1-P4, S1, S2) with the real tools."""
+    try:
+        with err.status("Running the checkers (hadolint, compose, compose-lint, nginx, gixy, promtool, ...)") if not as_json else _null():
+            results = run_checks(layout, only.split(",") if only else None)
+    except LayoutError as exc:
+        _fail([str(exc)], header="hardstack check:")
+    failed = [r for r in results if r.status == FAIL]
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        table = Table(title=f"hardstack check {layout}")
+        table.add_column("id")
+        table.add_column("result")
+        table.add_column("detail", overflow="fold")
+        style = {PASS: "green", FAIL: "bold red", NA: "dim"}
+        for r in results:
+            table.add_row(r.id, f"[{style[r.status]}]{r.status}[/]", r.detail)
+        out.print(table)
+        passed = sum(r.status == PASS for r in results)
+        na = sum(r.status == NA for r in results)
+        out.print(f"{passed}/{len(results)} rows passed, {na} not applicable, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,107 @@
+"""Writing a layout: answers in, a complete folder out, or nothing at all.
+
+The layout is rendered into a temporary folder beside the target and moved into place only when
+cookiecutter and both hooks succeeded, so a failure never leaves a half-written layout behind.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cookiecutter.main import cookiecutter
+
+from hardstack.answers import Answers, AnswersError, validate
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2]
+
+
+class GenerateError(RuntimeError):
+    pass
+
+
+def template_dir() -> Path:
+    if not (TEMPLATE_DIR / "cookiecutter.json").exists():
+        raise GenerateError(f"template not found at {TEMPLATE_DIR}; install hardstack from its repository (pip install -e .)")
+    return TEMPLATE_DIR
+
+
+def derive_slug(project_name: str) -> str:
+    """Same rule as cookiecutter.json's project_slug default (a test keeps them equal)."""
+    return project_name.lower().replace(" ", "_").replace("-", "_")
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not re.match(r"^[a-z_][a-z0-9_]*$", key):
+            raise AnswersError([f"{pair!r}: write answers as KEY=VALUE, e.g. project_name='My Shop'"])
+        values[key] = value
+    return values
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A cookiecutter-style config (`default_context:` mapping) or a plain mapping of answers."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise AnswersError([f"--config-file {path}: cannot read it ({err})"]) from None
+    if not isinstance(data, dict):
+        raise AnswersError([f"--config-file {path}: expected a mapping of answers"])
+    return dict(data.get("default_context", data))
+
+
+def resolve(values: dict[str, Any]) -> Answers:
+    values = dict(values)
+    if "project_slug" not in values and "project_name" in values:
+        values["project_slug"] = derive_slug(str(values["project_name"]))
+    return validate(values)
+
+
+def _cookiecutter_context(answers: Answers) -> dict[str, Any]:
+    # cookiecutter wants strings for non-boolean variables it compares with its own defaults.
+    return {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
+
+
+def generate(answers: Answers, output_dir: Path, overwrite: bool = False) -> Path:
+    """Render the layout to output_dir/<slug>; return its path."""
+    output_dir = output_dir.resolve()
+    target = output_dir / answers.project_slug
+    if target.exists() and not overwrite:
+        raise GenerateError(f"{target} already exists; pass --overwrite to re-render it (its secrets/ are kept) or choose another -o")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{answers.project_slug}-", dir=output_dir))
+    try:
+        rendered = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=str(staging),
+                                     extra_context=_cookiecutter_context(answers)))
+        if target.exists():
+            _keep_secrets(target, rendered)
+            shutil.rmtree(target)
+        rendered.rename(target)
+    except Exception as err:
+        if isinstance(err, GenerateError):
+            raise
+        raise GenerateError(f"rendering failed, nothing was written: {err}") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _keep_secrets(old: Path, new: Path) -> None:
+    """On --overwrite the existing secrets win over the fresh ones (no silent rotation)."""
+    old_secrets = old / "secrets"
+    if old_secrets.is_dir():
+        for path in old_secrets.iterdir():
+            dest = new / "secrets" / path.name
+            dest.unlink(missing_ok=True)
+            shutil.copy2(path, dest)
+            stat = path.stat()
+            try:
+                shutil.chown(dest, stat.st_uid, stat.st_gid)
+            except PermissionError:
+                pass

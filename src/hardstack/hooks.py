@@ -1,0 +1,123 @@
+"""What the cookiecutter hooks do; hooks/*.py only call these.
+
+One `remove_*` function per switchable part, as in cookiecutter-django.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from hardstack.answers import APP_UID, DB_UID, Answers, AnswersError, validate
+
+ANSWERS_FILE = ".hardstack-answers.json"
+EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "config", "demo"]
+EXAMPLE_FRONTEND = ["package.json", "package-lock.json", "index.html", "vite.config.js", "src", "public"]
+
+# secret file -> (owner UID inside the containers that read it, generator)
+SECRETS: dict[str, tuple[int, str]] = {
+    "postgres_password": (DB_UID, "db_password"),  # same value as db_password, readable by the db
+    "db_password": (APP_UID, "db_password"),
+    "django_secret_key": (APP_UID, "django_secret_key"),
+    "superuser_password": (APP_UID, "superuser_password"),
+}
+
+
+def pre_generate(raw: dict[str, Any]) -> int:
+    try:
+        validate(raw)
+    except AnswersError as err:
+        print("hardstack: the answers were refused, nothing was written:", file=sys.stderr)
+        for line in err.problems:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _remove(root: Path, *relpaths: str) -> None:
+    for rel in relpaths:
+        path = root / rel
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def remove_example_backend(root: Path) -> None:
+    _remove(root / "backend", *EXAMPLE_BACKEND)
+
+
+def remove_example_frontend(root: Path) -> None:
+    _remove(root / "frontend", *EXAMPLE_FRONTEND)
+
+
+def remove_monitoring(root: Path) -> None:
+    _remove(root, "prometheus")
+
+
+def remove_tls(root: Path) -> None:
+    _remove(root / "nginx" / "snippets", "tls.conf")
+
+
+def fresh_values() -> dict[str, str]:
+    """Fresh random values, URL-safe so they can sit in a DATABASE_URL unescaped."""
+    return {
+        "db_password": secrets.token_urlsafe(32),
+        "django_secret_key": secrets.token_urlsafe(50),
+        "superuser_password": secrets.token_urlsafe(24),
+    }
+
+
+def write_secrets(root: Path) -> list[str]:
+    """Fill secrets/ with fresh values, mode 0600, owned by the UID that reads each one.
+
+    Compose bind-mounts secret files with their host owner and mode, so a 0600 file must belong
+    to the container's UID. Without root we cannot chown: return the command the user must run.
+    """
+    directory = root / "secrets"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    values = fresh_values()
+    todo = []
+    for name, (uid, source) in SECRETS.items():
+        path = directory / name
+        if path.exists():
+            continue  # never rotate a secret behind the user's back
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(values[source])
+        try:
+            os.chown(path, uid, uid)
+        except PermissionError:
+            todo.append(f"sudo chown {uid}:{uid} {path}")
+    build_ca = directory / "build_ca_bundle.pem"
+    if not build_ca.exists():
+        build_ca.touch(mode=0o600)  # empty: builds use the image's own CA store
+    return todo
+
+
+def record_answers(root: Path, answers: Answers) -> None:
+    (root / ANSWERS_FILE).write_text(json.dumps(answers.model_dump(), indent=2, sort_keys=True) + "\n")
+
+
+def post_generate(root: Path, raw: dict[str, Any]) -> int:
+    answers = validate(raw)
+    if not answers.include_example_app:
+        remove_example_backend(root)
+        remove_example_frontend(root)
+    if not answers.enable_monitoring:
+        remove_monitoring(root)
+    if not answers.enable_tls:
+        remove_tls(root)
+    todo = write_secrets(root)
+    record_answers(root, answers)
+    if todo:
+        print("hardstack: run these so the containers can read their secrets:", file=sys.stderr)
+        for line in todo:
+            print(f"  {line}", file=sys.stderr)
+    return 0

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Turn each NAME listed in HARDSTACK_FILE_VARS into an environment variable read from NAME_FILE,
+# for the app process only (the official images' *_FILE convention). docker inspect shows only
+# the file path; the value never enters the container configuration.
+set -eu
+
+for name in ${HARDSTACK_FILE_VARS:-}; do
+  file=$(printenv "${name}_FILE" || true)
+  if [ -z "$file" ]; then
+    echo "entrypoint: ${name}_FILE is not set; mount the secret and set ${name}_FILE" >&2
+    exit 64
+  fi
+  if [ ! -r "$file" ]; then
+    echo "entrypoint: ${name}_FILE=$file is not readable by UID $(id -u); check the secret file's owner" >&2
+    exit 66
+  fi
+  value=$(cat "$file")
+  export "$name=$value"
+  unset "${name}_FILE"
+done
+
+# Optional single DATABASE_URL-style variable for apps that read one (answer env_database_url).
+if [ -n "${HARDSTACK_DATABASE_URL_VAR:-}" ]; then
+  url="postgres://$(printenv {{ cookiecutter.env_db_user }}):$(printenv {{ cookiecutter.env_db_password }})@$(printenv {{ cookiecutter.env_db_host }}):$(printenv {{ cookiecutter.env_db_port }})/$(printenv {{ cookiecutter.env_db_name }})"
+  export "$HARDSTACK_DATABASE_URL_VAR=$url"
+fi
+unset HARDSTACK_FILE_VARS HARDSTACK_DATABASE_URL_VAR
+
+exec "$@"
