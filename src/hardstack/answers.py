@@ -254,7 +254,7 @@ class Answers(BaseModel):
     def _across(self) -> "Answers":
         if self.enable_tls:
             if self.http_port == self.https_port:
-                raise ValueError("http_port and https_port clash: choose two different ports")
+                raise ValueError(f"https_port: clashes with http_port ({self.http_port}); choose two different ports, e.g. http_port=8080 https_port=8443")
             for key in ("tls_certificate", "tls_certificate_key"):
                 value = getattr(self, key)
                 if not value:
@@ -302,6 +302,10 @@ class Answers(BaseModel):
                 var = IMAGES[key][0]
                 reasons[svc] = f"no digest was known at generation; pin it by setting {var}=name:tag@sha256:... in .env or the {key} answer"
         return reasons
+
+    @property
+    def publishes_on_all_interfaces(self) -> bool:
+        return ipaddress.ip_address(self.bind_address).is_unspecified
 
     @property
     def limits(self) -> dict[str, tuple[str, str, int]]:

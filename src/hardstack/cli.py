@@ -27,7 +27,7 @@ err = Console(stderr=True)
 def _fail(lines: list[str], header: str = "hardstack: the answers were refused, nothing was written:") -> None:
     err.print(f"[bold red]{header}[/]")
     for line in lines:
-        err.print(f"  - {line}", markup=False, highlight=False)
+        err.print(f"  - {line}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 

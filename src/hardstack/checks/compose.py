@@ -25,12 +25,17 @@ def services(layout: Path) -> dict[str, dict]:
     return load(layout).get("services", {})
 
 
-def is_one_shot(svc: dict) -> bool:
-    return str(svc.get("restart", "")).strip('"') == "no" or bool(svc.get("profiles"))
+def one_shots(all_services: dict[str, dict]) -> set[str]:
+    """Jobs that run to completion: awaited with service_completed_successfully, or run by hand (profiles)."""
+    awaited = {dep for svc in all_services.values() for dep, spec in (svc.get("depends_on") or {}).items()
+               if isinstance(spec, dict) and spec.get("condition") == "service_completed_successfully"}
+    return awaited | {name for name, svc in all_services.items() if svc.get("profiles")}
 
 
 def long_running(layout: Path) -> dict[str, dict]:
-    return {n: s for n, s in services(layout).items() if not is_one_shot(s)}
+    all_services = services(layout)
+    jobs = one_shots(all_services)
+    return {n: s for n, s in all_services.items() if n not in jobs}
 
 
 def c1_valid(layout: Path) -> Result:

@@ -74,14 +74,14 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
         if tls_on(layout):
             (etc / "tls").mkdir()
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                            "-keyout", str(etc / "tls" / "privkey.pem"), "-out", str(etc / "tls" / "fullchain.pem")],
+                            "-keyout", str(etc / "tls" / "tls_certificate_key"), "-out", str(etc / "tls" / "tls_certificate")],
                            check=True, capture_output=True)
         mains = [etc / "nginx.conf"]
         if frontend_conf(layout).exists():
             shutil.copy(frontend_conf(layout), etc / "frontend.conf")
             mains.append(etc / "frontend.conf")
         for conf in etc.rglob("*.conf"):
-            conf.write_text(conf.read_text().replace("/etc/nginx/", f"{etc}/"))
+            conf.write_text(conf.read_text().replace("/etc/nginx/", f"{etc}/").replace("/run/secrets/", f"{etc}/tls/"))
         (root / "hosts").write_text(f"127.0.0.1 localhost {SERVICE_NAMES}\n")
         yield root, mains
 

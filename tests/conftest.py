@@ -1,0 +1,60 @@
+"""Shared fixtures: render layouts through the real CLI and cookiecutter."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hardstack.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Every supported combination of the switchable parts, with a readable id.
+COMBINATIONS = {
+    "defaults": {},
+    "tls": {"enable_tls": "yes", "tls_certificate": "/etc/letsencrypt/live/shop.example.com/fullchain.pem",
+            "tls_certificate_key": "/etc/letsencrypt/live/shop.example.com/privkey.pem", "domain": "shop.example.com"},
+    "no-monitoring": {"enable_monitoring": "no"},
+    "sibling-repos": {"include_example_app": "no", "backend_context": "../api", "frontend_context": "../web",
+                      "django_settings_module": "shop.settings.production", "wsgi_app": "shop.wsgi:application",
+                      "frontend_dist_dir": "build", "frontend_build_command": "npm run build:prod"},
+    "database-url-tls-no-monitoring": {"env_database_url": "DATABASE_URL", "enable_tls": "yes", "enable_monitoring": "no",
+                                       "tls_certificate": "certs/fullchain.pem", "tls_certificate_key": "certs/privkey.pem",
+                                       "https_port": "443", "http_port": "80", "bind_address": "0.0.0.0"},
+    "renamed-env-and-digests": {"env_secret_key": "SECRET_KEY", "env_db_password": "POSTGRES_PASSWORD", "project_name": "Acme Web",
+                                "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "a" * 64},
+}
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def assignments(answers: dict[str, str]) -> list[str]:
+    return [f"{k}={v}" for k, v in answers.items()]
+
+
+@pytest.fixture(scope="session")
+def default_layout(tmp_path_factory) -> Path:
+    """One default layout for read-only tests (session scoped: rendering it once is enough)."""
+    out = tmp_path_factory.mktemp("default")
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out / "hardstack_demo"
+
+
+@pytest.fixture
+def layout_copy(default_layout, tmp_path) -> Path:
+    """A private copy of the default layout that a test may break."""
+    dest = tmp_path / "hardstack_demo"
+    shutil.copytree(default_layout, dest, symlinks=True)
+    return dest

@@ -1,0 +1,122 @@
+"""`hardstack check`: each row fails when the layout breaks what it guards, and says why."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from hardstack.checks import ALL_IDS, FAIL, PASS, run_checks
+from hardstack.checks import tools
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, count))
+
+
+def row(layout: Path, rid: str):
+    (result,) = run_checks(layout, only=[rid])
+    return result
+
+
+# id -> (how to break the default layout, a word the failure detail must contain)
+BREAKAGES = {
+    "D1": (lambda l: edit(l / "backend/Dockerfile", "FROM ${PYTHON_IMAGE} AS runtime", "FROM ${PYTHON_IMAGE} AS runtime\nRUN cd /tmp"), "DL3003"),
+    "D2": (lambda l: edit(l / "frontend/Dockerfile", "USER 101:101", "USER nginx"), "numeric"),
+    "D3": (lambda l: edit(l / "frontend/Dockerfile", "FROM ${NGINX_IMAGE} AS runtime", "FROM nginx AS runtime"), "ARG"),
+    "D4": (lambda l: edit(l / "frontend/Dockerfile", "COPY deploy/nginx.conf", "ADD deploy/nginx.conf"), "ADD"),
+    "D5": (lambda l: edit(l / "backend/Dockerfile", "ARG APP_UID=10001", "ARG APP_UID=10001\nRUN pip install --no-cache-dir gunicorn==23.0.0"), "runtime stage"),
+    "D6": (lambda l: edit(l / "frontend/Dockerfile", "npm ci --no-audit", "npm install --no-audit"), "npm install"),
+    "D7": (lambda l: edit(l / "backend/Dockerfile", 'CMD ["gunicorn", "--config", "/opt/hardstack/gunicorn.conf.py"]', "CMD gunicorn"), "exec form"),
+    "D8": (lambda l: edit(l / "backend/Dockerfile", "ARG APP_UID=10001", "ARG APP_UID=10001\nENV DB_PASSWORD=hunter2hunter2"), "DB_PASSWORD"),
+    "D9": (lambda l: edit(l / "backend/Dockerfile", "HEALTHCHECK --interval", "# HEALTHCHECK --interval"), "HEALTHCHECK"),
+    "D10": (lambda l: edit(l / "backend/.dockerignore", "secrets/\n**/secrets/\n", ""), "secrets/"),
+    "C1": (lambda l: edit(l / "compose.yaml", "    pids_limit: 200", "    pids_limit: lots"), "compose"),
+    "C2": (lambda l: edit(l / "compose.yaml", 'test: ["CMD", "python", "/opt/hardstack/healthcheck.py"]', "disable: true"), "backend"),
+    "C3": (lambda l: edit(l / "compose.yaml", "      migrate:\n        condition: service_completed_successfully\n", "      migrate: {}\n"), "condition"),
+    "C4": (lambda l: edit(l / "compose.yaml", 'security_opt: ["no-new-privileges:true"]', "security_opt: []"), "no-new-privileges"),
+    "C5": (lambda l: edit(l / "compose.yaml", "    <<: *hardening\n    image: ${DB_IMAGE", "    <<: *hardening\n    cap_add: [CHOWN]\n    image: ${DB_IMAGE"), "comment"),
+    "C6": (lambda l: edit(l / "compose.yaml", "  read_only: true", "  read_only: false"), "read_only"),
+    "C7": (lambda l: edit(l / "compose.yaml", "    mem_limit: 512m\n", ""), "mem_limit"),
+    "C8": (lambda l: edit(l / "compose.yaml", "      - prometheus-data:/prometheus", "      - prometheus-data:/prometheus\n      - /var/run/docker.sock:/var/run/docker.sock:ro"), "Docker socket"),
+    "C9": (lambda l: edit(l / "compose.yaml", "    tmpfs: [/tmp]\n    networks: [app]\n", "    tmpfs: [/tmp]\n    networks: [app]\n    ports: [\"8081:8080\"]\n"), "only the proxy"),
+    "C10": (lambda l: edit(l / "compose.yaml", "  restart: unless-stopped", "  restart: \"no\""), "restart"),
+    "C11": (lambda l: edit(l / "compose.yaml", "      POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password", "      POSTGRES_PASSWORD: s3cr3t-Passw0rd-9f8e7d"), "POSTGRES_PASSWORD"),
+    "C12": (lambda l: edit(l / "compose.yaml", '      max-file: "3"', ""), "log rotation"),
+    "C13": (lambda l: (l / ".compose-lint.yml").unlink(), "CL-0019"),
+    "N1": (lambda l: edit(l / "nginx/nginx.conf", "server_tokens off;", "server_tokens off"), "nginx.conf"),
+    "N2": (lambda l: edit(l / "frontend/deploy/nginx.conf", "server_tokens off;", "server_tokens on;"), "frontend"),
+    "N3": (lambda l: edit(l / "nginx/snippets/security-headers.conf", "add_header Referrer-Policy \"strict-origin-when-cross-origin\" always;", "add_header Referrer-Policy \"strict-origin-when-cross-origin\";"), "Referrer-Policy"),
+    "N6": (lambda l: edit(l / "nginx/snippets/limits.conf", "client_max_body_size 10m;", ""), "client_max_body_size"),
+    "N7": (lambda l: edit(l / "nginx/nginx.conf", "            limit_req zone=auth burst=5 nodelay;\n", ""), "limit_req"),
+    "N8": (lambda l: edit(l / "nginx/snippets/logging.conf", "$request_time", "$request_body"), "bodies"),
+    "N9": (lambda l: edit(l / "frontend/deploy/nginx.conf", "public, max-age=31536000, immutable", "public, max-age=3600"), "immutable"),
+    "N10": (lambda l: edit(l / "nginx/nginx.conf", "        location /admin/ {", "        location /admin/ {\n            add_header X-Admin yes;"), "add_header"),
+    "P1": (lambda l: edit(l / "prometheus/rules/alerts.yml", "expr: up == 0", "expr: up =="), "check rules"),
+    "P2": (lambda l: edit(l / "prometheus/rules/alerts.yml", "          severity: critical\n", "          team: ops\n", 1), "severity"),
+    "P3": (lambda l: edit(l / "prometheus/tests/alerts.test.yml", "alertname: DatabaseDiskUsageHigh", "alertname: NoSuchAlert"), "DatabaseDiskUsageHigh"),
+    "P4": (lambda l: edit(l / "prometheus/prometheus.yml", "# not scraped: frontend - static files only", "# frontend: static files only"), "frontend"),
+    "S1": (lambda l: edit(l / "backend/deploy/entrypoint.sh", 'exec "$@"', 'exec $@'), "SC2068"),
+    "S2": (lambda l: os.chmod(l / "secrets/db_password", 0o644), "0600"),
+}
+
+
+def test_default_layout_passes_every_row(default_layout):
+    results = run_checks(default_layout)
+    assert [r.id for r in results] == ALL_IDS
+    assert not [r for r in results if r.status == FAIL]
+    assert sum(r.status == PASS for r in results) == len(ALL_IDS) - 2  # N4/N5: TLS off
+
+
+@pytest.mark.parametrize("rid", BREAKAGES, ids=BREAKAGES)
+def test_row_fails_when_broken(layout_copy, rid):
+    assert row(layout_copy, rid).status == PASS
+    breaker, word = BREAKAGES[rid]
+    breaker(layout_copy)
+    result = row(layout_copy, rid)
+    assert result.status == FAIL, result
+    assert word in result.detail, result.detail
+
+
+def test_tls_rows_fail_when_weakened(cli, tmp_path):
+    from conftest import COMBINATIONS, assignments
+
+    assert cli("new", "--no-input", "-o", str(tmp_path), *assignments(COMBINATIONS["tls"])).exit_code == 0
+    layout = tmp_path / "hardstack_demo"
+    assert row(layout, "N4").status == PASS and row(layout, "N5").status == PASS
+    edit(layout / "nginx/snippets/security-headers.conf", "max-age=63072000", "max-age=300")
+    edit(layout / "nginx/snippets/tls.conf", "TLSv1.2 TLSv1.3", "TLSv1 TLSv1.2 TLSv1.3")
+    edit(layout / "nginx/snippets/tls.conf", "ssl_session_tickets off;", "ssl_session_tickets on;")
+    assert "31536000" in row(layout, "N4").detail
+    n5 = row(layout, "N5")
+    assert n5.status == FAIL and "ssl_protocols" in n5.detail and "session_tickets" in n5.detail
+
+
+def test_missing_tool_is_named_with_the_fix(layout_copy, monkeypatch):
+    real_find = tools.find
+
+    def no_hadolint(tool):
+        if tool == "hadolint":
+            raise tools.ToolMissing(tool)
+        return real_find(tool)
+
+    monkeypatch.setattr(tools, "find", no_hadolint)
+    result = row(layout_copy, "D1")
+    assert result.status == FAIL and "hadolint not found" in result.detail and "scripts/bootstrap" in result.detail
+
+
+def test_cli_table_json_and_exit_codes(cli, layout_copy, tmp_path):
+    ok = cli("check", str(layout_copy))
+    assert ok.exit_code == 0 and "37/39 rows passed" in ok.output
+    BREAKAGES["C4"][0](layout_copy)
+    bad = cli("check", "--json", str(layout_copy))
+    assert bad.exit_code == 1
+    rows = {r["id"]: r for r in json.loads(bad.output)}
+    assert rows["C4"]["status"] == "fail" and rows["D1"]["status"] == "pass"
+    not_layout = cli("check", str(tmp_path / "nowhere"))
+    assert not_layout.exit_code == 2 and "not a hardstack layout" in not_layout.output

@@ -1,0 +1,242 @@
+"""Rendering: every supported combination renders completely and passes the static bar."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hardstack import hooks
+from hardstack.answers import APP_UID, DB_UID, validate
+from hardstack.checks import FAIL, NA, run_checks
+
+from conftest import COMBINATIONS, ROOT, assignments
+
+LEFTOVER = re.compile(r"\{\{|\{%|cookiecutter\.")
+
+
+def rendered_files(layout: Path) -> list[Path]:
+    return [p for p in layout.rglob("*") if p.is_file() and "secrets" not in p.relative_to(layout).parts]
+
+
+def assert_fully_rendered(layout: Path) -> None:
+    for path in rendered_files(layout):
+        text = path.read_text(errors="replace")
+        # JS template literals use ${...}; Prometheus annotations legitimately hold {{ $labels }}.
+        text = re.sub(r"\{\{ \$labels\.\w+ \}\}", "", text)
+        assert not LEFTOVER.search(text), f"unrendered template syntax in {path.relative_to(layout)}"
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS.values(), ids=COMBINATIONS.keys())
+def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
+    result = cli("new", "--no-input", "-o", str(tmp_path), *assignments(answers))
+    assert result.exit_code == 0, result.output
+    layout = next(tmp_path.iterdir())
+    assert_fully_rendered(layout)
+    results = run_checks(layout)
+    failed = [r for r in results if r.status == FAIL]
+    assert not failed, failed
+    applicable = {r.id for r in results if r.status != NA}
+    assert {"D1", "C1", "C13", "N1", "N10", "S2"} <= applicable
+    # Switched-off parts are gone, switched-on parts are there.
+    a = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
+    assert (layout / "prometheus").exists() == a.enable_monitoring
+    assert (layout / "nginx/snippets/tls.conf").exists() == a.enable_tls
+    assert (layout / "backend/manage.py").exists() == a.include_example_app
+    assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists()
+    assert ("../" in (layout / "compose.yaml").read_text()) == (not a.include_example_app)
+
+
+def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp_path, cli):
+    secrets_dir = default_layout / "secrets"
+    assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
+    values = {}
+    for name, (uid, _) in hooks.SECRETS.items():
+        path = secrets_dir / name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        if os.geteuid() == 0:
+            assert path.stat().st_uid == uid
+        values[name] = path.read_text()
+        assert len(values[name]) >= 24
+    assert values["db_password"] == values["postgres_password"]
+    assert len({values["db_password"], values["django_secret_key"], values["superuser_password"]}) == 3
+    # A second layout gets different values.
+    assert cli("new", "--no-input", "-o", str(tmp_path)).exit_code == 0
+    assert (tmp_path / "hardstack_demo/secrets/db_password").read_text() != values["db_password"]
+    assert "secrets/" in (default_layout / ".gitignore").read_text().split()
+
+
+def test_no_secret_value_outside_secrets(default_layout):
+    values = [(default_layout / "secrets" / n).read_text() for n in hooks.SECRETS]
+    for path in rendered_files(default_layout):
+        text = path.read_text(errors="replace")
+        assert not any(v in text for v in values), path
+
+
+def test_env_var_names_are_answers(tmp_path, cli):
+    answers = {"env_secret_key": "SECRET_KEY", "env_db_password": "POSTGRES_PASSWORD", "env_database_url": "DATABASE_URL"}
+    assert cli("new", "--no-input", "-o", str(tmp_path), *assignments(answers)).exit_code == 0
+    compose = (tmp_path / "hardstack_demo/compose.yaml").read_text()
+    assert "SECRET_KEY_FILE: /run/secrets/django_secret_key" in compose
+    assert "POSTGRES_PASSWORD_FILE: /run/secrets/db_password" in compose
+    assert 'HARDSTACK_FILE_VARS: "POSTGRES_PASSWORD SECRET_KEY"' in compose
+    assert "HARDSTACK_DATABASE_URL_VAR: DATABASE_URL" in compose
+    settings_py = (tmp_path / "hardstack_demo/backend/config/settings.py").read_text()
+    assert 'env("SECRET_KEY")' in settings_py
+
+
+def test_image_variables_default_to_the_answers(tmp_path, cli):
+    ref = "registry.example.com:5000/base/python:3.12-slim@sha256:" + "b" * 64
+    assert cli("new", "--no-input", "-o", str(tmp_path), f"python_image={ref}").exit_code == 0
+    layout = tmp_path / "hardstack_demo"
+    assert f"PYTHON_IMAGE:-{ref}" in (layout / "compose.yaml").read_text()
+    assert f"ARG PYTHON_IMAGE={ref}" in (layout / "backend/Dockerfile").read_text()
+    assert f"PYTHON_IMAGE={ref}" in (layout / ".env.example").read_text()
+
+
+def test_cli_prints_where_and_what_next(tmp_path, cli):
+    result = cli("new", "--no-input", "-o", str(tmp_path), "project_name=Acme Shop")
+    assert result.exit_code == 0
+    assert str(tmp_path / "acme_shop") in result.output
+    assert "docker compose up -d --wait" in result.output
+    assert "hardstack check" in result.output
+
+
+def test_config_file_and_overrides(tmp_path, cli):
+    config = tmp_path / "answers.yaml"
+    config.write_text("default_context:\n  project_name: From File\n  http_port: 9000\n")
+    out = tmp_path / "out"
+    assert cli("new", "--no-input", "--config-file", str(config), "-o", str(out), "http_port=9100").exit_code == 0
+    recorded = json.loads((out / "from_file/.hardstack-answers.json").read_text())
+    assert recorded["project_name"] == "From File" and recorded["http_port"] == 9100
+
+
+BAD_CLI = {
+    "slug-path": (["project_slug=../x"], "project_slug"),
+    "slug-absolute": (["project_slug=/tmp/x"], "project_slug"),
+    "port-range": (["http_port=70000"], "http_port"),
+    "port-clash": (["enable_tls=yes", "tls_certificate=a.pem", "tls_certificate_key=b.pem", "https_port=8080"], "https_port: clashes"),
+    "bad-image": (["db_image=Timescale:latest"], "db_image"),
+    "bad-domain": (["domain=http://shop"], "domain"),
+    "tls-without-cert": (["enable_tls=yes"], "tls_certificate"),
+    "unknown-key": (["colour=blue"], "colour"),
+    "not-key-value": (["project_name"], "KEY=VALUE"),
+    "bad-bool": (["enable_tls=perhaps"], "enable_tls"),
+}
+
+
+@pytest.mark.parametrize("args,key", BAD_CLI.values(), ids=BAD_CLI.keys())
+def test_bad_input_is_refused_and_nothing_is_written(tmp_path, cli, args, key):
+    out = tmp_path / "out"
+    result = cli("new", "--no-input", "-o", str(out), *args)
+    assert result.exit_code != 0
+    assert key in result.output and "nothing was written" in result.output
+    assert not out.exists() or not any(out.iterdir())
+    assert not (tmp_path / "x").exists()
+
+
+def test_existing_target_is_never_overwritten_unless_asked(tmp_path, cli):
+    assert cli("new", "--no-input", "-o", str(tmp_path)).exit_code == 0
+    layout = tmp_path / "hardstack_demo"
+    (layout / "compose.yaml").write_text("# my edit\n")
+    secret = (layout / "secrets/db_password").read_text()
+    result = cli("new", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code != 0 and "already exists" in result.output and "--overwrite" in result.output
+    assert (layout / "compose.yaml").read_text() == "# my edit\n"
+    result = cli("new", "--no-input", "-o", str(tmp_path), "--overwrite")
+    assert result.exit_code == 0
+    assert (layout / "compose.yaml").read_text() != "# my edit\n"
+    assert (layout / "secrets/db_password").read_text() == secret  # secrets kept, not rotated
+    assert [p.name for p in tmp_path.iterdir()] == ["hardstack_demo"]  # no staging folder left
+
+
+def test_failure_while_rendering_leaves_nothing(tmp_path, cli, monkeypatch):
+    import hardstack.generate as generate
+
+    real = generate.cookiecutter
+
+    def half_then_fail(template, output_dir, **kwargs):
+        real(template, output_dir=output_dir, **kwargs)  # a complete render in the staging folder...
+        raise OSError("disk full")  # ...then a failure before it is moved into place
+
+    monkeypatch.setattr(generate, "cookiecutter", half_then_fail)
+    result = cli("new", "--no-input", "-o", str(tmp_path))
+    assert result.exit_code != 0 and "nothing was written" in result.output and "disk full" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- hooks, directly and through a real cookiecutter run -------------------------------
+
+def test_pre_generate_hook_refuses_bad_answers(capsys):
+    assert hooks.pre_generate({"project_slug": "../x", "_template": "."}) == 1
+    assert "project_slug" in capsys.readouterr().err
+    assert hooks.pre_generate({"_template": "."}) == 0
+
+
+def test_remove_functions(tmp_path):
+    for rel in ["backend/manage.py", "backend/config/settings.py", "backend/Dockerfile", "frontend/src/main.js",
+                "frontend/package.json", "frontend/Dockerfile", "prometheus/prometheus.yml", "nginx/snippets/tls.conf"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    hooks.remove_example_backend(tmp_path)
+    hooks.remove_example_frontend(tmp_path)
+    hooks.remove_monitoring(tmp_path)
+    hooks.remove_tls(tmp_path)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert left == ["backend/Dockerfile", "frontend/Dockerfile"]
+
+
+def test_write_secrets_never_rotates(tmp_path):
+    hooks.write_secrets(tmp_path)
+    before = (tmp_path / "secrets/django_secret_key").read_text()
+    hooks.write_secrets(tmp_path)
+    assert (tmp_path / "secrets/django_secret_key").read_text() == before
+
+
+def test_real_cookiecutter_run_with_pytest_cookies(cookies):
+    result = cookies.bake(extra_context={"project_name": "Baked Shop", "enable_monitoring": False})
+    assert result.exit_code == 0, result.exception
+    assert result.project_path.name == "baked_shop"
+    assert not (result.project_path / "prometheus").exists()
+    assert (result.project_path / "secrets/db_password").exists()
+
+
+def test_real_cookiecutter_run_refuses_bad_answers(cookies):
+    result = cookies.bake(extra_context={"http_port": "0"})
+    assert result.exit_code != 0
+    assert result.project_path is None or not Path(result.project_path).exists()
+
+
+# ---- property: any answers render a passing layout or are refused cleanly --------------
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(values=st.fixed_dictionaries({}, optional={
+    "project_name": st.sampled_from(["Shop", "Acme Web", "x" * 90, "Bad'Quote", "a-b c"]),
+    "http_port": st.integers(0, 70000),
+    "enable_tls": st.booleans(),
+    "enable_monitoring": st.booleans(),
+    "tls_certificate": st.sampled_from(["certs/c.pem", ""]),
+    "tls_certificate_key": st.sampled_from(["certs/k.pem", ""]),
+    "domain": st.sampled_from(["shop.example.com", "localhost", "Bad Domain"]),
+}))
+def test_any_answers_render_a_passing_layout_or_are_refused(tmp_path_factory, values):
+    from typer.testing import CliRunner
+
+    from hardstack.cli import app
+
+    out = tmp_path_factory.mktemp("prop")
+    args = [f"{k}={'yes' if v is True else 'no' if v is False else v}" for k, v in values.items()]
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), *args])
+    if result.exit_code != 0:
+        assert "nothing was written" in result.output
+        assert list(out.iterdir()) == []
+        return
+    layout = next(out.iterdir())
+    assert_fully_rendered(layout)
+    assert not [r for r in run_checks(layout) if r.status == FAIL]
