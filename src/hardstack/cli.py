@@ -120,6 +120,43 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command()
+def up(
+    layout: Path = typer.Argument(..., help="A folder written by `hardstack new`."),
+    standins: str = typer.Option("auto", "--standins", help="Use local stand-in base images: auto (when no registry answers), yes, no."),
+    wait_timeout: int = typer.Option(300, "--wait-timeout", help="Seconds to wait for every service to be healthy."),
+) -> None:
+    """Build the images and bring the layout up healthy (`docker compose up -d --wait`), then print its URL."""
+    from hardstack.answers import IMAGES, validate
+    from hardstack.stack import Stack, StackError, read_env_file, registry_reachable, standin_env
+
+    layout = layout.resolve()
+    answers_file = layout / ".hardstack-answers.json"
+    if not answers_file.exists():
+        _fail([f"{layout} is not a hardstack layout (no .hardstack-answers.json)"], header="hardstack up:")
+    answers = validate(json.loads(answers_file.read_text()))
+    env: dict[str, str] = {}
+    if standins == "yes" or (standins == "auto" and not registry_reachable(IMAGES["python_image"][1])):
+        out.print("No registry answers: building local stand-in base images from Debian packages (cached after the first run)")
+        env_file = layout / (".env" if not (layout / ".env").exists() else ".standins.env")
+        env = standin_env(env_file)
+        out.print(f"Stand-in image variables written to {env_file}" + ("" if env_file.name == ".env" else " (load it before other compose commands)"))
+    elif (layout / ".env").exists():
+        env = read_env_file(layout / ".env")
+    stack = Stack(layout, answers.compose_project, env)
+    try:
+        out.print("[bold]Building images[/] (docker compose build)")
+        built = stack.build()
+        out.print(f"[bold]Starting[/] (docker compose up -d --wait), built in {built:.0f}s")
+        healthy = stack.up(wait_timeout)
+    except StackError as exc:
+        _fail([str(exc)], header="hardstack up: the stack did not come up healthy:")
+    port = env.get("HTTP_PORT", str(answers.http_port))
+    out.print(f"[green]Every service healthy[/] in {healthy:.0f}s")
+    out.print(f"URL: http://{env.get('BIND_ADDRESS', answers.bind_address)}:{port}/")
+    out.print(f"Stop: cd {layout} && docker compose down")
+
+
 class _null:
     def __enter__(self):
         return self

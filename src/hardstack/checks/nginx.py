@@ -68,7 +68,7 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
     with tempfile.TemporaryDirectory(prefix="hardstack-nginx-") as tmp:
         root = Path(tmp)
         etc = root / "etc-nginx"
-        shutil.copytree(layout / "nginx", etc)
+        shutil.copytree(layout / "nginx", etc / "hardstack")  # compose mounts nginx/ at /etc/nginx/hardstack
         mime = Path("/etc/nginx/mime.types")
         (etc / "mime.types").write_text(mime.read_text() if mime.exists() else MINIMAL_MIME)
         if tls_on(layout):
@@ -76,7 +76,7 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                             "-keyout", str(etc / "tls" / "tls_certificate_key"), "-out", str(etc / "tls" / "tls_certificate")],
                            check=True, capture_output=True)
-        mains = [etc / "nginx.conf"]
+        mains = [etc / "hardstack" / "nginx.conf"]
         if frontend_conf(layout).exists():
             shutil.copy(frontend_conf(layout), etc / "frontend.conf")
             mains.append(etc / "frontend.conf")

@@ -1,0 +1,155 @@
+"""Deploy settings: the Pulumi config of the `hardstack` namespace, validated once, before any resource.
+
+    pulumi config set hardstack:layoutDir ../out/hardstack_demo
+    pulumi config set --secret hardstack:dbPassword "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
+A pydantic-settings source reads the Pulumi config; secret keys set without `--secret` are refused
+with the command that sets them right.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+NAMESPACE = "hardstack"
+SECRET_KEYS = ("dbPassword", "djangoSecretKey", "superuserPassword")
+
+
+class SettingsError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid hardstack deploy settings:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class PulumiConfigSource(PydanticBaseSettingsSource):
+    """Values from `pulumi config` (or any mapping, for tests), by camelCase key."""
+
+    def __init__(self, settings_cls, values: dict[str, str], is_secret: Callable[[str], bool]):
+        super().__init__(settings_cls)
+        self.values = values
+        self.is_secret = is_secret
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        key = field.alias or field_name
+        return self.values.get(key), key, False
+
+    def __call__(self) -> dict[str, Any]:
+        problems = [f"{NAMESPACE}:{key} is set in plain text; set it as a secret: "
+                    f"pulumi config set --secret {NAMESPACE}:{key} <value>"
+                    for key in SECRET_KEYS if key in self.values and not self.is_secret(key)]
+        if problems:
+            raise SettingsError(problems)
+        return {key: value for key, value in self.values.items() if value is not None}
+
+
+class DeploySettings(BaseSettings):
+    """The `hardstack:*` Pulumi config keys."""
+
+    model_config = SettingsConfigDict(extra="forbid", populate_by_name=True)
+
+    layout_dir: Path = Field(alias="layoutDir", description="Folder written by `hardstack new` (required)")
+    public_port: Optional[int] = Field(None, alias="publicPort", description="Host port of the proxy (default: the layout's http_port)")
+    bind_address: Optional[str] = Field(None, alias="bindAddress", description="Host address of the proxy (default: the layout's bind_address)")
+    image_registry: Optional[str] = Field(None, alias="imageRegistry", description="Registry prefix to pull the app images from; unset: build locally")
+    db_password: SecretStr = Field(alias="dbPassword", description="Database password (secret)")
+    django_secret_key: SecretStr = Field(alias="djangoSecretKey", description="Django secret key (secret)")
+    superuser_password: Optional[SecretStr] = Field(None, alias="superuserPassword", description="Superuser password for the manual superuser step (secret)")
+    protect_volumes: bool = Field(False, alias="protectVolumes", description="Keep the data volumes on `pulumi destroy`")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return (init_settings,)  # the Pulumi config arrives as init kwargs through from_config()
+
+    @field_validator("layout_dir")
+    @classmethod
+    def _layout(cls, v: Path) -> Path:
+        v = v.expanduser().resolve()
+        if not (v / "compose.yaml").is_file() or not (v / ".hardstack-answers.json").is_file():
+            raise ValueError(f"{v} is not a layout written by `hardstack new` (no compose.yaml/.hardstack-answers.json)")
+        return v
+
+    @field_validator("public_port")
+    @classmethod
+    def _port(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and not 1 <= v <= 65535:
+            raise ValueError(f"must be a port between 1 and 65535, got {v}")
+        return v
+
+    @field_validator("bind_address")
+    @classmethod
+    def _ip(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None:
+            try:
+                ipaddress.ip_address(v)
+            except ValueError:
+                raise ValueError(f"must be an IP address such as 127.0.0.1, got {v!r}") from None
+        return v
+
+    @field_validator("image_registry")
+    @classmethod
+    def _registry(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (not v or v.startswith(("http://", "https://")) or " " in v):
+            raise ValueError(f"must be a registry prefix such as registry.example.com/team (no scheme), got {v!r}")
+        return v.rstrip("/") if v else v
+
+    @field_validator("db_password", "django_secret_key", "superuser_password")
+    @classmethod
+    def _strong(cls, v: Optional[SecretStr], info) -> Optional[SecretStr]:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("is shorter than 16 characters; generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "DeploySettings":
+        if self.db_password.get_secret_value() == self.django_secret_key.get_secret_value():
+            raise ValueError("dbPassword and djangoSecretKey must differ")
+        return self
+
+
+def _key(loc: tuple) -> str:
+    name = str(loc[0]) if loc else ""
+    field = DeploySettings.model_fields.get(name)
+    return f"{NAMESPACE}:{field.alias if field and field.alias else name}" if name else NAMESPACE
+
+
+def from_values(values: dict[str, str], is_secret: Callable[[str], bool]) -> DeploySettings:
+    """Validate config values; raise SettingsError naming each bad key and its fix."""
+    unknown = [k for k in values if k not in {f.alias for f in DeploySettings.model_fields.values()}]
+    problems = [f"{NAMESPACE}:{k}: unknown key; known keys: {', '.join(f.alias for f in DeploySettings.model_fields.values())}" for k in unknown]
+    try:
+        data = PulumiConfigSource(DeploySettings, {k: v for k, v in values.items() if k not in unknown}, is_secret)()
+    except SettingsError as err:
+        raise SettingsError(problems + err.problems) from None
+    try:
+        settings = DeploySettings(**data)
+    except ValidationError as err:
+        for e in err.errors():
+            msg = e["msg"].removeprefix("Value error, ")
+            if e["type"] == "missing":
+                alias = _key(e["loc"]).split(":", 1)[1]
+                secret = " --secret" if alias in SECRET_KEYS else ""
+                msg = f"required; set it: pulumi config set{secret} {NAMESPACE}:{alias} <value>"
+            problems.append(f"{_key(e['loc'])}: {msg}")
+        raise SettingsError(problems) from None
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def from_pulumi_config() -> DeploySettings:
+    """Read the running program's `hardstack:*` config (called before any resource is declared)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    present = {k.split(":", 1)[1] for k in keys if k.startswith(f"{NAMESPACE}:")}
+    config = pulumi.Config(NAMESPACE)
+    values = {key: config.get(key) for key in present}
+    return from_values({k: v for k, v in values.items() if v is not None},
+                       lambda key: runtime_config.is_config_secret(f"{NAMESPACE}:{key}"))

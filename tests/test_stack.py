@@ -1,0 +1,261 @@
+"""Stack tier (bar R1-R8): a freshly generated layout, built and run on a real Docker engine.
+
+Needs a Docker engine and Compose v2 (scripts/bootstrap installs and starts them). Without them
+these tests fail and say so; they never skip. Default images come from the registry when it is
+reachable, else from the local stand-ins (scripts/stand-in-images).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hardstack.answers import IMAGES
+from hardstack.cli import app
+from hardstack.stack import Stack, StackError, http, registry_reachable, standin_env
+
+pytestmark = pytest.mark.stack
+
+SERVICES = ["db", "backend", "frontend", "proxy", "prometheus", "postgres-exporter"]
+SECURITY_HEADERS = ["x-content-type-options", "referrer-policy", "content-security-policy", "permissions-policy"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def require_engine() -> None:
+    problems = []
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        problems.append("no Docker engine answers `docker info`")
+    elif subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        problems.append("no Compose v2 plugin (`docker compose version` fails)")
+    if problems:
+        pytest.fail("; ".join(problems) + ": run scripts/bootstrap (as root on Debian) first", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    require_engine()
+    out = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), f"http_port={port}"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    env = {}
+    if not registry_reachable(IMAGES["python_image"][1]):
+        env = standin_env(out / "standins.env")
+    s = Stack(out / "hardstack_demo", f"hstest{uuid.uuid4().hex[:8]}", env)
+    s.url = f"http://127.0.0.1:{port}"
+    try:
+        print(f"\n[stack] build: {s.build():.1f}s")
+        s.time_to_healthy = s.up()
+        print(f"[stack] docker compose up -d --wait: every service healthy in {s.time_to_healthy:.1f}s")
+        yield s
+    finally:
+        s.down()
+        left = s.leftovers()
+        assert not any(left.values()), f"left behind after down: {left}"
+
+
+def secret_values(stack: Stack) -> list[str]:
+    return [p.read_text().strip() for p in (stack.layout / "secrets").iterdir() if p.name != "build_ca_bundle.pem"]
+
+
+# ---- R1 ---------------------------------------------------------------------------------
+
+def test_r1_every_service_healthy(stack):
+    by_service = {c["Service"]: c for c in stack.containers(all_=True)}
+    for service in SERVICES:
+        assert stack.health(service) == "healthy", service
+    migrate = by_service["migrate"]
+    assert migrate["State"] == "exited" and "(0)" in migrate["Status"], migrate
+    assert stack.time_to_healthy > 0
+
+
+# ---- R2 ---------------------------------------------------------------------------------
+
+def test_r2_spa_index_and_hashed_asset_through_the_proxy(stack):
+    index = http(stack.url + "/")
+    assert index.status == 200 and b"<title>Hardstack Demo</title>" in index.body
+    assert index.headers["cache-control"] == "no-cache"
+    for header in SECURITY_HEADERS:
+        assert header in index.headers, header
+    assert "frame-ancestors 'none'" in index.headers["content-security-policy"]
+    assert "server" not in index.headers or "/" not in index.headers["server"]  # server_tokens off
+    asset = re.search(rb'src="(/assets/[^"]+\.js)"', index.body).group(1).decode()
+    resp = http(stack.url + asset)
+    assert resp.status == 200
+    assert resp.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # A client-side route falls back to index.html, uncached.
+    route = http(stack.url + "/some/client/route")
+    assert route.status == 200 and route.headers["cache-control"] == "no-cache"
+    assert http(stack.url + "/.env").status == 403
+
+
+def test_r2_api_health_queries_the_database(stack):
+    resp = http(stack.url + "/api/health/")
+    assert resp.status == 200, resp.body
+    body = resp.json()
+    assert body["status"] == "ok" and body["database"] == "ok" and body["timescaledb"]
+    for header in SECURITY_HEADERS:
+        assert header in resp.headers, header
+
+
+def test_r2_write_then_read_and_no_body_in_logs(stack):
+    marker = 4242.125 + (uuid.uuid4().int % 1000)
+    created = http(stack.url + "/api/readings/", "POST", json.dumps({"value": marker}).encode(), {"Content-Type": "application/json"})
+    assert created.status == 201, created.body
+    listed = http(stack.url + "/api/readings/").json()
+    assert marker in [r["value"] for r in listed["readings"]]
+    logs = stack.compose("logs", "--no-color", "proxy", "backend").stdout
+    assert "POST /api/readings/" in logs  # the request is logged...
+    assert str(marker) not in logs  # ...its body is not
+    # The table is a TimescaleDB hypertable: the extension is proven, not assumed.
+    hypertables = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-tAc",
+                                "SELECT hypertable_name FROM timescaledb_information.hypertables").stdout
+    assert "demo_reading" in hypertables
+
+
+def test_r2_metrics_not_public(stack):
+    assert http(stack.url + "/metrics").status == 404
+
+
+# ---- R3 ---------------------------------------------------------------------------------
+
+def test_r3_every_container_hardened(stack):
+    for c in stack.containers():
+        info = stack.inspect(c["ID"])
+        name, host = c["Service"], info["HostConfig"]
+        assert host["ReadonlyRootfs"] is True, name
+        assert host["CapDrop"] == ["ALL"], name
+        assert not host.get("CapAdd"), name
+        assert "no-new-privileges:true" in host["SecurityOpt"], name
+        assert not host["Privileged"], name
+        assert host["Memory"] > 0 and host["NanoCpus"] > 0 and host["PidsLimit"] > 0, name
+        assert host["LogConfig"]["Config"].get("max-size"), name
+        # Every process of the container runs as a non-root UID (read on the host).
+        pid = info["State"]["Pid"]
+        uids = {line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Uid:")}
+        assert uids and "0" not in uids, (name, uids)
+        user = info["Config"]["User"] or stack.inspect(info["Image"])["Config"]["User"]
+        assert user.split(":")[0].isdigit() and user.split(":")[0] != "0", (name, user)
+        assert info["State"]["Health"]["Status"] == "healthy", name
+    published = [c["Service"] for c in stack.containers() if stack.inspect(c["ID"])["HostConfig"]["PortBindings"]]
+    assert published == ["proxy"]
+
+
+# ---- R4 ---------------------------------------------------------------------------------
+
+def test_r4_no_secret_in_inspect_labels_or_history(stack):
+    values = secret_values(stack)
+    assert len(values) >= 3 and all(len(v) >= 24 for v in values)
+    images = set()
+    for c in stack.containers(all_=True):
+        info = json.dumps(stack.inspect(c["ID"]))
+        assert not any(v in info for v in values), c["Service"]
+        images.add(stack.inspect(c["ID"])["Image"])
+    for image in images:
+        image_info = json.dumps(stack.inspect(image))
+        history = subprocess.run(["docker", "history", "--no-trunc", image], capture_output=True, text=True).stdout
+        assert not any(v in image_info or v in history for v in values), image
+    # The secret reaches the app process, and only it: env has the file path, not the value.
+    env = stack.inspect(stack.container_id("backend"))["Config"]["Env"]
+    assert "DB_PASSWORD_FILE=/run/secrets/db_password" in env
+    assert not any(e.startswith("DB_PASSWORD=") for e in env)
+
+
+# ---- R8 ---------------------------------------------------------------------------------
+
+def test_r8_superuser_step_is_idempotent_and_refuses_weak_passwords(stack):
+    first = stack.compose("run", "--rm", "-T", "superuser")
+    assert "created superuser 'admin'" in first.stdout
+    second = stack.compose("run", "--rm", "-T", "superuser")
+    assert "already exists" in second.stdout
+    count = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-tAc",
+                          "SELECT count(*) FROM auth_user WHERE username = 'admin' AND is_superuser").stdout.strip()
+    assert count == "1"
+    weak = stack.compose("run", "--rm", "-T", "-e", "SUPERUSER_PASSWORD_FILE=", "-e", "SUPERUSER_PASSWORD=admin123",
+                         "superuser", check=False)
+    assert weak.returncode != 0 and "refused" in weak.stderr
+    # `up` never runs it: it is in the manual profile.
+    assert "superuser" not in [c["Service"] for c in stack.containers()]
+
+
+# ---- R6 ---------------------------------------------------------------------------------
+
+def test_r6_database_restart_keeps_data_and_backend_recovers(stack):
+    marker = 777.5 + (uuid.uuid4().int % 1000)
+    assert http(stack.url + "/api/readings/", "POST", json.dumps({"value": marker}).encode(),
+                {"Content-Type": "application/json"}).status == 201
+    backend_started = stack.inspect(stack.container_id("backend"))["State"]["StartedAt"]
+    stack.compose("restart", "db")
+    stack.wait_healthy("db", 120)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and http(stack.url + "/api/health/").status != 200:
+        time.sleep(1)
+    assert http(stack.url + "/api/health/").status == 200
+    assert marker in [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
+    # Recovered without a manual step: the backend container was not restarted.
+    assert stack.inspect(stack.container_id("backend"))["State"]["StartedAt"] == backend_started
+
+
+# ---- R5 ---------------------------------------------------------------------------------
+
+def test_r5_killed_backend_comes_back_and_proxy_fails_fast(stack):
+    info = stack.inspect(stack.container_id("backend"))
+    restarts = info["RestartCount"]
+    os.kill(info["State"]["Pid"], signal.SIGKILL)  # a crash, not a `docker stop`
+    during = http(stack.url + "/api/health/", timeout=15)
+    assert during.status in (502, 503, 504), during.status
+    assert during.seconds < 10, f"proxy took {during.seconds:.1f}s to answer"
+    healed = stack.wait_healthy("backend", 120)
+    print(f"\n[stack] backend healthy again {healed:.1f}s after SIGKILL")
+    assert stack.inspect(stack.container_id("backend"))["RestartCount"] > restarts
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and http(stack.url + "/api/health/").status != 200:
+        time.sleep(1)
+    assert http(stack.url + "/api/health/").status == 200
+
+
+# ---- R7 ---------------------------------------------------------------------------------
+
+def prometheus_api(stack: Stack, path: str) -> dict:
+    out = stack.compose("exec", "-T", "prometheus", "wget", "-q", "-O", "-", f"http://127.0.0.1:9090/api/v1/{path}").stdout
+    return json.loads(out)["data"]
+
+
+def test_r7_every_target_up_then_target_down_fires(stack):
+    deadline = time.monotonic() + 90
+    while True:
+        targets = prometheus_api(stack, "targets")["activeTargets"]
+        health = {t["labels"]["job"]: t["health"] for t in targets}
+        if set(health) == {"prometheus", "backend", "postgres"} and set(health.values()) == {"up"}:
+            break
+        assert time.monotonic() < deadline, f"targets not all up: {health}"
+        time.sleep(3)
+    stack.compose("stop", "backend")
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            alerts = prometheus_api(stack, "alerts")["alerts"]
+            firing = [a for a in alerts if a["labels"]["alertname"] == "TargetDown" and a["state"] == "firing"]
+            if firing:
+                break
+            assert time.monotonic() < deadline, f"TargetDown did not fire: {alerts}"
+            time.sleep(5)
+        assert firing[0]["labels"]["job"] == "backend" and firing[0]["labels"]["severity"] == "critical"
+    finally:
+        stack.compose("start", "backend")
+    stack.wait_healthy("backend", 120)
