@@ -32,7 +32,7 @@ def test_env_file_points_every_image_variable_at_a_stand_in(images):
 
 
 def test_python_contract(images):
-    out = run(images["PYTHON_IMAGE"], "sh", "-c", "python -m venv /tmp/v && /tmp/v/bin/pip --version && command -v groupadd useradd")
+    out = run(images["PYTHON_IMAGE"], "sh", "-c", "python -m venv /tmp/v && /tmp/v/bin/pip --version && command -v groupadd && command -v useradd")
     assert out.returncode == 0, out.stderr
     assert "pip " in out.stdout and "useradd" in out.stdout
 
@@ -71,7 +71,7 @@ def test_timescaledb_contract(images, tmp_path):
     os.chown(secret, 70, 70)
     name = f"hs-db-{uuid.uuid4().hex[:6]}"
     subprocess.run(["docker", "run", "-d", "--name", name, "--user", "70:70", "--read-only", "--cap-drop", "ALL",
-                    "--security-opt", "no-new-privileges:true", "--tmpfs", "/tmp", "--tmpfs", "/var/run/postgresql",
+                    "--security-opt", "no-new-privileges:true", "--tmpfs", "/tmp", "--tmpfs", "/var/run/postgresql:uid=70,gid=70,mode=0775",
                     "-e", "POSTGRES_USER=app", "-e", "POSTGRES_DB=app", "-e", "POSTGRES_PASSWORD_FILE=/run/secrets/pw",
                     "-v", f"{secret}:/run/secrets/pw:ro", "-v", f"{name}:/var/lib/postgresql/data", images["DB_IMAGE"]],
                    check=True, capture_output=True)
