@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import subprocess
 import tarfile
 import time
@@ -186,6 +187,8 @@ class BuiltImage(Resource):
 
 
 class PulledImageProvider(_Replacing):
+    ignored = ("image_id",)
+
     def create(self, props: dict) -> CreateResult:
         if not exists("image", props["ref"]):
             docker("pull", "-q", props["ref"])
@@ -208,12 +211,14 @@ def _healthcheck_args(hc: dict | None) -> list[str]:
     if not hc:
         return []
     test = hc["test"]
-    cmd = json.dumps(test[1:]) if test[0] == "CMD" else " ".join(test[1:])
+    # The docker CLI takes one shell command (CMD-SHELL); quote an exec-form CMD into it.
+    cmd = shlex.join(test[1:]) if test[0] == "CMD" else test[1]
     args = ["--health-cmd", cmd]
     for key, flag in (("interval", "--health-interval"), ("timeout", "--health-timeout"),
                       ("start_period", "--health-start-period"), ("retries", "--health-retries")):
         if hc.get(key) is not None:
-            args += [flag, str(hc[key])]
+            value = hc[key]
+            args += [flag, str(int(value) if isinstance(value, float) else value)]
     return args
 
 
@@ -232,7 +237,8 @@ class ContainerProvider(_Replacing):
         networks = props["networks"]
         args = ["create", "--name", name, "--label", f"{LABEL}={props['stack']}",
                 "--user", props["user"], "--restart", props["restart"],
-                "--memory", str(props["memory"]), "--cpus", str(props["cpus"]), "--pids-limit", str(props["pids"]),
+                # Numbers arrive as floats through the engine's protobuf structs.
+                "--memory", str(int(props["memory"])), "--cpus", str(props["cpus"]), "--pids-limit", str(int(props["pids"])),
                 "--network", networks[0], "--network-alias", props["alias"]]
         if props["read_only"]:
             args.append("--read-only")
@@ -250,7 +256,7 @@ class ContainerProvider(_Replacing):
         for mount in props["mounts"]:
             args += ["--mount", f"type=volume,source={mount['source']},target={mount['target']}" + (",readonly" if mount["read_only"] else "")]
         for port in props["ports"]:
-            args += ["--publish", f"{port['host_ip']}:{port['published']}:{port['target']}"]
+            args += ["--publish", f"{port['host_ip']}:{int(port['published'])}:{int(port['target'])}"]
         if props.get("shm_size"):
             args += ["--shm-size", str(props["shm_size"])]
         args += _healthcheck_args(props.get("healthcheck"))
@@ -261,13 +267,18 @@ class ContainerProvider(_Replacing):
         container_id = docker(*args)
         for net in networks[1:]:
             docker("network", "connect", "--alias", props["alias"], net, container_id)
-        docker("start", container_id)
-        if props["one_shot"]:
-            code = docker("wait", container_id, timeout=int(props["wait_timeout"]))
-            if code != "0":
-                raise DockerError(f"{name} exited {code}:\n{self._logs(container_id)}")
-        else:
-            self._wait_healthy(container_id, name, int(props["wait_timeout"]))
+        try:
+            docker("start", container_id)
+            if props["one_shot"]:
+                code = docker("wait", container_id, timeout=int(props["wait_timeout"]))
+                if code != "0":
+                    raise DockerError(f"{name} exited {code}:\n{self._logs(container_id)}")
+            else:
+                self._wait_healthy(container_id, name, int(props["wait_timeout"]))
+        except Exception:
+            # A failed create leaves nothing behind (the state will not know this container).
+            subprocess.run(["docker", "rm", "-f", "-v", container_id], capture_output=True)
+            raise
         return CreateResult(name, {**props, "container_id": container_id})
 
     @staticmethod

@@ -41,7 +41,8 @@ def pulumi_command() -> auto.PulumiCommand:
     binary = shutil.which("pulumi")
     if not binary:
         raise DeployError("the pulumi CLI is not installed: run scripts/pulumi-toolchain (or install Pulumi normally)")
-    return auto.PulumiCommand(root=str(Path(binary).resolve().parent), skip_version_check=True)
+    # PulumiCommand wants ROOT with ROOT/bin/pulumi (a symlink is fine).
+    return auto.PulumiCommand(root=str(Path(binary).parent.parent), skip_version_check=True)
 
 
 def select(stack_name: str, work_dir: Path = PULUMI_PROJECT, env: dict[str, str] | None = None) -> auto.Stack:
