@@ -1,0 +1,159 @@
+"""Deploy tier (bar Y2-Y6): the real Pulumi CLI against the local Docker engine.
+
+File backend in a temporary folder, passphrase secrets provider, a `test` stack. Needs the Pulumi
+CLI (scripts/pulumi-toolchain builds it) and a Docker engine; without them these tests fail and
+say so, they never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from pulumi import automation as auto
+from typer.testing import CliRunner
+
+from hardstack.answers import IMAGES
+from hardstack.cli import app
+from hardstack.deploy import run
+from hardstack.deploy.docker import stack_leftovers
+from hardstack.stack import http, registry_reachable, standin_env
+
+pytestmark = pytest.mark.deploy
+
+PASSPHRASE = "hardstack-test-passphrase"
+
+
+def require_tools() -> None:
+    from test_stack import require_engine
+
+    require_engine()
+    try:
+        run.pulumi_command()
+    except run.DeployError as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    require_tools()
+    from test_stack import free_port
+
+    root = tmp_path_factory.mktemp("deploy")
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(root)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    layout = root / "hardstack_demo"
+    if not registry_reachable(IMAGES["python_image"][1]):
+        standin_env(layout / ".env")  # compose (and so the deploy program) reads the layout's .env
+    state = root / "state"
+    state.mkdir()
+    project = root / "project"
+    shutil.copytree(run.PULUMI_PROJECT, project, ignore=shutil.ignore_patterns("Pulumi.*.yaml", "__pycache__"))
+    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+    os.environ.update(env)
+    stack = run.select("test", work_dir=project, env=env)
+    secrets = {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8],
+               "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex}
+    d = type("Deployment", (), {})()
+    d.stack, d.layout, d.state, d.secrets, d.port, d.project = stack, layout, state, secrets, free_port(), project
+    d.name = "hardstack-demo-test"
+    try:
+        yield d
+    finally:
+        try:
+            run.destroy(stack, on_output=lambda _: None)
+        finally:
+            for kind, ids in stack_leftovers(d.name).items():
+                for ident in ids:
+                    subprocess.run(["docker", {"containers": "rm", "networks": "network", "volumes": "volume"}[kind]]
+                                   + ([] if kind == "containers" else ["rm"]) + ["-f", ident], capture_output=True)
+
+
+def configure(d, **overrides) -> None:
+    for key in ("layoutDir", "publicPort", "dbPassword", "djangoSecretKey"):
+        try:
+            d.stack.remove_config(f"hardstack:{key}")
+        except auto.CommandError:
+            pass
+    values = {"layoutDir": (str(d.layout), False), "publicPort": (str(d.port), False),
+              "dbPassword": (d.secrets["dbPassword"], True), "djangoSecretKey": (d.secrets["djangoSecretKey"], True)}
+    values.update(overrides)
+    for key, value in values.items():
+        if value is not None:
+            d.stack.set_config(f"hardstack:{key}", auto.ConfigValue(value[0], secret=value[1]))
+
+
+def resource_count(d) -> int:
+    return len(d.stack.export_stack().deployment.get("resources", []) or [])
+
+
+def failing_up(d) -> str:
+    with pytest.raises(auto.CommandError) as exc:
+        run.up(d.stack, on_output=lambda _: None)
+    return str(exc.value)
+
+
+def test_y5_missing_config_fails_before_any_resource(deployment):
+    configure(deployment, layoutDir=None, publicPort=("0", False))
+    message = failing_up(deployment)
+    assert "hardstack:layoutDir: required" in message
+    assert "hardstack:publicPort: must be a port between 1 and 65535" in message
+    assert resource_count(deployment) <= 1  # at most the stack itself
+    assert not any(stack_leftovers(deployment.name).values())
+
+
+def test_y4_plain_config_for_a_secret_is_refused(deployment):
+    # A throwaway value: Pulumi keeps plain config in the update history, which is why it is refused.
+    configure(deployment, dbPassword=("plain-" + uuid.uuid4().hex, False))
+    message = failing_up(deployment)
+    assert "pulumi config set --secret hardstack:dbPassword" in message
+    assert resource_count(deployment) <= 1
+    assert not any(stack_leftovers(deployment.name).values())
+
+
+def test_y2_up_brings_the_stack_up_healthy_and_the_url_answers(deployment):
+    configure(deployment)
+    result = run.up(deployment.stack, on_output=print)
+    url = result.outputs["url"].value
+    assert url == f"http://127.0.0.1:{deployment.port}/"
+    health = http(url + "api/health/")
+    assert health.status == 200 and health.json()["status"] == "ok"
+    assert http(url).status == 200
+    digests = result.outputs["imageDigests"].value
+    assert all(v.startswith("sha256:") for v in digests.values()) and len(digests) == 6
+    for name in result.outputs["containers"].value.values():
+        state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]
+        assert state["HostConfig"]["ReadonlyRootfs"] and state["HostConfig"]["CapDrop"] == ["ALL"], name
+
+
+def test_y3_second_up_reports_no_changes(deployment):
+    result = run.up(deployment.stack, on_output=lambda _: None)
+    changes = result.summary.resource_changes
+    assert set(changes) == {"same"}, changes
+
+
+def test_y4_no_secret_in_state_or_container_env(deployment):
+    values = list(deployment.secrets.values())
+    for path in deployment.state.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not any(v in text for v in values), path
+    # `pulumi stack export` as a user runs it (the Automation API's export shows secrets on purpose).
+    exported = subprocess.run(["pulumi", "stack", "export", "--stack", "test", "--cwd", str(deployment.project)],
+                              capture_output=True, text=True, env={**os.environ, **run.pulumi_env()}, check=True).stdout
+    assert '"secure"' in exported or "ciphertext" in exported
+    assert not any(v in exported for v in values)
+    for ident in stack_leftovers(deployment.name)["containers"]:
+        info = subprocess.run(["docker", "inspect", ident], capture_output=True, text=True).stdout
+        assert not any(v in info for v in values)
+
+
+def test_y6_destroy_leaves_nothing_behind(deployment):
+    assert stack_leftovers(deployment.name)["containers"]
+    run.destroy(deployment.stack, on_output=lambda _: None)
+    assert stack_leftovers(deployment.name) == {"containers": [], "networks": [], "volumes": []}
