@@ -53,7 +53,7 @@ BAD = {
     "env-names-collide": ({"env_db_password": "DJANGO_SECRET_KEY"}, "env_", "distinct"),
     "settings-not-dotted": ({"django_settings_module": "config/settings.py"}, "django_settings_module", "dotted"),
     "wsgi-no-attr": ({"wsgi_app": "config.wsgi"}, "wsgi_app", "module:attribute"),
-    "build-command-injection": ({"frontend_build_command": "npm run build\nrm -rf /"}, "frontend_build_command", "one shell command"),
+    "build-command-injection": ({"frontend_build_command": "npm run build\nrm -rf /"}, "frontend_build_command", "one command line"),
     "backend-port-clash": ({"backend_port": 8080}, "backend_port", "clashes"),
 }
 

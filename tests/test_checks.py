@@ -63,6 +63,8 @@ BREAKAGES = {
     "P4": (lambda l: edit(l / "prometheus/prometheus.yml", "# not scraped: frontend - static files only", "# frontend: static files only"), "frontend"),
     "S1": (lambda l: edit(l / "backend/deploy/entrypoint.sh", 'exec "$@"', 'exec $@'), "SC2068"),
     "S2": (lambda l: os.chmod(l / "secrets/db_password", 0o644), "0600"),
+    "S3": (lambda l: edit(l / ".github/workflows/backend.yml", "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "actions/checkout@v4", 1), "not pinned"),
+    "S4": (lambda l: edit(l / ".devcontainer/compose.dev.yaml", "      DB_PASSWORD_FILE: /run/secrets/db_password", "      DB_PASSWORD: devpassword123"), "DB_PASSWORD"),
 }
 
 
@@ -112,7 +114,7 @@ def test_missing_tool_is_named_with_the_fix(layout_copy, monkeypatch):
 
 def test_cli_table_json_and_exit_codes(cli, layout_copy, tmp_path):
     ok = cli("check", str(layout_copy))
-    assert ok.exit_code == 0 and "37/39 rows passed" in ok.output
+    assert ok.exit_code == 0 and "39/41 rows passed" in ok.output
     BREAKAGES["C4"][0](layout_copy)
     bad = cli("check", "--json", str(layout_copy))
     assert bad.exit_code == 1

@@ -28,8 +28,9 @@ def rendered_files(layout: Path) -> list[Path]:
 def assert_fully_rendered(layout: Path) -> None:
     for path in rendered_files(layout):
         text = path.read_text(errors="replace")
-        # JS template literals use ${...}; Prometheus annotations legitimately hold {{ $labels }}.
+        # Prometheus annotations hold {{ $labels.x }} and GitHub workflows ${{ expr }}: both are meant.
         text = re.sub(r"\{\{ \$labels\.\w+ \}\}", "", text)
+        text = re.sub(r"\$\{\{[^}]*\}\}", "", text)
         assert not LEFTOVER.search(text), f"unrendered template syntax in {path.relative_to(layout)}"
 
 
@@ -49,6 +50,10 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
     assert (layout / "prometheus").exists() == a.enable_monitoring
     assert (layout / "nginx/snippets/tls.conf").exists() == a.enable_tls
     assert (layout / "backend/manage.py").exists() == a.include_example_app
+    assert (layout / ".github/workflows/backend.yml").exists() == a.enable_ci_workflows
+    assert (layout / ".devcontainer/devcontainer.json").exists() == a.enable_devcontainer
+    assert ("S3" in applicable) == a.enable_ci_workflows and ("S4" in applicable) == a.enable_devcontainer
+
     assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists()
     assert ("../" in (layout / "compose.yaml").read_text()) == (not a.include_example_app)
 

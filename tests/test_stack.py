@@ -259,3 +259,14 @@ def test_r7_every_target_up_then_target_down_fires(stack):
     finally:
         stack.compose("start", "backend")
     stack.wait_healthy("backend", 120)
+
+
+# ---- the example app's own CI commands, against the real TimescaleDB --------------------
+
+def test_example_app_ci_commands_pass_in_the_production_image(stack):
+    tests = stack.compose("run", "--rm", "-T", "migrate", "python", "manage.py", "test", "--noinput", check=False)
+    assert tests.returncode == 0, tests.stdout[-2000:] + tests.stderr[-2000:]
+    assert "OK" in tests.stderr
+    schema = stack.compose("run", "--rm", "-T", "migrate", "python", "manage.py", "spectacular",
+                           "--file", "/tmp/openapi.yaml", "--validate", check=False)
+    assert schema.returncode == 0, schema.stderr[-2000:]

@@ -41,6 +41,18 @@ IMAGES: dict[str, tuple[str, str]] = {
     "postgres_exporter_image": ("POSTGRES_EXPORTER_IMAGE", "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"),
 }
 
+# GitHub Actions the generated workflows use, pinned by commit SHA (the tag is a comment).
+ACTIONS: dict[str, tuple[str, str]] = {
+    "checkout": ("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
+    "setup_python": ("actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "setup_node": ("actions/setup-node@39370e3970a6d050c480ffad4ff0ed4d3fdee5af", "v4.1.0"),
+    "upload_artifact": ("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "setup_buildx": ("docker/setup-buildx-action@c47758b77c9736f4b2ef4073d4d51994fabfe349", "v3.7.1"),
+    "docker_login": ("docker/login-action@9780b0c442fbb1117ed29e0efdff1e18412f7567", "v3.3.0"),
+    "build_push": ("docker/build-push-action@48aba3b46d1b1fec4febb7c5d0c644b249a11355", "v6.10.0"),
+}
+PULUMI_VERSION = "3.274.1"
+
 # Resource limits per service (memory, cpus, pids), used by compose and by the Pulumi program.
 LIMITS: dict[str, tuple[str, str, int]] = {
     "db": ("1g", "1.0", 200),
@@ -116,6 +128,11 @@ class Answers(BaseModel):
     tls_certificate: str = Field("", description="Host path of the TLS certificate (PEM) when TLS is on")
     tls_certificate_key: str = Field("", description="Host path of the TLS private key (PEM) when TLS is on")
     enable_monitoring: bool = Field(True, description="Prometheus, alert rules and the postgres exporter")
+    enable_ci_workflows: bool = Field(True, description="GitHub workflows: backend, frontend, images, deploy")
+    enable_devcontainer: bool = Field(True, description="A dev container that uses the layout's compose services and secrets")
+    openapi_command: str = Field("python manage.py spectacular --file openapi.yaml --validate", description="Backend command that writes openapi.yaml (CI validates and publishes it)")
+    frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")
+    hardstack_package: str = Field("hardstack", description="pip requirement of hardstack for the deploy workflow (e.g. a git URL)")
 
     bind_address: str = Field("127.0.0.1", description="Host address the proxy publishes on")
     http_port: int = Field(8080, description="Host port for HTTP")
@@ -176,11 +193,11 @@ class Answers(BaseModel):
             raise ValueError(f"must be module:attribute such as config.wsgi:application, got {v!r}")
         return v
 
-    @field_validator("frontend_build_command")
+    @field_validator("frontend_build_command", "openapi_command", "frontend_client_command", "hardstack_package")
     @classmethod
     def _command(cls, v: str) -> str:
         if not v.strip() or any(ch in v for ch in "\n\r\"`$\\"):
-            raise ValueError("must be one shell command line without quotes, '$', backslashes or newlines, e.g. npm run build")
+            raise ValueError("must be one command line without quotes, '$', backslashes or newlines, e.g. npm run build")
         return v.strip()
 
     @field_validator(
@@ -324,6 +341,28 @@ class Answers(BaseModel):
         # "backend" lets Prometheus and health probes inside the network reach the app by name.
         hosts = [self.domain, "localhost", "127.0.0.1", "backend"]
         return ",".join(dict.fromkeys(hosts))
+
+    @property
+    def actions(self) -> dict[str, str]:
+        """`uses:` value for each pinned action, with its tag as a trailing comment."""
+        return {key: f"{ref} # {tag}" for key, (ref, tag) in ACTIONS.items()}
+
+    @property
+    def pulumi_version(self) -> str:
+        return PULUMI_VERSION
+
+    @property
+    def ci_dirs(self) -> dict[str, str]:
+        """Where the workflows run each part: folders of this repo, or the root of a sibling repo."""
+        inside = self.include_example_app
+        return {"backend": "backend" if inside else ".", "frontend": "frontend" if inside else "."}
+
+    @property
+    def dev_workspace(self) -> dict[str, str]:
+        """The dev container's workspace: this layout, or the folder holding the sibling repos."""
+        if self.include_example_app:
+            return {"mount": "..", "backend": "backend", "frontend": "frontend"}
+        return {"mount": "../..", "backend": self.backend_context.split("/")[-1], "frontend": self.frontend_context.split("/")[-1]}
 
     @property
     def compose_project(self) -> str:

@@ -157,6 +157,30 @@ def up(
     out.print(f"Stop: cd {layout} && docker compose down")
 
 
+@app.command()
+def deploy(
+    action: str = typer.Argument(..., help="up, preview or destroy"),
+    stack: str = typer.Option("test", "--stack", "-s", help="Pulumi stack; its config is pulumi/Pulumi.<stack>.yaml"),
+    cwd: Optional[Path] = typer.Option(None, "--cwd", help="Pulumi project folder (default: this repository's pulumi/)"),
+) -> None:
+    """Run the Pulumi program on a layout (inline, real Pulumi CLI); set hardstack:* config first."""
+    from pulumi import automation as auto
+
+    from hardstack.deploy import run
+
+    if action not in ("up", "preview", "destroy"):
+        _fail([f"action must be up, preview or destroy, got {action!r}"], header="hardstack deploy:")
+    try:
+        selected = run.select(stack, work_dir=cwd or run.PULUMI_PROJECT)
+        result = getattr(run, action)(selected, on_output=lambda line: out.print(line, end="", markup=False, highlight=False))
+    except run.DeployError as exc:
+        _fail([str(exc)], header="hardstack deploy:")
+    except auto.CommandError as exc:
+        _fail([str(exc).strip()[-4000:]], header=f"hardstack deploy {action} failed:")
+    if action == "up":
+        out.print(f"[green]Deployed[/]: {result.outputs['url'].value}")
+
+
 class _null:
     def __enter__(self):
         return self

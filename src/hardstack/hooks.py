@@ -16,7 +16,7 @@ from typing import Any
 from hardstack.answers import APP_UID, DB_UID, Answers, AnswersError, validate
 
 ANSWERS_FILE = ".hardstack-answers.json"
-EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "config", "demo"]
+EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "ruff.toml", "config", "demo"]
 EXAMPLE_FRONTEND = ["package.json", "package-lock.json", "index.html", "vite.config.js", "src", "public"]
 
 # secret file -> (owner UID inside the containers that read it, generator)
@@ -58,6 +58,14 @@ def remove_example_frontend(root: Path) -> None:
 
 def remove_monitoring(root: Path) -> None:
     _remove(root, "prometheus")
+
+
+def remove_ci_workflows(root: Path) -> None:
+    _remove(root, ".github")
+
+
+def remove_devcontainer(root: Path) -> None:
+    _remove(root, ".devcontainer")
 
 
 def remove_tls(root: Path) -> None:
@@ -114,6 +122,10 @@ def post_generate(root: Path, raw: dict[str, Any]) -> int:
         remove_monitoring(root)
     if not answers.enable_tls:
         remove_tls(root)
+    if not answers.enable_ci_workflows:
+        remove_ci_workflows(root)
+    if not answers.enable_devcontainer:
+        remove_devcontainer(root)
     todo = write_secrets(root)
     record_answers(root, answers)
     if todo:

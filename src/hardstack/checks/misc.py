@@ -1,13 +1,16 @@
-"""Bar rows S1 and S2: shell scripts, and secrets in the generated tree."""
+"""Bar rows S1-S4: shell scripts, secrets in the generated tree, CI workflows, the dev container."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import stat
+import subprocess
 from pathlib import Path
 
 from hardstack.checks import tools
-from hardstack.checks.result import Result, check
+from hardstack.checks.result import NA, Result, check
 
 # Answers whose values are variable NAMES (DB_PASSWORD), not values: not secrets.
 NAME_ONLY_LINES = r'^\s*"env_[a-z_]+": "[A-Z0-9_]*",?$'
@@ -48,4 +51,67 @@ def s2_secrets(layout: Path) -> Result:
     return check("S2", problems, "no secret outside gitignored secrets/ (0600)")
 
 
-ROWS = [("S1", s1_shellcheck), ("S2", s2_secrets)]
+def s3_workflows(layout: Path) -> Result:
+    workflows = sorted((layout / ".github" / "workflows").glob("*.yml"))
+    if not workflows:
+        return Result("S3", NA, "CI workflows off")
+    problems = []
+    # actionlint runs shellcheck on every `run:` script when it finds it on PATH (the venv's).
+    env_path = f"{Path(tools.find('shellcheck')).parent}:{os.environ.get('PATH', '')}"
+    proc = subprocess.run([tools.find("actionlint"), "-no-color", *map(str, workflows)], capture_output=True, text=True,
+                          env={**os.environ, "PATH": env_path})
+    if proc.returncode != 0:
+        problems.append(f"actionlint: {tools.first_lines(proc.stdout + proc.stderr)}")
+    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, workflows))
+    if not schema.ok:
+        problems.append(f"workflow schema: {tools.first_lines(schema.out)}")
+    for wf in workflows:
+        text = wf.read_text()
+        for uses in re.findall(r"uses:\s*([^\s#]+)", text):
+            if not re.search(r"@[0-9a-f]{40}$", uses):
+                problems.append(f"{wf.name}: {uses} is not pinned by commit SHA")
+        if "permissions:" not in text:
+            problems.append(f"{wf.name}: no permissions: block")
+        if text.count("persist-credentials: false") < text.count("actions/checkout@"):
+            problems.append(f"{wf.name}: a checkout keeps its credentials (persist-credentials: false)")
+    return check("S3", problems, f"{len(workflows)} workflows: actionlint, schema, pinned SHAs, minimal permissions")
+
+
+def s4_devcontainer(layout: Path) -> Result:
+    folder = layout / ".devcontainer"
+    if not folder.exists():
+        return Result("S4", NA, "dev container off")
+    problems = []
+    try:
+        config = json.loads((folder / "devcontainer.json").read_text())
+    except ValueError as err:
+        return check("S4", [f"devcontainer.json is not valid JSON: {err}"])
+    files = [str((folder / f).resolve()) for f in config.get("dockerComposeFile", [])]
+    missing = [f for f in files if not Path(f).exists()]
+    if missing or not files:
+        return check("S4", [f"dockerComposeFile missing: {missing or 'none listed'}"])
+    args = [a for f in files for a in ("-f", f)]
+    merged = tools.run("docker", "compose", "--project-directory", str(layout), *args, "config", "--format", "json", cwd=layout)
+    if not merged.ok:
+        return check("S4", [f"compose with the dev file: {tools.first_lines(merged.out)}"])
+    services = json.loads(merged.out)["services"]
+    wanted = [config.get("service")] + config.get("runServices", [])
+    problems += [f"service {name!r} is not a compose service" for name in wanted if name not in services]
+    dev, backend = services.get(config.get("service"), {}), services.get("backend", {})
+    dev_env, backend_env = dev.get("environment") or {}, backend.get("environment") or {}
+    for key, value in dev_env.items():
+        if re.search(r"PASSWORD|SECRET", key) and not key.endswith("_FILE"):
+            problems.append(f"dev service sets {key} literally; use the compose secret and {key}_FILE")
+        if key in backend_env and key.endswith("_FILE") and value != backend_env[key]:
+            problems.append(f"{key}: dev {value} differs from backend {backend_env[key]}")
+    same = {"DJANGO_SETTINGS_MODULE"} | {k for k in backend_env if k.endswith("_FILE")}
+    problems += [f"dev service lacks {k} (backend has it)" for k in sorted(same) if k not in dev_env]
+    problems += [f"dev service does not mount secret {s['source']}" for s in backend.get("secrets", [])
+                 if s["source"] not in {d["source"] for d in dev.get("secrets", [])}]
+    scan = tools.run("detect-secrets", "scan", *map(str, folder.iterdir()))
+    for hits in json.loads(scan.out or "{}").get("results", {}).values():
+        problems += [f"detect-secrets: {h['type']} on line {h['line_number']}" for h in hits]
+    return check("S4", problems, "dev container uses the compose services, settings and secret files")
+
+
+ROWS = [("S1", s1_shellcheck), ("S2", s2_secrets), ("S3", s3_workflows), ("S4", s4_devcontainer)]

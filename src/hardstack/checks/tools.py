@@ -22,6 +22,7 @@ INSTALL_HINTS = {
     "nginx": "apt-get install nginx (only the binary is used, for `nginx -t`), or run scripts/bootstrap",
     "promtool": "Debian trixie's promtool package, or run scripts/bootstrap",
     "unshare": "apt-get install util-linux",
+    "actionlint": "scripts/bootstrap (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)",
 }
 
 

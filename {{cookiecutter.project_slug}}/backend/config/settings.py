@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_prometheus",
+    "rest_framework",
+    "drf_spectacular",
     "demo",
 ]
 
@@ -105,6 +107,10 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = False
 SESSION_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = [f"https://{h}" for h in ALLOWED_HOSTS] + [f"http://{h}" for h in ALLOWED_HOSTS]
+
+# OpenAPI schema (CI validates it and publishes it for the frontend).
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {"TITLE": "{{ cookiecutter.project_name }} API", "VERSION": "0.1.0"}
 
 LOGGING = {
     "version": 1,

@@ -26,9 +26,9 @@ def refuse_weak(username: str, password: str) -> None:
     if password.lower() in WEAK or password.lower() == username.lower():
         problems.append("a default or guessable value")
     if problems:
+        hint = "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
         print(f"ensure_superuser: refused: the password is {' and '.join(problems)}; "
-              "put a strong one in secrets/superuser_password (e.g. python -c 'import secrets; print(secrets.token_urlsafe(24))')",
-              file=sys.stderr)
+              f"put a strong one in secrets/superuser_password (e.g. {hint})", file=sys.stderr)
         sys.exit(2)
 
 
