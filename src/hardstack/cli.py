@@ -13,7 +13,7 @@ from rich.table import Table
 
 from hardstack.answers import Answers, AnswersError
 from hardstack.checks import FAIL, NA, PASS, LayoutError, run_checks
-from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, resolve
+from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, render_part, resolve
 
 app = typer.Typer(
     help="Generate a hardened production deployment for a Django + Vite/React stack, and check it.",
@@ -58,6 +58,8 @@ def new(
     config_file: Optional[Path] = typer.Option(None, "--config-file", help="YAML file of answers (plain mapping or cookiecutter's default_context)."),
     output_dir: Path = typer.Option(Path("."), "-o", "--output-dir", help="Folder to write the layout into (the layout is OUTPUT_DIR/<project_slug>)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Re-render an existing layout in place, keeping its secrets/."),
+    part: Optional[str] = typer.Option(None, "--part", help="Render only one part into the existing repository OUTPUT_DIR: "
+                                       "backend, frontend, nginx, prometheus, backend-ci, frontend-ci, devcontainer."),
 ) -> None:
     """Write a hardened deployment layout (compose, Dockerfiles, nginx, Prometheus, secrets)."""
     try:
@@ -77,6 +79,12 @@ def new(
                     err.print(f"  - {line}", markup=False)
                 bad = [line.split(":", 1)[0] for line in exc.problems if line.split(":", 1)[0] in Answers.model_fields]
                 values = _prompt({k: v for k, v in values.items() if k not in bad}, bad or ["project_name"])
+        if part:
+            written = render_part(answers, part, output_dir, overwrite=overwrite)
+            for path in written:
+                out.print(f"[green]wrote[/] {path}")
+            out.print(f"Rendered part {part!r} into {output_dir.resolve()}; nothing else there was touched.")
+            return
         target = generate(answers, output_dir, overwrite=overwrite)
     except AnswersError as exc:
         _fail(exc.problems)
@@ -179,6 +187,33 @@ def deploy(
         _fail([str(exc).strip()[-4000:]], header=f"hardstack deploy {action} failed:")
     if action == "up":
         out.print(f"[green]Deployed[/]: {result.outputs['url'].value}")
+
+
+@app.command()
+def update(
+    layout: Path = typer.Argument(..., help="A layout written by `hardstack new` (a clean git work tree)."),
+    check_only: bool = typer.Option(False, "--check", help="Only check: exit 1 when the template has moved on (for CI)."),
+) -> None:
+    """Merge the template's latest changes into a layout, keeping local edits (cruft)."""
+    from hardstack.update import UpdateError, is_current
+    from hardstack.update import update as run_update
+
+    try:
+        if check_only:
+            if is_current(layout):
+                out.print(f"{layout} is up to date with its template")
+                return
+            err.print(f"{layout} is behind its template: run `hardstack update {layout}` and commit the result")
+            raise typer.Exit(1)
+        report = run_update(layout)
+    except UpdateError as exc:
+        _fail([str(exc)], header="hardstack update:")
+    if report.conflicts:
+        err.print("[bold red]Conflicts[/] between your edits and the template (resolve, then commit):")
+        for path in report.conflicts:
+            err.print(f"  - {path}", markup=False)
+        raise typer.Exit(1)
+    out.print("[green]Updated[/]; review `git diff` and commit" if report.updated else "Nothing to update")
 
 
 class _null:

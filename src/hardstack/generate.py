@@ -16,6 +16,7 @@ import yaml
 from cookiecutter.main import cookiecutter
 
 from hardstack.answers import Answers, AnswersError, validate
+from hardstack.update import record
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2]
 
@@ -79,6 +80,7 @@ def generate(answers: Answers, output_dir: Path, overwrite: bool = False) -> Pat
     try:
         rendered = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=str(staging),
                                      extra_context=_cookiecutter_context(answers)))
+        record(rendered, template_dir(), answers)
         if target.exists():
             _keep_secrets(target, rendered)
             shutil.rmtree(target)
@@ -105,3 +107,45 @@ def _keep_secrets(old: Path, new: Path) -> None:
                 shutil.chown(dest, stat.st_uid, stat.st_gid)
             except PermissionError:
                 pass
+
+
+# One part of a layout, rendered into an existing repository: layout path -> path in the repo.
+PARTS: dict[str, dict[str, str]] = {
+    "backend": {"backend/Dockerfile": "Dockerfile", "backend/.dockerignore": ".dockerignore", "backend/deploy": "deploy"},
+    "frontend": {"frontend/Dockerfile": "Dockerfile", "frontend/.dockerignore": ".dockerignore", "frontend/deploy": "deploy"},
+    "nginx": {"nginx": "nginx"},
+    "prometheus": {"prometheus": "prometheus"},
+    "backend-ci": {".github/workflows/backend.yml": ".github/workflows/backend.yml"},
+    "frontend-ci": {".github/workflows/frontend.yml": ".github/workflows/frontend.yml"},
+    "devcontainer": {".devcontainer": ".devcontainer"},
+}
+
+
+def _files(root: Path, rel: str) -> list[str]:
+    path = root / rel
+    return [rel] if path.is_file() else sorted(str(p.relative_to(root)) for p in path.rglob("*") if p.is_file())
+
+
+def render_part(answers: Answers, part: str, repo: Path, overwrite: bool = False) -> list[Path]:
+    """Render the layout, then copy only `part` into `repo`; other files of the repo are untouched."""
+    if part not in PARTS:
+        raise GenerateError(f"unknown part {part!r}; choose one of {', '.join(PARTS)}")
+    repo = repo.resolve()
+    if not repo.is_dir():
+        raise GenerateError(f"{repo} is not a folder; give the repository to render {part} into")
+    with tempfile.TemporaryDirectory(prefix="hardstack-part-") as tmp:
+        rendered = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=tmp,
+                                     extra_context=_cookiecutter_context(answers)))
+        plan = {}
+        for src, dest in PARTS[part].items():
+            for rel in _files(rendered, src):
+                plan[rendered / rel] = repo / dest / Path(rel).relative_to(src) if rel != src else repo / dest
+        if not plan:
+            raise GenerateError(f"part {part!r} is switched off by the answers (nothing to render)")
+        clashes = [str(d.relative_to(repo)) for d in plan.values() if d.exists()]
+        if clashes and not overwrite:
+            raise GenerateError(f"{', '.join(clashes)} already exist in {repo}; pass --overwrite to replace them")
+        for src, dest in plan.items():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+        return sorted(plan.values())

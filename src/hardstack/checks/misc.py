@@ -12,14 +12,14 @@ from pathlib import Path
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
 
-# Answers whose values are variable NAMES (DB_PASSWORD), not values: not secrets.
-NAME_ONLY_LINES = r'^\s*"env_[a-z_]+": "[A-Z0-9_]*",?$'
+# Not secrets: answers whose values are variable NAMES (DB_PASSWORD), and the template commit in .cruft.json.
+NAME_ONLY_LINES = r'^\s*("env_[a-z_]+": "[A-Z0-9_]*"|"commit": "[0-9a-f]{40}"),?$'
 
 
 def shell_scripts(layout: Path) -> list[Path]:
     found = []
     for path in layout.rglob("*"):
-        if not path.is_file() or "node_modules" in path.parts or path.parts[len(layout.parts)] == "secrets":
+        if not path.is_file() or {".git", "node_modules", "secrets", ".venv"} & set(path.relative_to(layout).parts):
             continue
         if path.suffix == ".sh" or path.read_bytes()[:32].startswith((b"#!/bin/sh", b"#!/bin/bash", b"#!/usr/bin/env bash", b"#!/usr/bin/env sh")):
             found.append(path)
