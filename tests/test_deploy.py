@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 from pulumi import automation as auto

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardstack import hooks
-from hardstack.answers import APP_UID, DB_UID, validate
+from hardstack.answers import validate
 from hardstack.checks import FAIL, NA, run_checks
 
-from conftest import COMBINATIONS, ROOT, assignments
+from conftest import COMBINATIONS, assignments
 
 LEFTOVER = re.compile(r"\{\{|\{%|cookiecutter\.")
 

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from hardstack.answers import IMAGES
 from hardstack.cli import app
-from hardstack.stack import Stack, StackError, http, registry_reachable, standin_env
+from hardstack.stack import Stack, http, registry_reachable, standin_env
 
 pytestmark = pytest.mark.stack
 

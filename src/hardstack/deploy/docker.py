@@ -13,7 +13,6 @@ container: never in argv, env or labels; their inputs stay Pulumi secrets (encry
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -24,7 +23,7 @@ import time
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 LABEL = "io.hardstack.stack"
 
@@ -45,8 +44,10 @@ def exists(kind: str, name: str) -> bool:
     return subprocess.run(["docker", kind, "inspect", name], capture_output=True).returncode == 0
 
 
-def digest_of(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+def remove(kind: str, ident: str) -> None:
+    """Remove a network, volume or container if it is still there (deletes are idempotent)."""
+    if exists(kind, ident):
+        docker(*{"network": ["network", "rm"], "volume": ["volume", "rm", "-f"], "container": ["rm", "-f", "-v"]}[kind], ident)
 
 
 class _Replacing(ResourceProvider):
@@ -72,8 +73,7 @@ class NetworkProvider(_Replacing):
         return CreateResult(props["name"], props)
 
     def delete(self, _id: str, props: dict) -> None:
-        if exists("network", _id):
-            docker("network", "rm", _id)
+        remove("network", _id)
 
 
 class Network(Resource):
@@ -90,8 +90,7 @@ class VolumeProvider(_Replacing):
         return CreateResult(props["name"], props)
 
     def delete(self, _id: str, props: dict) -> None:
-        if exists("volume", _id):
-            docker("volume", "rm", "-f", _id)
+        remove("volume", _id)
 
 
 class Volume(Resource):
@@ -136,8 +135,7 @@ class FilesVolumeProvider(ResourceProvider):
         return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
 
     def delete(self, _id: str, props: dict) -> None:
-        if exists("volume", _id):
-            docker("volume", "rm", "-f", _id)
+        remove("volume", _id)
 
 
 class FilesVolume(Resource):
@@ -232,8 +230,7 @@ class ContainerProvider(_Replacing):
 
     def create(self, props: dict) -> CreateResult:
         name = props["name"]
-        if exists("container", name):
-            docker("rm", "-f", name)
+        remove("container", name)
         networks = props["networks"]
         args = ["create", "--name", name, "--label", f"{LABEL}={props['stack']}",
                 "--user", props["user"], "--restart", props["restart"],
@@ -298,8 +295,7 @@ class ContainerProvider(_Replacing):
         raise DockerError(f"{name} not healthy after {timeout}s (last: {status}):\n{self._logs(container_id)}")
 
     def delete(self, _id: str, props: dict) -> None:
-        if exists("container", _id):
-            docker("rm", "-f", "-v", _id)
+        remove("container", _id)
 
 
 class Container(Resource):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,10 @@ def tree_digest(root: Path) -> str:
         if path.is_file() and not SKIP_DIRS & set(rel.parts):
             h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def digest_of(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def read_tree(root: Path) -> dict[str, str]:
@@ -114,13 +117,13 @@ def deploy(plan: Plan) -> dict[str, Any]:
             elif vol["type"] == "bind":
                 files = read_tree(Path(vol["source"]))
                 fv = FilesVolume(f"files-{name}-{Path(vol['target']).name}", f"{prefix}-{name}-{Path(vol['target']).name}",
-                                 prefix, files, hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
+                                 prefix, files, digest_of(files),
                                  _uid(svc), "0444", helper)
                 mounts.append({"source": fv.name, "target": vol["target"], "read_only": True})
         if svc.get("secrets"):
             wanted = {s["source"]: secret_values[s["source"]] for s in svc["secrets"] if s["source"] in secret_values}
             files = pulumi.Output.all(**wanted)
-            digest = pulumi.Output.all(**wanted).apply(lambda v: hashlib.sha256(json.dumps(v, sort_keys=True).encode()).hexdigest())
+            digest = files.apply(digest_of)
             sv = FilesVolume(f"secrets-{name}", f"{prefix}-{name}-secrets", prefix, files, digest, _uid(svc), "0400", helper, secret=True)
             mounts.append({"source": sv.name, "target": "/run/secrets", "read_only": True})
         ports = []
