@@ -66,6 +66,30 @@ LIMITS: dict[str, tuple[str, str, int]] = {
 }
 
 
+# What `hardstack new` asks interactively (the rest keep their defaults unless given as KEY=VALUE
+# or in a config file): key -> the condition, on the answers so far, under which it is asked.
+PROMPTED: dict[str, Any] = {
+    "project_name": None,
+    "project_slug": None,
+    "domain": None,
+    "include_example_app": None,
+    "backend_context": lambda v: not v.get("include_example_app", True),
+    "django_settings_module": lambda v: not v.get("include_example_app", True),
+    "wsgi_app": lambda v: not v.get("include_example_app", True),
+    "frontend_context": lambda v: not v.get("include_example_app", True),
+    "frontend_build_command": lambda v: not v.get("include_example_app", True),
+    "frontend_dist_dir": lambda v: not v.get("include_example_app", True),
+    "enable_tls": None,
+    "tls_certificate": lambda v: v.get("enable_tls", False),
+    "tls_certificate_key": lambda v: v.get("enable_tls", False),
+    "enable_monitoring": None,
+    "enable_ci_workflows": None,
+    "enable_devcontainer": None,
+    "bind_address": None,
+    "http_port": None,
+}
+
+
 class AnswersError(ValueError):
     """Bad answers, with one line per problem naming the key and the fix."""
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hardstack.answers import Answers, AnswersError
+from hardstack.answers import PROMPTED, Answers, AnswersError
 from hardstack.checks import FAIL, NA, PASS, LayoutError, run_checks
 from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, render_part, resolve
 
@@ -35,6 +35,9 @@ def _prompt(values: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     """Ask for each key, showing its description and current default."""
     fields = Answers.model_fields
     for key in keys:
+        condition = PROMPTED.get(key)
+        if condition is not None and not condition(values):
+            continue
         default = values.get(key, fields[key].default)
         if key == "project_slug" and "project_slug" not in values:
             default = derive_slug(values.get("project_name", fields["project_name"].default))
@@ -66,7 +69,8 @@ def new(
         values: dict[str, Any] = read_config_file(config_file) if config_file else {}
         values.update(parse_assignments(assignments or []))
         if not no_input and sys.stdin.isatty():
-            values = _prompt(values, [k for k in Answers.model_fields if k not in values])
+            out.print("Answer or press Enter for the default; every other answer can be given as KEY=VALUE (see --help).")
+            values = _prompt(values, [k for k in PROMPTED if k not in values])
         while True:
             try:
                 answers = resolve(values)
