@@ -245,3 +245,21 @@ def test_any_answers_render_a_passing_layout_or_are_refused(tmp_path_factory, va
     layout = next(out.iterdir())
     assert_fully_rendered(layout)
     assert not [r for r in run_checks(layout) if r.status == FAIL]
+
+
+def test_prompts_ask_what_matters_and_retry_bad_answers(tmp_path, monkeypatch):
+    import hardstack.cli as cli_module
+    from typer.testing import CliRunner
+
+    monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+    # name, slug (default), domain (bad), example app: no, the sibling-repo answers, 8 defaults, then the
+    # domain again (asked anew because it was refused)
+    answers = ["Acme Shop", "", "not a domain!", "n", "../api", "acme.settings", "acme.wsgi:application", "../web",
+               "", "", "", "", "", "", "", "", "shop.example.com"]
+    result = CliRunner().invoke(cli_module.app, ["new", "-o", str(tmp_path)], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "backend_context" in result.output and "tls_certificate (" not in result.output  # conditional prompts
+    assert "domain: must be a host name" in result.output  # refused, then asked again
+    recorded = json.loads((tmp_path / "acme_shop/.hardstack-answers.json").read_text())
+    assert recorded["domain"] == "shop.example.com" and recorded["backend_context"] == "../api"
+    assert recorded["include_example_app"] is False

@@ -49,6 +49,10 @@ def _prompt(values: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     return values
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _answers_help() -> str:
     rows = [f"{name}={field.default!r}: {field.description}" for name, field in Answers.model_fields.items()]
     return "Answers, as KEY=VALUE (defaults shown):\n\n" + "\n\n".join(rows)
@@ -68,7 +72,7 @@ def new(
     try:
         values: dict[str, Any] = read_config_file(config_file) if config_file else {}
         values.update(parse_assignments(assignments or []))
-        if not no_input and sys.stdin.isatty():
+        if not no_input and _interactive():
             out.print("Answer or press Enter for the default; every other answer can be given as KEY=VALUE (see --help).")
             values = _prompt(values, [k for k in PROMPTED if k not in values])
         while True:
@@ -76,7 +80,7 @@ def new(
                 answers = resolve(values)
                 break
             except AnswersError as exc:
-                if no_input or not sys.stdin.isatty():
+                if no_input or not _interactive():
                     raise
                 err.print("[yellow]Some answers need another go:[/]")
                 for line in exc.problems:
