@@ -121,3 +121,9 @@ def test_cli_table_json_and_exit_codes(cli, layout_copy, tmp_path):
     assert rows["C4"]["status"] == "fail" and rows["D1"]["status"] == "pass"
     not_layout = cli("check", str(tmp_path / "nowhere"))
     assert not_layout.exit_code == 2 and "not a hardstack layout" in not_layout.output
+
+
+def test_cli_refuses_unknown_row_ids(cli, default_layout):
+    result = cli("check", "--only", "D1,X9", str(default_layout))
+    assert result.exit_code == 2 and "unknown row id X9" in result.output
+    assert cli("check", "--only", "d1", str(default_layout)).exit_code == 0

@@ -1,9 +1,11 @@
-"""The `hardstack` command: `new` writes a layout, `check` runs the static bar on one."""
+"""The `hardstack` command: `new` writes a layout, `check` runs the static bar on one, `up` runs it,
+`deploy` runs the Pulumi program on it, `update` merges template changes into it."""
 
 from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Optional
 
@@ -12,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hardstack.answers import PROMPTED, Answers, AnswersError
-from hardstack.checks import FAIL, NA, PASS, LayoutError, run_checks
+from hardstack.checks import ALL_IDS, FAIL, NA, PASS, LayoutError, run_checks
 from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, render_part, resolve
 
 app = typer.Typer(
@@ -112,9 +114,13 @@ def check(
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated row ids to run, e.g. D1,C13."),
 ) -> None:
     """Run every static row of the bar (D1-D10, C1-C13, N1-N10, P1-P4, S1, S2) with the real tools."""
+    wanted = [rid.strip().upper() for rid in only.split(",")] if only else None
+    unknown = [rid for rid in wanted or [] if rid not in ALL_IDS]
+    if unknown:
+        _fail([f"--only: unknown row id {', '.join(unknown)}; rows are {', '.join(ALL_IDS)}"], header="hardstack check:")
     try:
-        with err.status("Running the checkers (hadolint, compose, compose-lint, nginx, gixy, promtool, ...)") if not as_json else _null():
-            results = run_checks(layout, only.split(",") if only else None)
+        with err.status("Running the checkers (hadolint, compose, compose-lint, nginx, gixy, promtool, ...)") if not as_json else nullcontext():
+            results = run_checks(layout, wanted)
     except LayoutError as exc:
         _fail([str(exc)], header="hardstack check:")
     failed = [r for r in results if r.status == FAIL]
@@ -222,14 +228,6 @@ def update(
             err.print(f"  - {path}", markup=False)
         raise typer.Exit(1)
     out.print("[green]Updated[/]; review `git diff` and commit" if report.updated else "Nothing to update")
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":
