@@ -127,3 +127,12 @@ def test_cli_refuses_unknown_row_ids(cli, default_layout):
     result = cli("check", "--only", "D1,X9", str(default_layout))
     assert result.exit_code == 2 and "unknown row id X9" in result.output
     assert cli("check", "--only", "d1", str(default_layout)).exit_code == 0
+
+
+def test_s4_devcontainer_schema(layout_copy):
+    path = layout_copy / ".devcontainer/devcontainer.json"
+    config = json.loads(path.read_text())
+    config["shutdownAction"] = "stop"
+    path.write_text(json.dumps(config))
+    result = row(layout_copy, "S4")
+    assert result.status == FAIL and "devcontainer.json schema" in result.detail

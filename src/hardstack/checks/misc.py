@@ -12,6 +12,7 @@ from pathlib import Path
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
 
+DEVCONTAINER_SCHEMA = Path(__file__).parent / "schemas" / "devcontainer-compose.schema.json"
 # Not secrets: answers whose values are variable NAMES (DB_PASSWORD), and the template commit in .cruft.json.
 NAME_ONLY_LINES = r'^\s*("env_[a-z_]+": "[A-Z0-9_]*"|"commit": "[0-9a-f]{40}"),?$'
 
@@ -86,7 +87,11 @@ def s4_devcontainer(layout: Path) -> Result:
         config = json.loads((folder / "devcontainer.json").read_text())
     except ValueError as err:
         return check("S4", [f"devcontainer.json is not valid JSON: {err}"])
-    files = [str((folder / f).resolve()) for f in config.get("dockerComposeFile", [])]
+    schema = tools.run("check-jsonschema", "--schemafile", str(DEVCONTAINER_SCHEMA), str(folder / "devcontainer.json"))
+    if not schema.ok:
+        problems.append(f"devcontainer.json schema: {tools.first_lines(schema.out)}")
+    compose_files = config.get("dockerComposeFile", [])
+    files = [str((folder / f).resolve()) for f in ([compose_files] if isinstance(compose_files, str) else compose_files)]
     missing = [f for f in files if not Path(f).exists()]
     if missing or not files:
         return check("S4", [f"dockerComposeFile missing: {missing or 'none listed'}"])
