@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -17,8 +18,15 @@ YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-
 PROXY = "proxy"
 
 
+@lru_cache(maxsize=8)
+def _parse(path: str, mtime_ns: int, size: int) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
 def load(layout: Path) -> dict:
-    return yaml.safe_load((layout / "compose.yaml").read_text())
+    """compose.yaml parsed once per version of the file (every C row reads it)."""
+    stat = (layout / "compose.yaml").stat()
+    return _parse(str(layout / "compose.yaml"), stat.st_mtime_ns, stat.st_size)
 
 
 def services(layout: Path) -> dict[str, dict]:
@@ -53,9 +61,9 @@ def c1_valid(layout: Path) -> Result:
 
 
 def c2_healthchecks(layout: Path) -> Result:
-    problems = [f"{n}: no healthcheck" for n, s in long_running(layout).items()
-                if not s.get("healthcheck") or s["healthcheck"].get("disable")]
-    return check("C2", problems, f"{len(long_running(layout))} long-running services have healthchecks")
+    running = long_running(layout)
+    problems = [f"{n}: no healthcheck" for n, s in running.items() if not s.get("healthcheck") or s["healthcheck"].get("disable")]
+    return check("C2", problems, f"{len(running)} long-running services have healthchecks")
 
 
 def c3_depends_on(layout: Path) -> Result:

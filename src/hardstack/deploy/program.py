@@ -110,7 +110,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
     containers: dict[str, Container] = {}
     for name in _start_order(services):
         svc = services[name]
-        mounts, deps = [], []
+        mounts = []
         for vol in svc.get("volumes", []):
             if vol["type"] == "volume":
                 mounts.append({"source": volumes[vol["source"]].name, "target": vol["target"], "read_only": bool(vol.get("read_only"))})

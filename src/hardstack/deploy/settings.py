@@ -100,7 +100,7 @@ class DeploySettings(BaseSettings):
 
     @field_validator("db_password", "django_secret_key", "superuser_password")
     @classmethod
-    def _strong(cls, v: Optional[SecretStr], info) -> Optional[SecretStr]:
+    def _strong(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
         if v is not None and len(v.get_secret_value()) < 16:
             raise ValueError("is shorter than 16 characters; generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return v
@@ -120,8 +120,9 @@ def _key(loc: tuple) -> str:
 
 def from_values(values: dict[str, str], is_secret: Callable[[str], bool]) -> DeploySettings:
     """Validate config values; raise SettingsError naming each bad key and its fix."""
-    unknown = [k for k in values if k not in {f.alias for f in DeploySettings.model_fields.values()}]
-    problems = [f"{NAMESPACE}:{k}: unknown key; known keys: {', '.join(f.alias for f in DeploySettings.model_fields.values())}" for k in unknown]
+    aliases = [f.alias for f in DeploySettings.model_fields.values()]
+    unknown = [k for k in values if k not in aliases]
+    problems = [f"{NAMESPACE}:{k}: unknown key; known keys: {', '.join(aliases)}" for k in unknown]
     try:
         data = PulumiConfigSource(DeploySettings, {k: v for k, v in values.items() if k not in unknown}, is_secret)()
     except SettingsError as err:
