@@ -28,13 +28,13 @@ BREAKAGES = {
     "D1": (lambda l: edit(l / "backend/Dockerfile", "FROM ${PYTHON_IMAGE} AS runtime", "FROM ${PYTHON_IMAGE} AS runtime\nRUN cd /tmp"), "DL3003"),
     "D2": (lambda l: edit(l / "frontend/Dockerfile", "USER 101:101", "USER nginx"), "numeric"),
     "D3": (lambda l: edit(l / "frontend/Dockerfile", "FROM ${NGINX_IMAGE} AS runtime", "FROM nginx AS runtime"), "ARG"),
-    "D4": (lambda l: edit(l / "frontend/Dockerfile", "COPY deploy/nginx.conf", "ADD deploy/nginx.conf"), "ADD"),
+    "D4": (lambda l: edit(l / "frontend/Dockerfile", "COPY ${DEPLOY_DIR}/nginx.conf", "ADD ${DEPLOY_DIR}/nginx.conf"), "ADD"),
     "D5": (lambda l: edit(l / "backend/Dockerfile", "ARG APP_UID=10001", "ARG APP_UID=10001\nRUN pip install --no-cache-dir gunicorn==23.0.0"), "runtime stage"),
     "D6": (lambda l: edit(l / "frontend/Dockerfile", "npm ci --no-audit", "npm install --no-audit"), "npm install"),
     "D7": (lambda l: edit(l / "backend/Dockerfile", 'CMD ["gunicorn", "--config", "/opt/hardstack/gunicorn.conf.py"]', "CMD gunicorn"), "exec form"),
     "D8": (lambda l: edit(l / "backend/Dockerfile", "ARG APP_UID=10001", "ARG APP_UID=10001\nENV DB_PASSWORD=hunter2hunter2"), "DB_PASSWORD"),
     "D9": (lambda l: edit(l / "backend/Dockerfile", "HEALTHCHECK --interval", "# HEALTHCHECK --interval"), "HEALTHCHECK"),
-    "D10": (lambda l: edit(l / "backend/.dockerignore", "secrets/\n**/secrets/\n", ""), "secrets/"),
+    "D10": (lambda l: edit(l / "backend/.dockerignore", "\nsecrets\n**/secrets\n", "\n"), "secrets/"),
     "C1": (lambda l: edit(l / "compose.yaml", "    pids_limit: 200", "    pids_limit: lots"), "compose"),
     "C2": (lambda l: edit(l / "compose.yaml", 'test: ["CMD", "python", "/opt/hardstack/healthcheck.py"]', "disable: true"), "backend"),
     "C3": (lambda l: edit(l / "compose.yaml", "      migrate:\n        condition: service_completed_successfully\n", "      migrate: {}\n"), "condition"),
@@ -48,6 +48,8 @@ BREAKAGES = {
     "C11": (lambda l: edit(l / "compose.yaml", "      POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password", "      POSTGRES_PASSWORD: s3cr3t-Passw0rd-9f8e7d"), "POSTGRES_PASSWORD"),
     "C12": (lambda l: edit(l / "compose.yaml", '      max-file: "3"', ""), "log rotation"),
     "C13": (lambda l: (l / ".compose-lint.yml").unlink(), "CL-0019"),
+    "C14": (lambda l: ((l / "backend/Dockerfile.dev").write_text("FROM python:3.12\nCMD [\"python\", \"manage.py\", \"runserver\"]\n"),
+                       edit(l / "compose.yaml", "  dockerfile: Dockerfile\n", "  dockerfile: Dockerfile.dev\n")), "not the layout's backend/Dockerfile"),
     "N1": (lambda l: edit(l / "nginx/nginx.conf", "server_tokens off;", "server_tokens off"), "nginx.conf"),
     "N2": (lambda l: edit(l / "frontend/deploy/nginx.conf", "server_tokens off;", "server_tokens on;"), "frontend"),
     "N3": (lambda l: edit(l / "nginx/snippets/security-headers.conf", "add_header Referrer-Policy \"strict-origin-when-cross-origin\" always;", "add_header Referrer-Policy \"strict-origin-when-cross-origin\";"), "Referrer-Policy"),
@@ -113,7 +115,7 @@ def test_missing_tool_is_named_with_the_fix(layout_copy, monkeypatch):
 
 def test_cli_table_json_and_exit_codes(cli, layout_copy, tmp_path):
     ok = cli("check", str(layout_copy))
-    assert ok.exit_code == 0 and "39/41 rows passed" in ok.output
+    assert ok.exit_code == 0 and "40/42 rows passed" in ok.output
     BREAKAGES["C4"][0](layout_copy)
     bad = cli("check", "--json", str(layout_copy))
     assert bad.exit_code == 1

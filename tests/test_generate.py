@@ -36,9 +36,12 @@ def assert_fully_rendered(layout: Path) -> None:
 
 @pytest.mark.parametrize("answers", COMBINATIONS.values(), ids=COMBINATIONS.keys())
 def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
+    for key in ("backend_context", "frontend_context"):
+        if answers.get(key, "").startswith("../"):
+            (tmp_path / answers[key].removeprefix("../")).mkdir(parents=True)  # the sibling repos (C14)
     result = cli("new", "--no-input", "-o", str(tmp_path), *assignments(answers))
     assert result.exit_code == 0, result.output
-    layout = next(tmp_path.iterdir())
+    layout = next(p for p in tmp_path.iterdir() if (p / "compose.yaml").exists())
     assert_fully_rendered(layout)
     results = run_checks(layout)
     failed = [r for r in results if r.status == FAIL]
@@ -252,10 +255,10 @@ def test_prompts_ask_what_matters_and_retry_bad_answers(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     monkeypatch.setattr(cli_module, "_interactive", lambda: True)
-    # name, slug (default), domain (bad), example app: no, the sibling-repo answers, 8 defaults, then the
+    # name, slug (default), domain (bad), example app: no, the sibling-repo answers, 10 defaults, then the
     # domain again (asked anew because it was refused)
     answers = ["Acme Shop", "", "not a domain!", "n", "../api", "acme.settings", "acme.wsgi:application", "../web",
-               "", "", "", "", "", "", "", "", "shop.example.com"]
+               "", "", "", "", "", "", "", "", "", "", "shop.example.com"]
     result = CliRunner().invoke(cli_module.app, ["new", "-o", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "backend_context" in result.output and "tls_certificate (" not in result.output  # conditional prompts

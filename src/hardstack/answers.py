@@ -13,6 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
+ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?$")
+DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]+(=[A-Za-z0-9.+~:-]+)?$")
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -66,6 +69,18 @@ LIMITS: dict[str, tuple[str, str, int]] = {
 }
 
 
+# What a build context must never send, relative to the app's root (Docker's .dockerignore syntax).
+# The generated .dockerignore files list these; in sibling mode they are prefixed with the app folder.
+DOCKERIGNORE: dict[str, list[str]] = {
+    "common": [".git", ".gitignore", ".env", ".env.*", "**/.env", "**/.env.*", "secrets", "**/secrets",
+               "node_modules", "**/node_modules", "tests", "**/tests", "Dockerfile*", ".dockerignore",
+               "docker-compose*", "compose*.y*ml", ".devcontainer", ".github"],
+    "backend": ["**/__pycache__", "**/*.pyc", ".venv", "venv", ".pytest_cache", ".coverage", "htmlcov",
+                "staticfiles", "media", "*.sqlite3"],
+    "frontend": ["dist", "build", "coverage", "**/*.test.*", "**/*.spec.*"],
+}
+
+
 # What `hardstack new` asks interactively (the rest keep their defaults unless given as KEY=VALUE
 # or in a config file): key -> the condition, on the answers so far, under which it is asked.
 PROMPTED: dict[str, Any] = {
@@ -79,6 +94,8 @@ PROMPTED: dict[str, Any] = {
     "frontend_context": lambda v: not v.get("include_example_app", True),
     "frontend_build_command": lambda v: not v.get("include_example_app", True),
     "frontend_dist_dir": lambda v: not v.get("include_example_app", True),
+    "backend_runtime_packages": lambda v: not v.get("include_example_app", True),
+    "api_url": lambda v: not v.get("include_example_app", True),
     "enable_tls": None,
     "tls_certificate": lambda v: v.get("enable_tls", False),
     "tls_certificate_key": lambda v: v.get("enable_tls", False),
@@ -121,18 +138,23 @@ class Answers(BaseModel):
     include_example_app: bool = Field(True, description="Ship a small example Django backend and Vite frontend so the stack runs at once")
     backend_context: str = Field("backend", description="Backend build context, relative to the layout (e.g. ../api)")
     backend_requirements: str = Field("requirements.txt", description="Requirements file inside the backend context")
+    backend_dockerfile: str = Field("", description="Empty: build with the layout's hardened backend/Dockerfile. Otherwise the Dockerfile, relative to backend_context, that you chose to build instead (hardstack check then checks that one)")
+    backend_runtime_packages: str = Field("", description="Debian packages the app's wheels need at run time, space separated, optionally pinned as name=version (e.g. libodbc2 for pyodbc); installed in the runtime stage only")
     django_settings_module: str = Field("config.settings", description="DJANGO_SETTINGS_MODULE of the backend")
     wsgi_app: str = Field("config.wsgi:application", description="WSGI application gunicorn serves, module:attribute")
     backend_port: int = Field(8000, description="Port gunicorn listens on inside the backend container")
     gunicorn_workers: int = Field(3, description="Number of gunicorn workers")
     health_path: str = Field("/api/health/", description="Backend path that answers 200 when the app and its database are up")
+    static_url: str = Field("/static/", description="Django's STATIC_URL: the proxy sends it to the backend, which serves the collected files (WhiteNoise when the app has none)")
+    api_path: str = Field("/api", description="URL path prefix the proxy sends to the backend (with /admin and static_url)")
     metrics_path: str = Field("/metrics", description="Path of the backend's Prometheus metrics (django-prometheus)")
 
     frontend_context: str = Field("frontend", description="Frontend build context, relative to the layout (e.g. ../web)")
     frontend_build_command: str = Field("npm run build", description="Command that builds the frontend")
     frontend_dist_dir: str = Field("dist", description="Folder the build writes, relative to the frontend context")
+    frontend_dockerfile: str = Field("", description="Empty: build with the layout's hardened frontend/Dockerfile. Otherwise the Dockerfile, relative to frontend_context, that you chose to build instead")
     frontend_api_url_var: str = Field("VITE_API_URL", description="Build-time variable the frontend reads for the API base URL")
-    api_url: str = Field("/api", description="API base URL the frontend calls (same origin by default)")
+    api_url: str = Field("/api", description="API base the frontend is built with: a path (/api), an origin (https://api.example.com) or empty (same origin, for apps that append /api/... themselves)")
 
     env_db_host: str = Field("DB_HOST", description="Environment variable the app reads for the database host")
     env_db_port: str = Field("DB_PORT", description="... database port")
@@ -248,12 +270,40 @@ class Answers(BaseModel):
             raise ValueError(f"must be a lowercase identifier such as app, got {v!r}")
         return v
 
-    @field_validator("metrics_path", "api_url", "health_path")
+    @field_validator("metrics_path", "api_path", "health_path", "static_url")
     @classmethod
     def _url_path(cls, v: str, info) -> str:
         if not re.match(r"^/[A-Za-z0-9/_.-]*$", v):
             raise ValueError(f"must be an absolute URL path such as /api, got {v!r}")
+        if info.field_name == "static_url":
+            return v.rstrip("/") + "/"
+        if info.field_name == "api_path" and v.rstrip("/") == "":
+            raise ValueError("must be a path below the root such as /api (the root serves the frontend)")
         return v if info.field_name == "health_path" else (v.rstrip("/") or "/")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        v = v.strip()
+        if v == "" or re.match(r"^/[A-Za-z0-9/_.-]*$", v):
+            return v.rstrip("/") if v != "/" else ""
+        if ORIGIN_RE.match(v.lower()):
+            return v.rstrip("/")
+        raise ValueError(f"must be a path (/api), an origin (https://api.example.com) or empty for the same origin, got {v!r}")
+
+    @field_validator("backend_dockerfile", "frontend_dockerfile")
+    @classmethod
+    def _dockerfile(cls, v: str, info) -> str:
+        return _relative_path(v, info.field_name, allow_parent=True) if v else ""
+
+    @field_validator("backend_runtime_packages")
+    @classmethod
+    def _packages(cls, v: str) -> str:
+        names = v.replace(",", " ").split()
+        bad = [n for n in names if not DEBIAN_PACKAGE_RE.match(n)]
+        if bad:
+            raise ValueError(f"must be Debian package names separated by spaces, e.g. libodbc2 libpq5 (or pinned: libodbc2=2.3.11-2+deb12u1); not {', '.join(map(repr, bad))}")
+        return " ".join(names)
 
     @field_validator("bind_address")
     @classmethod
@@ -308,14 +358,15 @@ class Answers(BaseModel):
             for key, default in (("backend_context", "backend"), ("frontend_context", "frontend")):
                 if getattr(self, key) != default:
                     raise ValueError(f"{key}: the example app is rendered into '{default}'; keep {key}={default} or set include_example_app=no to build your own repo")
+            for key in ("backend_dockerfile", "frontend_dockerfile"):
+                if getattr(self, key):
+                    raise ValueError(f"{key}: the example app builds with the layout's own Dockerfile; leave {key} empty")
         else:
             for key in ("backend_context", "frontend_context"):
-                if not getattr(self, key).startswith("../"):
-                    raise ValueError(f"{key}: without the example app, point it at your sibling repo, e.g. ../my-{key.split('_')[0]} (or set include_example_app=yes)")
-        secret_vars = {self.env_db_password, self.env_secret_key}
-        names = [self.env_db_host, self.env_db_port, self.env_db_name, self.env_db_user, self.env_db_password,
-                 self.env_secret_key, self.env_allowed_hosts, self.env_debug] + ([self.env_database_url] if self.env_database_url else [])
-        if len(set(names)) != len(names) or len(secret_vars) != 2:
+                if not SIBLING_RE.match(getattr(self, key)):
+                    raise ValueError(f"{key}: without the example app, point it at your repo beside this layout, e.g. ../my-{key.split('_')[0]} (one '../', then the repo folder; or set include_example_app=yes)")
+        names = self.app_env_names
+        if len(set(names)) != len(names):
             raise ValueError("env_*: two answers name the same environment variable; give each a distinct name")
         return self
 
@@ -324,6 +375,66 @@ class Answers(BaseModel):
     def image_vars(self) -> dict[str, tuple[str, str]]:
         """answer key -> (variable name, reference) for every image."""
         return {key: (var, getattr(self, key)) for key, (var, _) in IMAGES.items()}
+
+    @property
+    def builds(self) -> dict[str, dict[str, Any]]:
+        """What compose builds for backend and frontend: context, Dockerfile (relative to the context),
+        build args that say where the app and the layout's deploy files are inside the context, and the
+        ignore file the build uses.
+
+        Example app: the context is the layout's own folder. Sibling repo: the context is the folder that
+        holds both the layout and the repo, so the layout's Dockerfile, deploy scripts and
+        `Dockerfile.dockerignore` (which sends only the app and those scripts) build the repo as it is.
+        An explicit `*_dockerfile` answer builds that Dockerfile in the repo instead.
+        """
+        result = {}
+        for part in ("backend", "frontend"):
+            context, own = getattr(self, f"{part}_context"), getattr(self, f"{part}_dockerfile")
+            if self.include_example_app:
+                build = {"context": part, "dockerfile": "Dockerfile", "args": {}, "ignore": f"{part}/.dockerignore"}
+            elif own:
+                build = {"context": context, "dockerfile": own, "args": {}, "ignore": None}
+            else:
+                build = {"context": "..", "dockerfile": f"{self.project_slug}/{part}/Dockerfile",
+                         "args": {"APP_DIR": context.removeprefix("../"), "DEPLOY_DIR": f"{self.project_slug}/{part}/deploy"},
+                         "ignore": f"{part}/Dockerfile.dockerignore"}
+            build["app_dir"] = context
+            result[part] = build
+        return result
+
+    def dockerignore(self, part: str, sibling: bool = False) -> list[str]:
+        """Lines of a part's ignore file: relative to the app's root, or (sibling) to the shared parent."""
+        rules = DOCKERIGNORE["common"] + DOCKERIGNORE[part]
+        if not sibling:
+            return rules
+        args = self.builds[part]["args"]
+        if not args:
+            return []  # not a sibling build: the hook removes this file
+        app, deploy = args["APP_DIR"], args["DEPLOY_DIR"]
+        return ["*", f"!{app}", f"!{deploy}"] + [f"{app}/{rule}" for rule in rules]
+
+    @property
+    def app_env_names(self) -> list[str]:
+        """Every environment variable the app's settings read (given throwaway values at build time)."""
+        names = [self.env_db_host, self.env_db_port, self.env_db_name, self.env_db_user, self.env_db_password,
+                 self.env_secret_key, self.env_allowed_hosts, self.env_debug]
+        return names + ([self.env_database_url] if self.env_database_url else [])
+
+    @property
+    def runtime_packages(self) -> list[str]:
+        return self.backend_runtime_packages.split()
+
+    @property
+    def runtime_packages_unpinned(self) -> bool:
+        return any("=" not in p for p in self.runtime_packages)
+
+    @property
+    def csp_connect_src(self) -> str:
+        """The CSP connect-src that lets the SPA reach its API: same origin, plus the API origin if it has one."""
+        if ORIGIN_RE.match(self.api_url.lower()):
+            scheme, _, rest = self.api_url.partition("://")
+            return f"'self' {scheme}://{rest.split('/')[0]}"
+        return "'self'"
 
     @property
     def services(self) -> list[str]:

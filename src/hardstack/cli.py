@@ -146,17 +146,27 @@ def check(
 def up(
     layout: Path = typer.Argument(..., help="A folder written by `hardstack new`."),
     standins: str = typer.Option("auto", "--standins", help="Use local stand-in base images: auto (when no registry answers), yes, no."),
-    wait_timeout: int = typer.Option(300, "--wait-timeout", help="Seconds to wait for every service to be healthy."),
+    wait_timeout: int = typer.Option(600, "--wait-timeout", help="Seconds to wait for the migrations to finish and every service to be healthy; "
+                                     "raise it for a database with many or slow migrations."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the build output (failures are still reported)."),
 ) -> None:
-    """Build the images and bring the layout up healthy (`docker compose up -d --wait`), then print its URL."""
+    """Build the images and bring the layout up healthy (`docker compose up -d --wait`), then print its URL.
+
+    The build output and the migrations' progress are shown as they run. A build that fails because
+    an answer does not fit the app names that answer; a stack that does not get healthy in time is
+    stopped again (its volumes are kept), so nothing half-started is left running.
+    """
     from hardstack.answers import IMAGES, validate
-    from hardstack.stack import Stack, StackError, read_env_file, registry_reachable, standin_env
+    from hardstack.stack import BuildError, Stack, StackError, missing_contexts, read_env_file, registry_reachable, standin_env
 
     layout = layout.resolve()
     answers_file = layout / ".hardstack-answers.json"
     if not answers_file.exists():
         _fail([f"{layout} is not a hardstack layout (no .hardstack-answers.json)"], header="hardstack up:")
     answers = validate(json.loads(answers_file.read_text()))
+    problems = missing_contexts(layout, answers)
+    if problems:
+        _fail(problems, header="hardstack up: nothing was built or started:")
     env: dict[str, str] = {}
     if standins == "yes" or (standins == "auto" and not registry_reachable(IMAGES["python_image"][1])):
         out.print("No registry answers: building local stand-in base images from Debian packages (cached after the first run)")
@@ -166,13 +176,22 @@ def up(
     elif (layout / ".env").exists():
         env = read_env_file(layout / ".env")
     stack = Stack(layout, answers.compose_project, env)
+    echo = (lambda line: out.print(line, markup=False, highlight=False)) if not quiet else None
     try:
         out.print("[bold]Building images[/] (docker compose build)")
-        built = stack.build()
-        out.print(f"[bold]Starting[/] (docker compose up -d --wait), built in {built:.0f}s")
-        healthy = stack.up(wait_timeout)
+        built = stack.build(echo=echo)
+    except BuildError as exc:
+        if exc.problems:
+            _fail(exc.problems, header="hardstack up: the build failed on an answer; nothing was started:")
+        _fail([str(exc)], header="hardstack up: the build failed; nothing was started:")
+    out.print(f"[bold]Starting[/] (docker compose up -d --wait, at most {wait_timeout}s), built in {built:.0f}s")
+    try:
+        healthy = stack.up(wait_timeout, echo=lambda line: out.print(line, markup=False, highlight=False), follow=("migrate",))
     except StackError as exc:
-        _fail([str(exc)], header="hardstack up: the stack did not come up healthy:")
+        problems = stack.diagnose() or [str(exc)[-2000:]]
+        stack.stop()
+        problems.append(f"stopped what had started (volumes kept); if the migrations only need longer, run again with --wait-timeout {wait_timeout * 2}")
+        _fail(problems, header="hardstack up: the stack did not come up healthy:")
     port = env.get("HTTP_PORT", str(answers.http_port))
     out.print(f"[green]Every service healthy[/] in {healthy:.0f}s")
     out.print(f"URL: http://{env.get('BIND_ADDRESS', answers.bind_address)}:{port}/")

@@ -56,6 +56,11 @@ def remove_example_frontend(root: Path) -> None:
     _remove(root / "frontend", *EXAMPLE_FRONTEND)
 
 
+def remove_sibling_ignore_file(root: Path, part: str) -> None:
+    """`<part>/Dockerfile.dockerignore` is for a sibling build only: BuildKit would prefer it elsewhere."""
+    _remove(root / part, "Dockerfile.dockerignore")
+
+
 def remove_monitoring(root: Path) -> None:
     _remove(root, "prometheus")
 
@@ -118,6 +123,9 @@ def post_generate(root: Path, raw: dict[str, Any]) -> int:
     if not answers.include_example_app:
         remove_example_backend(root)
         remove_example_frontend(root)
+    for part, build in answers.builds.items():
+        if not build["args"]:
+            remove_sibling_ignore_file(root, part)
     if not answers.enable_monitoring:
         remove_monitoring(root)
     if not answers.enable_tls:

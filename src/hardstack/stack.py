@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +23,43 @@ STANDINS_SCRIPT = ROOT / "scripts" / "stand-in-images"
 
 class StackError(RuntimeError):
     pass
+
+
+class BuildError(StackError):
+    """A build failed; `problems` holds the `hardstack: answer=...: why; fix` lines the build printed."""
+
+    def __init__(self, message: str, problems: list[str]):
+        super().__init__(message)
+        self.problems = problems
+
+
+# What a build step printed (BuildKit plain progress: "#12 3.456 text"), not the step's own command line.
+ANSWER_PROBLEM = re.compile(r"^(?:#\d+ \d+\.\d+ )?hardstack: (\w+=[^:]*: .*)$")
+
+
+def answer_problems(output: str) -> list[str]:
+    """The lines the generated Dockerfiles print when an answer does not fit the app."""
+    found = []
+    for line in output.splitlines():
+        m = ANSWER_PROBLEM.match(line.strip())
+        if m and m.group(1) not in found:
+            found.append(m.group(1))
+    return found
+
+
+def missing_contexts(layout: Path, answers) -> list[str]:
+    """Each app folder the build needs that does not exist, as `answer: problem; fix`."""
+    problems = []
+    for part, build in answers.builds.items():
+        app_dir = (layout / build["app_dir"]).resolve()
+        key = f"{part}_context"
+        if not app_dir.is_dir():
+            problems.append(f"{key}={build['app_dir']}: {app_dir} does not exist; clone your {part} repo there, "
+                            f"or re-render the layout with {key} pointing at it")
+        elif build["args"] and (layout.resolve().parent / build["dockerfile"]).resolve() != (layout / part / "Dockerfile").resolve():
+            problems.append(f"{key}: the layout folder was renamed or moved (compose builds {build['dockerfile']}); "
+                            f"keep it at {layout.resolve().parent / answers.project_slug} beside {app_dir.name}")
+    return problems
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -63,16 +102,86 @@ class Stack:
             raise StackError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{(proc.stdout or '')[-3000:]}\n{(proc.stderr or '')[-3000:]}")
         return proc
 
-    def build(self) -> float:
+    def stream(self, *args: str, echo=print) -> tuple[int, str]:
+        """Run a compose command, echoing its output line by line as it comes; return (exit code, output)."""
+        cmd = ["docker", "compose", "-p", self.project, *args]
+        lines = []
+        with subprocess.Popen(cmd, cwd=self.layout, env={**os.environ, **self.env}, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+            for line in proc.stdout:
+                lines.append(line)
+                if echo:
+                    echo(line.rstrip("\n"))
+        return proc.returncode, "".join(lines)
+
+    def build(self, echo=None) -> float:
+        """`docker compose build`; a failure raises BuildError naming the answers the build blamed."""
         start = time.monotonic()
-        self.compose("build", capture=False)
+        code, output = self.stream("--progress", "plain", "build", echo=echo)
+        if code != 0:
+            problems = answer_problems(output)
+            tail = "\n".join(output.splitlines()[-25:])
+            raise BuildError(f"docker compose build failed (exit {code}):\n{tail}", problems)
         return time.monotonic() - start
 
-    def up(self, timeout: int = 300) -> float:
-        """`docker compose up -d --wait`; returns seconds until every service was healthy."""
+    def up(self, timeout: int = 300, echo=None, follow: tuple[str, ...] = ()) -> float:
+        """`docker compose up -d --wait`; returns seconds until every service was healthy.
+
+        `follow` names one-shot services (migrate) whose logs are echoed while they run, so a long
+        migration shows progress instead of a silent wait.
+        """
         start = time.monotonic()
-        self.compose("up", "-d", "--wait", "--wait-timeout", str(timeout), capture=False)
+        done = threading.Event()
+        followers = [threading.Thread(target=self._follow, args=(svc, echo or print, done), daemon=True) for svc in follow]
+        for t in followers:
+            t.start()
+        try:
+            if echo is None:
+                self.compose("up", "-d", "--wait", "--wait-timeout", str(timeout), capture=False)
+            else:
+                code, output = self.stream("up", "-d", "--wait", "--wait-timeout", str(timeout), echo=echo)
+                if code != 0:
+                    raise StackError(f"docker compose up failed (exit {code}):\n{output[-3000:]}")
+        finally:
+            done.set()
+            for t in followers:
+                t.join(timeout=5)
         return time.monotonic() - start
+
+    def _follow(self, service: str, echo, done: threading.Event) -> None:
+        """Echo a one-shot service's log lines, prefixed, from when it starts until it exits."""
+        cid = ""
+        while not cid and not done.is_set():
+            cid = self.compose("ps", "-a", "-q", service, check=False).stdout.strip()
+            if not cid:
+                done.wait(1)
+        if not cid:
+            return
+        with subprocess.Popen(["docker", "logs", "-f", cid], text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT) as proc:
+            started = time.monotonic()
+            for line in proc.stdout:
+                echo(f"{service} | {line.rstrip()}  [{time.monotonic() - started:.0f}s]")
+
+    def diagnose(self) -> list[str]:
+        """One line per service that is not running healthy (or did not exit 0, for one-shots)."""
+        lines = []
+        for c in self.containers(all_=True):
+            service, state = c.get("Service", "?"), c.get("State", "?")
+            health = c.get("Health", "")
+            if state == "exited" and str(c.get("ExitCode", 0)) == "0":
+                continue
+            if state == "running" and health in ("", "healthy"):
+                continue
+            detail = f"{service}: {state}" + (f" ({health})" if health else "") + (f", exit {c.get('ExitCode')}" if state == "exited" else "")
+            logs = subprocess.run(["docker", "logs", "--tail", "5", c["ID"]], capture_output=True, text=True)
+            last = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()][-3:]
+            lines.append(detail + ("; last log lines: " + " | ".join(last) if last else ""))
+        return lines
+
+    def stop(self) -> None:
+        """Stop and remove the containers and networks, keep the volumes (the data survives)."""
+        self.compose("--profile", "manual", "down", "--remove-orphans", "--timeout", "10", check=False)
 
     def down(self) -> None:
         self.compose("--profile", "manual", "down", "-v", "--remove-orphans", "--timeout", "10", check=False)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardstack.checks import compose, dockerfiles, misc, nginx, prometheus
+from hardstack.checks import builds, compose, dockerfiles, misc, nginx, prometheus
 from hardstack.checks.result import FAIL, NA, PASS, Result, guarded
 
-ROWS = dockerfiles.ROWS + compose.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS
+ROWS = dockerfiles.ROWS + compose.ROWS + builds.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS
 ALL_IDS = [rid for rid, _ in ROWS]
 
 __all__ = ["ALL_IDS", "FAIL", "NA", "PASS", "Result", "run_checks", "LayoutError"]

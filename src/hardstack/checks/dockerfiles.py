@@ -7,14 +7,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardstack.checks import tools
+from hardstack.checks import builds, tools
 from hardstack.checks.result import Result, check
 
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.I)
 TOOLCHAIN = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|libpq-dev|python3-dev)\b")
 PKG_INSTALL = re.compile(r"\b(apt-get|apt|apk|yum|dnf)\s+(install|add)\b")
-IGNORE_MUST = {".git": r"^\.git/?$", ".env*": r"^\.env(\*|\.\*)?$", "secrets/": r"^(\*\*/)?secrets/?$",
-               "node_modules": r"^(\*\*/)?node_modules/?$", "tests": r"^(\*\*/)?tests/?$"}
+# Paths, relative to an app's root, that a build context must never send.
+IGNORE_MUST = {".git": ".git/HEAD", ".env": ".env", ".env.*": ".env.production", "secrets/": "secrets/db_password",
+               "nested secrets/": "config/secrets/key", "node_modules": "node_modules/pkg/index.js",
+               "tests": "tests/test_app.py"}
 
 
 @dataclass
@@ -61,7 +63,8 @@ def resolve_base(base: str, args: dict[str, str]) -> str:
 
 
 def dockerfiles(layout: Path) -> list[Path]:
-    return [p for p in (layout / "backend" / "Dockerfile", layout / "frontend" / "Dockerfile") if p.exists()]
+    """The Dockerfiles compose builds (row C14 checks that they are the layout's own)."""
+    return builds.dockerfiles(layout)
 
 
 def d1_hadolint(layout: Path) -> Result:
@@ -175,17 +178,25 @@ def d9_healthcheck(layout: Path) -> Result:
 
 
 def d10_dockerignore(layout: Path) -> Result:
+    """Evaluate each build's ignore file as Docker does (last matching rule wins, `!` re-includes)."""
+    from docker.utils.build import PatternMatcher
+
     problems = []
-    for f in dockerfiles(layout):
-        ignore = f.parent / ".dockerignore"
+    for b in builds.resolved(layout):
+        ignore = b.ignore_file
         if not ignore.exists():
-            problems.append(f"{f.parent.name}: no .dockerignore")
+            problems.append(f"{b.label}: no .dockerignore for {b.dockerfile.name} in {b.context}")
             continue
-        lines = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")]
-        missing = [name for name, rx in IGNORE_MUST.items() if not any(re.match(rx, line) for line in lines)]
-        if missing:
-            problems.append(f"{f.parent.name}/.dockerignore misses {', '.join(missing)}")
-    return check("D10", problems, ".git, .env*, secrets/, node_modules, tests excluded")
+        rules = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")]
+        matcher = PatternMatcher(rules)
+        app = b.args.get("APP_DIR", ".")
+        probes = {name: f"{app}/{path}".removeprefix("./") for name, path in IGNORE_MUST.items()}
+        if layout.resolve().is_relative_to(b.context) and layout.resolve() != b.context:
+            probes["the layout's secrets/"] = f"{layout.resolve().relative_to(b.context)}/secrets/db_password"
+        sent = [name for name, path in probes.items() if not matcher.matches(path)]
+        if sent:
+            problems.append(f"{b.label}: {ignore.name} lets {', '.join(sent)} into the build context")
+    return check("D10", problems, ".git, .env*, secrets/, node_modules, tests never sent to a build")
 
 
 ROWS = [("D1", d1_hadolint), ("D2", d2_user), ("D3", d3_base_images), ("D4", d4_no_add), ("D5", d5_multistage),

@@ -2,7 +2,9 @@
 import os
 
 bind = f"0.0.0.0:{os.environ.get('BACKEND_PORT', '8000')}"
-wsgi_app = os.environ.get("WSGI_APP", "{{ cookiecutter.wsgi_app }}")
+# The app's WSGI_APP ({{ cookiecutter.wsgi_app }}), wrapped to serve its static files (see hardstack_wsgi.py).
+wsgi_app = "hardstack_wsgi:application"
+pythonpath = "/opt/hardstack"
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 worker_tmp_dir = "/tmp"  # the root filesystem is read-only; /tmp is a tmpfs
 timeout = 30

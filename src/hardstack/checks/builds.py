@@ -1,0 +1,114 @@
+"""What compose really builds: each build's context, Dockerfile and ignore file, resolved as
+Compose and BuildKit resolve them, so the D rows check the Dockerfiles that are built, not the
+ones that happen to sit in the layout."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardstack.checks import compose
+from hardstack.checks.result import Result, check
+
+DEFAULT_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+@dataclass
+class Build:
+    services: list[str]
+    context: Path
+    dockerfile: Path
+    args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the part it builds."""
+        return self.part
+
+    @property
+    def part(self) -> str:
+        return "frontend" if "frontend" in self.services else "backend"
+
+    @property
+    def ignore_file(self) -> Path:
+        """BuildKit's choice: `<Dockerfile>.dockerignore` next to the Dockerfile, else the context's."""
+        own = self.dockerfile.with_name(self.dockerfile.name + ".dockerignore")
+        return own if own.exists() else self.context / ".dockerignore"
+
+
+def _interpolate(value: str) -> str:
+    return DEFAULT_VAR.sub(lambda m: m.group(2) or "", str(value))
+
+
+def resolved(layout: Path) -> list[Build]:
+    """One Build per distinct (context, Dockerfile), with the services that use it."""
+    builds: dict[tuple[Path, Path], Build] = {}
+    for name, svc in compose.services(layout).items():
+        spec = svc.get("build")
+        if spec is None:
+            continue
+        if isinstance(spec, str):
+            spec = {"context": spec}
+        context = (layout / _interpolate(spec.get("context", "."))).resolve()
+        dockerfile = Path(_interpolate(spec.get("dockerfile", "Dockerfile")))
+        dockerfile = dockerfile if dockerfile.is_absolute() else (context / dockerfile).resolve()
+        args = spec.get("args") or {}
+        if isinstance(args, list):
+            args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args)
+        key = (context, dockerfile)
+        if key not in builds:
+            builds[key] = Build([], context, dockerfile, {k: _interpolate(v) for k, v in args.items()})
+        builds[key].services.append(name)
+    return list(builds.values())
+
+
+def expected(layout: Path) -> dict[str, Path]:
+    """part -> the Dockerfile the answers say compose builds (the layout's own unless chosen otherwise)."""
+    answers_file = layout / ".hardstack-answers.json"
+    if not answers_file.exists():
+        return {part: (layout / part / "Dockerfile").resolve() for part in ("backend", "frontend")}
+    from hardstack.answers import validate
+
+    answers = validate(json.loads(answers_file.read_text()))
+    result = {}
+    for part, build in answers.builds.items():
+        if build["args"] or answers.include_example_app:
+            result[part] = (layout / part / "Dockerfile").resolve()
+        else:
+            result[part] = (layout / build["context"] / build["dockerfile"]).resolve()
+    return result
+
+
+def dockerfiles(layout: Path) -> list[Path]:
+    """The Dockerfiles compose builds that exist (a missing one is row C14's failure)."""
+    return [b.dockerfile for b in resolved(layout) if b.dockerfile.is_file()]
+
+
+def c14_builds(layout: Path) -> Result:
+    problems = []
+    wanted = expected(layout)
+    built = resolved(layout)
+    for b in built:
+        services = ", ".join(b.services)
+        part = b.part
+        if not b.context.is_dir():
+            problems.append(f"{services}: build context {b.context} does not exist; clone the {part} repo there or fix {part}_context")
+            continue
+        if not b.dockerfile.is_file():
+            problems.append(f"{services}: Dockerfile {b.dockerfile} does not exist")
+        elif b.dockerfile != wanted.get(part):
+            problems.append(f"{services}: compose builds {b.dockerfile}, not the layout's {part}/Dockerfile; "
+                            f"build the generated one (`hardstack new` sets context and dockerfile), or say you want "
+                            f"this one with {part}_dockerfile=<path relative to {part}_context>")
+        for key, value in b.args.items():
+            if key in ("APP_DIR", "DEPLOY_DIR") and not (b.context / value).is_dir():
+                problems.append(f"{services}: build arg {key}={value} is not a folder of the context {b.context}"
+                                + ("; keep the layout folder named as generated, beside the repo" if key == "DEPLOY_DIR" else ""))
+    missing = {part for part in wanted} - {b.part for b in built}
+    problems += [f"{part}: no service builds it; the layout's compose.yaml lost its build section" for part in sorted(missing)]
+    return check("C14", problems, f"{len(built)} builds: the layout's Dockerfiles, contexts present")
+
+
+ROWS = [("C14", c14_builds)]
