@@ -101,6 +101,10 @@ def new(
     except GenerateError as exc:
         _fail([str(exc)], header="hardstack: nothing was written:")
     out.print(f"[green]Wrote[/] {target}")
+    from hardstack.stack import missing_contexts
+
+    for problem in missing_contexts(target, answers):
+        err.print(f"[yellow]warning:[/] {problem}", markup=True, highlight=False)
     out.print("Next:")
     out.print(f"  hardstack check {target}")
     out.print(f"  cd {target} && docker compose up -d --wait")
@@ -176,7 +180,7 @@ def up(
     elif (layout / ".env").exists():
         env = read_env_file(layout / ".env")
     stack = Stack(layout, answers.compose_project, env)
-    echo = (lambda line: out.print(line, markup=False, highlight=False)) if not quiet else None
+    echo = (lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True)) if not quiet else None
     try:
         out.print("[bold]Building images[/] (docker compose build)")
         built = stack.build(echo=echo)

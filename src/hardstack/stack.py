@@ -151,10 +151,13 @@ class Stack:
     def _follow(self, service: str, echo, done: threading.Event) -> None:
         """Echo a one-shot service's log lines, prefixed, from when it starts until it exits."""
         cid = ""
-        while not cid and not done.is_set():
+        while not done.is_set():  # `docker logs -f` returns at once for a container not yet started
             cid = self.compose("ps", "-a", "-q", service, check=False).stdout.strip()
-            if not cid:
-                done.wait(1)
+            state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", cid], capture_output=True,
+                                   text=True).stdout.strip() if cid else ""
+            if state and state != "created":
+                break
+            done.wait(0.5)
         if not cid:
             return
         with subprocess.Popen(["docker", "logs", "-f", cid], text=True, stdout=subprocess.PIPE,
