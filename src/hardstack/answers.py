@@ -402,6 +402,29 @@ class Answers(BaseModel):
             result[part] = build
         return result
 
+    @property
+    def ci_builds(self) -> dict[str, dict[str, str]]:
+        """The same builds as seen from a CI workspace where the layout (checked out into a folder named
+        project_slug) and the sibling repos sit side by side: context, Dockerfile path, build args."""
+        result = {}
+        for part, b in self.builds.items():
+            if self.include_example_app:
+                result[part] = {"context": part, "file": f"{part}/Dockerfile", "build_args": ""}
+            elif b["args"]:
+                args = "\n".join(f"{k}={v}" for k, v in b["args"].items())
+                result[part] = {"context": ".", "file": b["dockerfile"], "build_args": args}
+            else:
+                app = b["app_dir"].removeprefix("../")
+                result[part] = {"context": app, "file": f"{app}/{b['dockerfile']}", "build_args": ""}
+        return result
+
+    @property
+    def sibling_repos(self) -> list[str]:
+        """The repo folders beside the layout (empty with the example app)."""
+        if self.include_example_app:
+            return []
+        return list(dict.fromkeys(getattr(self, f"{p}_context").removeprefix("../").split("/")[0] for p in ("backend", "frontend")))
+
     def dockerignore(self, part: str, sibling: bool = False) -> list[str]:
         """Lines of a part's ignore file: relative to the app's root, or (sibling) to the shared parent."""
         rules = DOCKERIGNORE["common"] + DOCKERIGNORE[part]

@@ -42,6 +42,16 @@ def tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
+def build_digest(build: dict) -> str:
+    """What an image is built from: the context, or in sibling mode only the app, the layout's
+    Dockerfile folder and deploy files (the context is the parent folder that holds them all)."""
+    context, args = Path(build["context"]), build.get("args") or {}
+    if "APP_DIR" not in args:
+        return tree_digest(context)
+    dockerfile = context / build.get("dockerfile", "Dockerfile")
+    return digest_of([tree_digest(context / args["APP_DIR"]), tree_digest(dockerfile.parent)])
+
+
 def digest_of(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
@@ -99,8 +109,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
         if ref in images:
             continue
         if "build" in svc and not settings.image_registry:
-            context = Path(svc["build"]["context"])
-            images[ref] = BuiltImage(f"image-{name}", str(layout), compose["name"], name, ref, tree_digest(context))
+            images[ref] = BuiltImage(f"image-{name}", str(layout), compose["name"], name, ref, build_digest(svc["build"]))
         else:
             pulled = f"{settings.image_registry}/{ref}" if "build" in svc else ref
             images[ref] = PulledImage(f"image-{name}", pulled)
