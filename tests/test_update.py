@@ -32,7 +32,7 @@ def template(tmp_path, monkeypatch) -> Path:
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "template v1")
-    monkeypatch.setattr(generate, "TEMPLATE_DIR", repo)
+    monkeypatch.setattr(generate, "template_dir", lambda: repo)
     return repo
 
 

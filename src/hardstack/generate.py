@@ -18,7 +18,6 @@ from cookiecutter.main import cookiecutter
 from hardstack.answers import Answers, AnswersError, validate
 from hardstack.update import record
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2]
 
 
 class GenerateError(RuntimeError):
@@ -26,9 +25,13 @@ class GenerateError(RuntimeError):
 
 
 def template_dir() -> Path:
-    if not (TEMPLATE_DIR / "cookiecutter.json").exists():
-        raise GenerateError(f"template not found at {TEMPLATE_DIR}; install hardstack from its repository (pip install -e .)")
-    return TEMPLATE_DIR
+    from hardstack.resources import ResourceError
+    from hardstack.resources import template_dir as find
+
+    try:
+        return find()
+    except ResourceError as err:
+        raise GenerateError(str(err)) from None
 
 
 def derive_slug(project_name: str) -> str:

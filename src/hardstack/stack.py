@@ -17,8 +17,6 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-STANDINS_SCRIPT = ROOT / "scripts" / "stand-in-images"
 
 
 class StackError(RuntimeError):
@@ -73,7 +71,9 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 def standin_env(env_file: Path) -> dict[str, str]:
     """Build (or reuse) the stand-in images and return the variables that point a layout at them."""
-    proc = subprocess.run([str(STANDINS_SCRIPT), str(env_file)], text=True, stdout=subprocess.PIPE)
+    from hardstack.resources import standins_script
+
+    proc = subprocess.run(["bash", str(standins_script()), str(env_file)], text=True, stdout=subprocess.PIPE)
     if proc.returncode != 0:
         raise StackError(f"scripts/stand-in-images failed (exit {proc.returncode}); see its output above")
     return read_env_file(env_file)

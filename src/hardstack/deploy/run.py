@@ -16,8 +16,9 @@ from pulumi import automation as auto
 
 from hardstack.deploy.program import program
 
-ROOT = Path(__file__).resolve().parents[3]
-PULUMI_PROJECT = ROOT / "pulumi"
+from hardstack.resources import pulumi_project
+
+PULUMI_PROJECT = pulumi_project()
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 TOOLCHAIN_BIN = Path(os.environ.get("HARDSTACK_CACHE", Path.home() / ".cache" / "hardstack")) / "pulumi" / "bin"
 
