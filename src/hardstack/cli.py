@@ -12,6 +12,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from hardstack.answers import PROMPTED, Answers, AnswersError
 from hardstack.checks import ALL_IDS, FAIL, NA, PASS, LayoutError, run_checks
@@ -69,6 +70,9 @@ def new(
     overwrite: bool = typer.Option(False, "--overwrite", help="Re-render an existing layout in place, keeping its secrets/."),
     part: Optional[str] = typer.Option(None, "--part", help="Render only one part into the existing repository OUTPUT_DIR: "
                                        "backend, frontend, nginx, prometheus, backend-ci, frontend-ci, devcontainer."),
+    template_source: Optional[str] = typer.Option(None, "--template-source", help="Template location recorded in .cruft.json for "
+                                                  "`hardstack update` (a git URL reachable from CI); default: the template's git "
+                                                  "remote, or what the installed package recorded."),
 ) -> None:
     """Write a hardened deployment layout (compose, Dockerfiles, nginx, Prometheus, secrets)."""
     try:
@@ -95,7 +99,7 @@ def new(
                 out.print(f"[green]wrote[/] {path}")
             out.print(f"Rendered part {part!r} into {output_dir.resolve()}; nothing else there was touched.")
             return
-        target = generate(answers, output_dir, overwrite=overwrite)
+        target = generate(answers, output_dir, overwrite=overwrite, template_source=template_source)
     except AnswersError as exc:
         _fail(exc.problems)
     except GenerateError as exc:
@@ -137,7 +141,7 @@ def check(
         table.add_column("detail", overflow="fold")
         style = {PASS: "green", FAIL: "bold red", NA: "dim"}
         for r in results:
-            table.add_row(r.id, f"[{style[r.status]}]{r.status}[/]", r.detail)
+            table.add_row(r.id, f"[{style[r.status]}]{r.status}[/]", Text(r.detail))  # details print literally
         out.print(table)
         passed = sum(r.status == PASS for r in results)
         na = sum(r.status == NA for r in results)
@@ -206,17 +210,25 @@ def up(
 def deploy(
     action: str = typer.Argument(..., help="up, preview or destroy"),
     stack: str = typer.Option("test", "--stack", "-s", help="Pulumi stack; its config is pulumi/Pulumi.<stack>.yaml"),
-    cwd: Optional[Path] = typer.Option(None, "--cwd", help="Pulumi project folder (default: this repository's pulumi/)"),
+    cwd: Optional[Path] = typer.Option(None, "--cwd", help="Pulumi project folder (default: ./pulumi or . inside a layout, "
+                                       "else hardstack's own project)"),
 ) -> None:
-    """Run the Pulumi program on a layout (inline, real Pulumi CLI); set hardstack:* config first."""
+    """Run the Pulumi program on a layout (inline, real Pulumi CLI); set hardstack:* config first.
+
+    Run inside a layout (or its pulumi/ folder) it uses that layout's pulumi/ project and, unless
+    hardstack:layoutDir is set, deploys that layout.
+    """
     from pulumi import automation as auto
 
     from hardstack.deploy import run
 
     if action not in ("up", "preview", "destroy"):
         _fail([f"action must be up, preview or destroy, got {action!r}"], header="hardstack deploy:")
+    work_dir, layout = run.find_project(cwd)
     try:
-        selected = run.select(stack, work_dir=cwd or run.PULUMI_PROJECT)
+        selected = run.select(stack, work_dir=work_dir)
+        if layout is not None and "hardstack:layoutDir" not in selected.get_all_config():
+            selected.set_config("hardstack:layoutDir", auto.ConfigValue(str(layout)))
         result = getattr(run, action)(selected, on_output=lambda line: out.print(line, end="", markup=False, highlight=False))
     except run.DeployError as exc:
         _fail([str(exc)], header="hardstack deploy:")

@@ -72,7 +72,7 @@ def _cookiecutter_context(answers: Answers) -> dict[str, Any]:
     return {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
 
 
-def generate(answers: Answers, output_dir: Path, overwrite: bool = False) -> Path:
+def generate(answers: Answers, output_dir: Path, overwrite: bool = False, template_source: str | None = None) -> Path:
     """Render the layout to output_dir/<slug>; return its path."""
     output_dir = output_dir.resolve()
     target = output_dir / answers.project_slug
@@ -83,7 +83,7 @@ def generate(answers: Answers, output_dir: Path, overwrite: bool = False) -> Pat
     try:
         rendered = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=str(staging),
                                      extra_context=_cookiecutter_context(answers)))
-        record(rendered, template_dir(), answers)
+        record(rendered, template_dir(), answers, template_source)
         if target.exists():
             _keep_secrets(target, rendered)
             shutil.rmtree(target)

