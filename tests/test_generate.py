@@ -167,13 +167,13 @@ def test_existing_target_is_never_overwritten_unless_asked(tmp_path, cli):
 def test_failure_while_rendering_leaves_nothing(tmp_path, cli, monkeypatch):
     import hardstack.generate as generate
 
-    real = generate.cookiecutter
+    real = generate.render
 
-    def half_then_fail(template, output_dir, **kwargs):
-        real(template, output_dir=output_dir, **kwargs)  # a complete render in the staging folder...
+    def half_then_fail(answers, output_dir):
+        real(answers, output_dir)  # a complete render in the staging folder...
         raise OSError("disk full")  # ...then a failure before it is moved into place
 
-    monkeypatch.setattr(generate, "cookiecutter", half_then_fail)
+    monkeypatch.setattr(generate, "render", half_then_fail)
     result = cli("new", "--no-input", "-o", str(tmp_path))
     assert result.exit_code != 0 and "nothing was written" in result.output and "disk full" in result.output
     assert list(tmp_path.iterdir()) == []

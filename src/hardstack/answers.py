@@ -5,7 +5,6 @@ templates read derived values (image variables, limits, UIDs) from it rather tha
 in Jinja. `cookiecutter.json` holds the same defaults; a test keeps the two equal.
 """
 
-from __future__ import annotations
 
 import ipaddress
 import re

@@ -15,7 +15,6 @@ from rich.table import Table
 from rich.text import Text
 
 from hardstack.answers import PROMPTED, Answers, AnswersError
-from hardstack.checks import ALL_IDS, FAIL, NA, PASS, LayoutError, run_checks
 from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, render_part, resolve
 
 app = typer.Typer(
@@ -121,7 +120,9 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated row ids to run, e.g. D1,C13."),
 ) -> None:
-    """Run every static row of the bar (D1-D10, C1-C13, N1-N10, P1-P4, S1, S2) with the real tools."""
+    """Run every static row of the bar (D1-D10, C1-C14, N1-N10, P1-P4, S1-S4) with the real tools."""
+    from hardstack.checks import ALL_IDS, FAIL, NA, PASS, LayoutError, run_checks
+
     wanted = [rid.strip().upper() for rid in only.split(",")] if only else None
     unknown = [rid for rid in wanted or [] if rid not in ALL_IDS]
     if unknown:

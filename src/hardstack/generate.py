@@ -6,14 +6,13 @@ cookiecutter and both hooks succeeded, so a failure never leaves a half-written 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-from cookiecutter.main import cookiecutter
 
 from hardstack.answers import Answers, AnswersError, validate
 from hardstack.update import record
@@ -51,6 +50,8 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """A cookiecutter-style config (`default_context:` mapping) or a plain mapping of answers."""
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
@@ -72,6 +73,26 @@ def _cookiecutter_context(answers: Answers) -> dict[str, Any]:
     return {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
 
 
+def render(answers: Answers, output_dir: Path) -> Path:
+    """Render the template with cookiecutter's generate_files, everything in this process.
+
+    The answers are already validated (the pre-generation hook's job), so cookiecutter's prompt step,
+    which would re-render each of the 50-odd defaults as a template, is skipped, and post_generate runs
+    here instead of in a Python subprocess. Plain `cookiecutter`/`cruft` runs of the template still go
+    through hooks/*.py, which call the same code."""
+    from cookiecutter.generate import generate_files
+
+    from hardstack.hooks import post_generate
+
+    template = template_dir()
+    private = {k: v for k, v in json.loads((template / "cookiecutter.json").read_text()).items() if k.startswith("_")}
+    context = {"cookiecutter": {**private, **_cookiecutter_context(answers),
+                                "_template": str(template), "_output_dir": str(output_dir)}}
+    rendered = Path(generate_files(repo_dir=str(template), context=context, output_dir=str(output_dir), accept_hooks=False))
+    post_generate(rendered, answers)
+    return rendered
+
+
 def generate(answers: Answers, output_dir: Path, overwrite: bool = False, template_source: str | None = None) -> Path:
     """Render the layout to output_dir/<slug>; return its path."""
     output_dir = output_dir.resolve()
@@ -81,8 +102,7 @@ def generate(answers: Answers, output_dir: Path, overwrite: bool = False, templa
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{answers.project_slug}-", dir=output_dir))
     try:
-        rendered = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=str(staging),
-                                     extra_context=_cookiecutter_context(answers)))
+        rendered = render(answers, staging)
         record(rendered, template_dir(), answers, template_source)
         if target.exists():
             _keep_secrets(target, rendered)
@@ -137,8 +157,7 @@ def render_part(answers: Answers, part: str, repo: Path, overwrite: bool = False
     if not repo.is_dir():
         raise GenerateError(f"{repo} is not a folder; give the repository to render {part} into")
     with tempfile.TemporaryDirectory(prefix="hardstack-part-") as tmp:
-        rendered = Path(cookiecutter(str(template_dir()), no_input=True, output_dir=tmp,
-                                     extra_context=_cookiecutter_context(answers)))
+        rendered = render(answers, Path(tmp))
         plan = {}
         for src, dest in PARTS[part].items():
             for rel in _files(rendered, src):

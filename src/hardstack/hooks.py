@@ -118,8 +118,8 @@ def record_answers(root: Path, answers: Answers) -> None:
     (root / ANSWERS_FILE).write_text(json.dumps(answers.model_dump(), indent=2, sort_keys=True) + "\n")
 
 
-def post_generate(root: Path, raw: dict[str, Any]) -> int:
-    answers = validate(raw)
+def post_generate(root: Path, raw: dict[str, Any] | Answers) -> int:
+    answers = raw if isinstance(raw, Answers) else validate(raw)
     if not answers.include_example_app:
         remove_example_backend(root)
         remove_example_frontend(root)

@@ -12,8 +12,6 @@ import re
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +238,9 @@ class Response:
 
 
 def http(url: str, method: str = "GET", data: bytes | None = None, headers: dict | None = None, timeout: float = 10) -> Response:
+    import urllib.error
+    import urllib.request
+
     req = urllib.request.Request(url, method=method, data=data, headers=headers or {})
     start = time.monotonic()
     try:

@@ -10,8 +10,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cruft
-
 from hardstack.answers import Answers
 
 CRUFT_FILE = ".cruft.json"
@@ -69,6 +67,8 @@ def _state(layout: Path) -> dict:
 
 
 def is_current(layout: Path) -> bool:
+    import cruft  # deferred: only update needs it, and it is slow to import
+
     _state(layout)
     return cruft.check(layout, strict=True)
 
@@ -99,6 +99,8 @@ def conflicts(layout: Path) -> list[str]:
 
 def update(layout: Path) -> Report:
     """Merge the template's changes into the layout (a clean git work tree), keeping local edits."""
+    import cruft
+
     _state(layout)
     before = json.loads((layout / CRUFT_FILE).read_text())["commit"]
     ok = cruft.update(layout, skip_apply_ask=True, allow_untracked_files=True, strict=True)
