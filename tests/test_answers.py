@@ -116,3 +116,10 @@ def test_any_answers_validate_or_are_refused_with_named_keys(values):
         return
     assert 1 <= answers.http_port <= 65535
     assert not answers.enable_tls or (answers.tls_certificate and answers.tls_certificate_key and answers.http_port != answers.https_port)
+
+
+def test_harmless_differences_are_normalised_not_refused():
+    assert validate({"domain": " Farm.Example.com. "}).domain == "farm.example.com"
+    assert validate({"api_url": "/api/"}).api_url == "/api"
+    assert validate({"static_url": "/assets-django"}).static_url == "/assets-django/"
+    assert validate({"backend_runtime_packages": "libodbc2, libpq5"}).backend_runtime_packages == "libodbc2 libpq5"

@@ -255,14 +255,16 @@ def test_prompts_ask_what_matters_and_retry_bad_answers(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     monkeypatch.setattr(cli_module, "_interactive", lambda: True)
-    # name, slug (default), domain (bad), example app: no, the sibling-repo answers, 10 defaults, then the
-    # domain again (asked anew because it was refused)
-    answers = ["Acme Shop", "", "not a domain!", "n", "../api", "acme.settings", "acme.wsgi:application", "../web",
-               "", "", "", "", "", "", "", "", "", "", "shop.example.com"]
+    # name, slug (default), domain (bad, asked again at once; then mixed case, normalised), example app: no,
+    # backend_context (its default follows: ../api), settings, wsgi, frontend_context (default ../web), then defaults
+    answers = ["Acme Shop", "", "not a domain!", "Shop.Example.COM", "n", "", "acme.settings", "acme.wsgi:application", "",
+               "", "", "", "", "", "", "", "", "", ""]
     result = CliRunner().invoke(cli_module.app, ["new", "-o", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "backend_context" in result.output and "tls_certificate (" not in result.output  # conditional prompts
-    assert "domain: must be a host name" in result.output  # refused, then asked again
+    refused = result.output.index("domain: must be a host name")
+    assert refused < result.output.index("include_example_app (")  # asked again before the next question
+    assert "[../api]" in result.output and "[../web]" in result.output  # defaults that follow include_example_app=no
     recorded = json.loads((tmp_path / "acme_shop/.hardstack-answers.json").read_text())
     assert recorded["domain"] == "shop.example.com" and recorded["backend_context"] == "../api"
-    assert recorded["include_example_app"] is False
+    assert recorded["frontend_context"] == "../web" and recorded["include_example_app"] is False

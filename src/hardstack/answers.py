@@ -106,6 +106,16 @@ PROMPTED: dict[str, Any] = {
 }
 
 
+# Defaults that follow earlier answers when prompting: key -> default computed from the answers so far.
+FOLLOWING_DEFAULTS: dict[str, Any] = {
+    "backend_context": lambda v: "backend" if v.get("include_example_app", True) else "../api",
+    "frontend_context": lambda v: "frontend" if v.get("include_example_app", True) else "../web",
+    "tls_certificate": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/fullchain.pem",
+    "tls_certificate_key": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/privkey.pem",
+    "https_port": lambda v: 8443,
+}
+
+
 class AnswersError(ValueError):
     """Bad answers, with one line per problem naming the key and the fix."""
 
@@ -209,6 +219,7 @@ class Answers(BaseModel):
     @field_validator("domain")
     @classmethod
     def _domain(cls, v: str) -> str:
+        v = v.strip().lower().rstrip(".")  # host names are case-insensitive: normalise, do not refuse
         if not HOSTNAME_RE.match(v):
             raise ValueError(f"must be a host name such as app.example.com (lowercase, no scheme, port or path), got {v!r}")
         return v
@@ -545,6 +556,15 @@ def format_errors(err: ValidationError) -> list[str]:
         else:
             lines.append(f"{key}: {msg}")
     return lines
+
+
+def problems_for(key: str, values: dict[str, Any]) -> list[str]:
+    """The problems with one answer, given the answers so far (the others keep their defaults)."""
+    try:
+        validate(values)
+    except AnswersError as err:
+        return [line for line in err.problems if line.split(":", 1)[0] == key]
+    return []
 
 
 def validate(raw: dict[str, Any]) -> Answers:

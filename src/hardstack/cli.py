@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from hardstack.answers import PROMPTED, Answers, AnswersError
+from hardstack.answers import FOLLOWING_DEFAULTS, PROMPTED, Answers, AnswersError, problems_for
 from hardstack.generate import GenerateError, derive_slug, generate, parse_assignments, read_config_file, render_part, resolve
 
 app = typer.Typer(
@@ -41,13 +41,21 @@ def _prompt(values: dict[str, Any], keys: list[str]) -> dict[str, Any]:
         if condition is not None and not condition(values):
             continue
         default = values.get(key, fields[key].default)
+        if key not in values and key in FOLLOWING_DEFAULTS:
+            default = FOLLOWING_DEFAULTS[key](values)
         if key == "project_slug" and "project_slug" not in values:
             default = derive_slug(values.get("project_name", fields["project_name"].default))
         label = f"{key} ({fields[key].description})"
-        if isinstance(fields[key].default, bool):
-            values[key] = typer.confirm(label, default=bool(default))
-        else:
-            values[key] = typer.prompt(label, default=str(default))
+        while True:  # each answer is checked as it is typed, and asked again at once
+            if isinstance(fields[key].default, bool):
+                values[key] = typer.confirm(label, default=bool(default))
+            else:
+                values[key] = typer.prompt(label, default=str(default), show_default=str(default) != "")
+            problems = problems_for(key, values)
+            if not problems:
+                break
+            for line in problems:
+                err.print(Text.assemble(("  ! ", "yellow"), line))
     return values
 
 
