@@ -124,6 +124,14 @@ class AnswersError(ValueError):
         super().__init__("\n".join(problems))
 
 
+def _shell_syntax_error(command: str) -> str:
+    """The POSIX shell's own verdict on a command line (`sh -n`: parse only, nothing runs)."""
+    import subprocess
+
+    proc = subprocess.run(["sh", "-n", "-c", command], capture_output=True, text=True)
+    return proc.stderr.strip().split("\n")[-1].removeprefix("sh: ") if proc.returncode else ""
+
+
 def _relative_path(value: str, key: str, allow_parent: bool) -> str:
     if not value or value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value):
         raise ValueError(f"must be a relative path (got {value!r}); write it relative to the layout, e.g. ../my-{key.split('_')[0]}")
@@ -205,8 +213,10 @@ class Answers(BaseModel):
     @classmethod
     def _name(cls, v: str) -> str:
         v = v.strip()
-        if not v or len(v) > 80 or any(ch in v for ch in "\n\r\"'`${}\\"):
-            raise ValueError("must be 1-80 characters without quotes, backslashes, '$', braces or newlines")
+        if not v or len(v) > 80 or any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+            raise ValueError("must be 1-80 characters on one line (any letters, quotes and signs are fine)")
+        if "{{" in v or "{%" in v or "\\" in v:
+            raise ValueError("must not contain a backslash, '{{' or '{%'; write the name without them")
         return v
 
     @field_validator("project_slug")
@@ -251,10 +261,19 @@ class Answers(BaseModel):
 
     @field_validator("frontend_build_command", "openapi_command", "frontend_client_command", "hardstack_package")
     @classmethod
-    def _command(cls, v: str) -> str:
-        if not v.strip() or any(ch in v for ch in "\n\r\"`$\\"):
-            raise ValueError("must be one command line without quotes, '$', backslashes or newlines, e.g. npm run build")
-        return v.strip()
+    def _command(cls, v: str, info) -> str:
+        v = v.strip()
+        if not v or any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+            raise ValueError("must be one command line (no newlines), e.g. npm run build")
+        if v.endswith("\\"):
+            raise ValueError("must not end with a backslash (it would join the next line)")
+        if "${{" in v or "{{" in v or "{%" in v:
+            raise ValueError("must not contain '${{', '{{' or '{%' (GitHub expression or template syntax)")
+        if info.field_name != "hardstack_package":
+            syntax = _shell_syntax_error(v)
+            if syntax:
+                raise ValueError(f"is not a valid shell command line ({syntax}); quote or complete it, e.g. npm run build")
+        return v
 
     @field_validator(
         "env_db_host", "env_db_port", "env_db_name", "env_db_user", "env_db_password",
@@ -487,6 +506,11 @@ class Answers(BaseModel):
                 var = IMAGES[key][0]
                 reasons[svc] = f"no digest was known at generation; pin it by setting {var}=name:tag@sha256:... in .env or the {key} answer"
         return reasons
+
+    @property
+    def bind_host(self) -> str:
+        """The bind address as it is written before `:port` (IPv6 in brackets)."""
+        return f"[{self.bind_address}]" if ":" in self.bind_address else self.bind_address
 
     @property
     def publishes_on_all_interfaces(self) -> bool:

@@ -119,7 +119,7 @@ def new(
     out.print("Next:")
     out.print(f"  hardstack check {target}")
     out.print(f"  cd {target} && docker compose up -d --wait")
-    out.print(f"  then open http://{answers.bind_address}:{answers.http_port}/")
+    out.print(f"  then open http://{answers.bind_host}:{answers.http_port}/")
 
 
 @app.command()
@@ -211,7 +211,7 @@ def up(
         _fail(problems, header="hardstack up: the stack did not come up healthy:")
     port = env.get("HTTP_PORT", str(answers.http_port))
     out.print(f"[green]Every service healthy[/] in {healthy:.0f}s")
-    out.print(f"URL: http://{env.get('BIND_ADDRESS', answers.bind_address)}:{port}/")
+    out.print(f"URL: http://{env.get('BIND_ADDRESS', answers.bind_host)}:{port}/")
     out.print(f"Stop: cd {layout} && docker compose down")
 
 

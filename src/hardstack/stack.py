@@ -30,15 +30,17 @@ class BuildError(StackError):
 
 
 # What a build step printed (BuildKit plain progress: "#12 3.456 text"), not the step's own command line.
-ANSWER_PROBLEM = re.compile(r"^(?:#\d+ \d+\.\d+ )?hardstack: (\w+=[^:]*: .*)$")
+ANSWER_PROBLEM = re.compile(r"^(?:#\d+ \d+\.\d+ )?hardstack: ((\w+)=.*)$")
 
 
 def answer_problems(output: str) -> list[str]:
     """The lines the generated Dockerfiles print when an answer does not fit the app."""
+    from hardstack.answers import Answers
+
     found = []
     for line in output.splitlines():
         m = ANSWER_PROBLEM.match(line.strip())
-        if m and m.group(1) not in found:
+        if m and m.group(2) in Answers.model_fields and m.group(1) not in found:
             found.append(m.group(1))
     return found
 

@@ -7,6 +7,7 @@ render (every template file asks), and compiled templates are cached on disk bet
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 from jinja2 import FileSystemBytecodeCache
@@ -43,10 +44,36 @@ def cached_from_string(environment, cache: FileSystemBytecodeCache):
     return from_string
 
 
+# Free text (names, commands) is escaped for the file it lands in, never refused for its characters.
+def yaml_str(value) -> str:
+    """A YAML scalar that reads back as exactly this string (JSON's double-quoted form is valid YAML)."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def docker_str(value) -> str:
+    """A double-quoted Dockerfile string (LABEL, ENV): backslash, quote and $ escaped."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{text}"'
+
+
+def sh_quote(value) -> str:
+    return shlex.quote(str(value))
+
+
+def markdown(value) -> str:
+    """Text shown as text in Markdown: HTML and Markdown's inline markers escaped."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + ch if ch in "\\`*_[]|" else ch for ch in text)
+
+
 class AnswersExtension(Extension):
     def __init__(self, environment):
         super().__init__(environment)
         environment.filters["answers"] = answers
+        environment.filters["yaml_str"] = yaml_str
+        environment.filters["docker_str"] = docker_str
+        environment.filters["sh"] = sh_quote
+        environment.filters["md"] = markdown
         try:
             CACHE.mkdir(parents=True, exist_ok=True)
         except OSError:

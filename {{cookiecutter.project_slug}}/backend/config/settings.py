@@ -110,7 +110,7 @@ CSRF_TRUSTED_ORIGINS = [f"https://{h}" for h in ALLOWED_HOSTS] + [f"http://{h}" 
 
 # OpenAPI schema (CI validates it and publishes it for the frontend).
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
-SPECTACULAR_SETTINGS = {"TITLE": "{{ cookiecutter.project_name }} API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {"TITLE": {{ (cookiecutter.project_name ~ " API") | tojson }}, "VERSION": "0.1.0"}
 
 LOGGING = {
     "version": 1,
