@@ -123,3 +123,11 @@ def test_harmless_differences_are_normalised_not_refused():
     assert validate({"api_url": "/api/"}).api_url == "/api"
     assert validate({"static_url": "/assets-django"}).static_url == "/assets-django/"
     assert validate({"backend_runtime_packages": "libodbc2, libpq5"}).backend_runtime_packages == "libodbc2 libpq5"
+
+
+@pytest.mark.parametrize("api_url,connect_src", [
+    ("/api", "'self'"), ("", "'self'"), ("https://api.example.com/v1", "'self' https://api.example.com"),
+    ("http://localhost:8000", "'self' http://localhost:8000"),
+], ids=["path", "same-origin", "origin-with-path", "origin-with-port"])
+def test_csp_connect_src_follows_the_api_base(api_url, connect_src):
+    assert validate({"api_url": api_url}).csp_connect_src == connect_src

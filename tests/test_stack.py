@@ -216,7 +216,12 @@ def test_r6_database_restart_keeps_data_and_backend_recovers(stack):
 def test_r5_killed_backend_comes_back_and_proxy_fails_fast(stack):
     info = stack.inspect(stack.container_id("backend"))
     restarts = info["RestartCount"]
-    os.kill(info["State"]["Pid"], signal.SIGKILL)  # a crash, not a `docker stop`
+    pid = info["State"]["Pid"]
+    os.kill(pid, signal.SIGKILL)  # a crash, not a `docker stop`
+    # A worker may answer for a few ms until the kernel tears the PID namespace down: probe after that.
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     during = http(stack.url + "/api/health/", timeout=15)
     assert during.status in (502, 503, 504), during.status
     assert during.seconds < 10, f"proxy took {during.seconds:.1f}s to answer"
