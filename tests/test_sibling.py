@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 from sibling_repos import ANSWERS, MIGRATIONS, make_repos, status
-from test_stack import free_port, require_engine
+from test_stack import down_leaving_nothing, free_port, require_engine
 
-from hardstack.stack import Stack, http
+from hardstack.answers import validate
+from hardstack.stack import Stack, http, read_env_file
 
 pytestmark = pytest.mark.stack
 
@@ -48,12 +49,10 @@ def hardstack_up(layout: Path, *extra: str) -> subprocess.CompletedProcess:
 
 
 def stack_of(layout: Path) -> Stack:
-    answers = json.loads((layout / ".hardstack-answers.json").read_text())
-    env = {}
-    if (layout / ".env").exists():
-        env = dict(line.split("=", 1) for line in (layout / ".env").read_text().splitlines() if "=" in line and not line.startswith("#"))
-    stack = Stack(layout, answers["project_slug"].replace("_", "-"), env)
-    stack.url = f"http://127.0.0.1:{answers['http_port']}"
+    answers = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
+    env = read_env_file(layout / ".env") if (layout / ".env").exists() else {}
+    stack = Stack(layout, answers.compose_project, env)
+    stack.url = f"http://127.0.0.1:{answers.http_port}"
     return stack
 
 
@@ -79,9 +78,7 @@ def shop(repos):
         print(f"\n[sibling] hardstack up (build + start): {stack.up_seconds:.1f}s")
         yield stack
     finally:
-        stack.down()
-        left = stack.leftovers()
-        assert not any(left.values()), f"left behind after down: {left}"
+        down_leaving_nothing(stack)
 
 
 def test_every_service_healthy_and_migrations_applied(shop):

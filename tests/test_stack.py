@@ -64,9 +64,13 @@ def stack(tmp_path_factory):
         print(f"[stack] docker compose up -d --wait: every service healthy in {s.time_to_healthy:.1f}s")
         yield s
     finally:
-        s.down()
-        left = s.leftovers()
-        assert not any(left.values()), f"left behind after down: {left}"
+        down_leaving_nothing(s)
+
+
+def down_leaving_nothing(stack: Stack) -> None:
+    stack.down()
+    left = stack.leftovers()
+    assert not any(left.values()), f"left behind after down: {left}"
 
 
 def secret_values(stack: Stack) -> list[str]:

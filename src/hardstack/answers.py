@@ -6,6 +6,7 @@ in Jinja. `cookiecutter.json` holds the same defaults; a test keeps the two equa
 """
 
 
+import functools
 import ipaddress
 import re
 from typing import Any
@@ -112,7 +113,6 @@ FOLLOWING_DEFAULTS: dict[str, Any] = {
     "frontend_context": lambda v: "frontend" if v.get("include_example_app", True) else "../web",
     "tls_certificate": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/fullchain.pem",
     "tls_certificate_key": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/privkey.pem",
-    "https_port": lambda v: 8443,
 }
 
 
@@ -124,6 +124,7 @@ class AnswersError(ValueError):
         super().__init__("\n".join(problems))
 
 
+@functools.lru_cache(maxsize=64)  # every validation asks again; one `sh -n` per distinct command
 def _shell_syntax_error(command: str) -> str:
     """The POSIX shell's own verdict on a command line (`sh -n`: parse only, nothing runs)."""
     import subprocess

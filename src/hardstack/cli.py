@@ -115,7 +115,7 @@ def new(
     from hardstack.stack import missing_contexts
 
     for problem in missing_contexts(target, answers):
-        err.print(f"[yellow]warning:[/] {problem}", markup=True, highlight=False)
+        err.print(Text.assemble(("warning: ", "yellow"), problem))
     out.print("Next:")
     out.print(f"  hardstack check {target}")
     out.print(f"  cd {target} && docker compose up -d --wait")
@@ -193,17 +193,19 @@ def up(
     elif (layout / ".env").exists():
         env = read_env_file(layout / ".env")
     stack = Stack(layout, answers.compose_project, env)
-    echo = (lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True)) if not quiet else None
+    def show(line: str) -> None:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
     try:
         out.print("[bold]Building images[/] (docker compose build)")
-        built = stack.build(echo=echo)
+        built = stack.build(echo=None if quiet else show)
     except BuildError as exc:
         if exc.problems:
             _fail(exc.problems, header="hardstack up: the build failed on an answer; nothing was started:")
         _fail([str(exc)], header="hardstack up: the build failed; nothing was started:")
     out.print(f"[bold]Starting[/] (docker compose up -d --wait, at most {wait_timeout}s), built in {built:.0f}s")
     try:
-        healthy = stack.up(wait_timeout, echo=lambda line: out.print(line, markup=False, highlight=False), follow=("migrate",))
+        healthy = stack.up(wait_timeout, echo=show, follow=("migrate",))
     except StackError as exc:
         problems = stack.diagnose() or [str(exc)[-2000:]]
         stack.stop()

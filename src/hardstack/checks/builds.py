@@ -23,12 +23,8 @@ class Build:
     args: dict[str, str] = field(default_factory=dict)
 
     @property
-    def label(self) -> str:
-        """A short name for messages: the part it builds."""
-        return self.part
-
-    @property
     def part(self) -> str:
+        """The part it builds (messages and expectations are per part)."""
         return "frontend" if "frontend" in self.services else "backend"
 
     @property
@@ -72,13 +68,9 @@ def expected(layout: Path) -> dict[str, Path]:
     from hardstack.answers import validate
 
     answers = validate(json.loads(answers_file.read_text()))
-    result = {}
-    for part, build in answers.builds.items():
-        if build["args"] or answers.include_example_app:
-            result[part] = (layout / part / "Dockerfile").resolve()
-        else:
-            result[part] = (layout / build["context"] / build["dockerfile"]).resolve()
-    return result
+    chosen = {part: getattr(answers, f"{part}_dockerfile") for part in answers.builds}
+    return {part: (layout / build["context"] / build["dockerfile"] if chosen[part] else layout / part / "Dockerfile").resolve()
+            for part, build in answers.builds.items()}
 
 
 def dockerfiles(layout: Path) -> list[Path]:
@@ -91,8 +83,7 @@ def c14_builds(layout: Path) -> Result:
     wanted = expected(layout)
     built = resolved(layout)
     for b in built:
-        services = ", ".join(b.services)
-        part = b.part
+        services, part = ", ".join(b.services), b.part
         if not b.context.is_dir():
             problems.append(f"{services}: build context {b.context} does not exist; clone the {part} repo there or fix {part}_context")
             continue

@@ -185,7 +185,7 @@ def d10_dockerignore(layout: Path) -> Result:
     for b in builds.resolved(layout):
         ignore = b.ignore_file
         if not ignore.exists():
-            problems.append(f"{b.label}: no .dockerignore for {b.dockerfile.name} in {b.context}")
+            problems.append(f"{b.part}: no .dockerignore for {b.dockerfile.name} in {b.context}")
             continue
         rules = [line.strip() for line in ignore.read_text().splitlines() if line.strip() and not line.startswith("#")]
         matcher = PatternMatcher(rules)
@@ -195,7 +195,7 @@ def d10_dockerignore(layout: Path) -> Result:
             probes["the layout's secrets/"] = f"{layout.resolve().relative_to(b.context)}/secrets/db_password"
         sent = [name for name, path in probes.items() if not matcher.matches(path)]
         if sent:
-            problems.append(f"{b.label}: {ignore.name} lets {', '.join(sent)} into the build context")
+            problems.append(f"{b.part}: {ignore.name} lets {', '.join(sent)} into the build context")
     return check("D10", problems, ".git, .env*, secrets/, node_modules, tests never sent to a build")
 
 
