@@ -17,7 +17,7 @@ import pytest
 from pulumi import automation as auto
 from typer.testing import CliRunner
 
-from hardstack.answers import IMAGES
+from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.deploy import run
 from hardstack.deploy.docker import stack_leftovers

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hardstack.answers import IMAGES
+from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.stack import Stack, http, registry_reachable, standin_env
 

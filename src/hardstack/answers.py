@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hardstack.catalog import ACTIONS, DOCKERIGNORE, IMAGES, LIMITS, PULUMI_VERSION, SECRETS, SERVICES, UIDS
+
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?$")
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]+(=[A-Za-z0-9.+~:-]+)?$")
@@ -27,59 +29,6 @@ IMAGE_RE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
-
-# Fixed by the images the layout uses by default; the stand-in images honour the same numbers.
-APP_UID = 10001  # backend, migrate, superuser and exporter processes
-DB_UID = 70  # postgres user of the timescale/timescaledb (alpine) image
-NGINX_UID = 101  # nginxinc/nginx-unprivileged
-PROMETHEUS_UID = 65534  # nobody, as in prom/prometheus
-
-# Images: answer key -> (compose/env variable, default reference).
-IMAGES: dict[str, tuple[str, str]] = {
-    "python_image": ("PYTHON_IMAGE", "python:3.12-slim-bookworm"),
-    "node_image": ("NODE_IMAGE", "node:22-bookworm-slim"),
-    "nginx_image": ("NGINX_IMAGE", "nginxinc/nginx-unprivileged:1.27-bookworm"),
-    "db_image": ("DB_IMAGE", "timescale/timescaledb:2.17.2-pg17"),
-    "prometheus_image": ("PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1"),
-    "postgres_exporter_image": ("POSTGRES_EXPORTER_IMAGE", "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"),
-}
-
-# GitHub Actions the generated workflows use, pinned by commit SHA (the tag is a comment).
-ACTIONS: dict[str, tuple[str, str]] = {
-    "checkout": ("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
-    "setup_python": ("actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
-    "setup_node": ("actions/setup-node@39370e3970a6d050c480ffad4ff0ed4d3fdee5af", "v4.1.0"),
-    "upload_artifact": ("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
-    "setup_buildx": ("docker/setup-buildx-action@c47758b77c9736f4b2ef4073d4d51994fabfe349", "v3.7.1"),
-    "docker_login": ("docker/login-action@9780b0c442fbb1117ed29e0efdff1e18412f7567", "v3.3.0"),
-    "build_push": ("docker/build-push-action@48aba3b46d1b1fec4febb7c5d0c644b249a11355", "v6.10.0"),
-}
-PULUMI_VERSION = "3.274.1"
-
-# Resource limits per service (memory, cpus, pids), used by compose and by the Pulumi program.
-LIMITS: dict[str, tuple[str, str, int]] = {
-    "db": ("1g", "1.0", 200),
-    "migrate": ("256m", "0.5", 64),
-    "backend": ("512m", "1.0", 128),
-    "frontend": ("64m", "0.25", 64),
-    "proxy": ("128m", "0.5", 64),
-    "prometheus": ("512m", "0.5", 64),
-    "postgres_exporter": ("64m", "0.25", 32),
-    "superuser": ("256m", "0.5", 64),
-}
-
-
-# What a build context must never send, relative to the app's root (Docker's .dockerignore syntax).
-# The generated .dockerignore files list these; in sibling mode they are prefixed with the app folder.
-DOCKERIGNORE: dict[str, list[str]] = {
-    "common": [".git", ".gitignore", ".env", ".env.*", "**/.env", "**/.env.*", "secrets", "**/secrets",
-               "node_modules", "**/node_modules", "tests", "**/tests", "Dockerfile*", ".dockerignore",
-               "docker-compose*", "compose*.y*ml", ".devcontainer", ".github"],
-    "backend": ["**/__pycache__", "**/*.pyc", ".venv", "venv", ".pytest_cache", ".coverage", "htmlcov",
-                "staticfiles", "media", "*.sqlite3"],
-    "frontend": ["dist", "build", "coverage", "**/*.test.*", "**/*.spec.*"],
-}
-
 
 # What `hardstack new` asks interactively (the rest keep their defaults unless given as KEY=VALUE
 # or in a config file): key -> the condition, on the answers so far, under which it is asked.
@@ -491,8 +440,20 @@ class Answers(BaseModel):
 
     @property
     def services(self) -> list[str]:
-        base = ["db", "migrate", "backend", "frontend", "proxy"]
-        return base + (["prometheus", "postgres-exporter"] if self.enable_monitoring else [])
+        return [name for name, svc in SERVICES.items() if self.enable_monitoring or not svc.monitoring]
+
+    @property
+    def secrets(self) -> dict[str, list[str]]:
+        """Runtime secret -> the services of this layout that mount it."""
+        return {name: [svc for svc in s.services if svc in self.services] for name, s in SECRETS.items()}
+
+    def secrets_of(self, service: str) -> str:
+        """The runtime secrets a service mounts, as compose lists them."""
+        return ", ".join(name for name, users in self.secrets.items() if service in users)
+
+    @property
+    def ports(self) -> dict[str, int | None]:
+        return {name: self.backend_port if name == "backend" else svc.port for name, svc in SERVICES.items()}
 
     @property
     def unpinned_images(self) -> dict[str, str]:
@@ -523,7 +484,7 @@ class Answers(BaseModel):
 
     @property
     def uids(self) -> dict[str, int]:
-        return {"app": APP_UID, "db": DB_UID, "nginx": NGINX_UID, "prometheus": PROMETHEUS_UID}
+        return UIDS
 
     @property
     def server_names(self) -> str:

@@ -173,7 +173,8 @@ def up(
     an answer does not fit the app names that answer; a stack that does not get healthy in time is
     stopped again (its volumes are kept), so nothing half-started is left running.
     """
-    from hardstack.answers import IMAGES, validate
+    from hardstack.answers import validate
+    from hardstack.catalog import IMAGES
     from hardstack.stack import BuildError, Stack, StackError, missing_contexts, read_env_file, registry_reachable, standin_env
 
     layout = layout.resolve()

@@ -13,19 +13,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hardstack.answers import APP_UID, DB_UID, Answers, AnswersError, validate
+from hardstack.answers import Answers, AnswersError, validate
+from hardstack.catalog import SECRETS, UIDS
 
 ANSWERS_FILE = ".hardstack-answers.json"
 EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "ruff.toml", "config", "demo"]
 EXAMPLE_FRONTEND = ["package.json", "package-lock.json", "index.html", "vite.config.js", "src", "public"]
 
-# secret file -> (owner UID inside the containers that read it, generator)
-SECRETS: dict[str, tuple[int, str]] = {
-    "postgres_password": (DB_UID, "db_password"),  # same value as db_password, readable by the db
-    "db_password": (APP_UID, "db_password"),
-    "django_secret_key": (APP_UID, "django_secret_key"),
-    "superuser_password": (APP_UID, "superuser_password"),
-}
 
 
 def pre_generate(raw: dict[str, Any]) -> int:
@@ -97,13 +91,14 @@ def write_secrets(root: Path) -> list[str]:
     os.chmod(directory, 0o700)
     values = fresh_values()
     todo = []
-    for name, (uid, source) in SECRETS.items():
+    for name, secret in SECRETS.items():
+        uid = UIDS[secret.uid]
         path = directory / name
         if path.exists():
             continue  # never rotate a secret behind the user's back
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(values[source])
+            fh.write(values[secret.value])
         try:
             os.chown(path, uid, uid)
         except PermissionError:

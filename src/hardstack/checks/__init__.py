@@ -7,7 +7,9 @@ from pathlib import Path
 from hardstack.checks import builds, compose, dockerfiles, misc, nginx, prometheus
 from hardstack.checks.result import FAIL, NA, PASS, Result, guarded
 
-ROWS = dockerfiles.ROWS + compose.ROWS + builds.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS
+FAMILIES = "DCNPS"
+ROWS = sorted(dockerfiles.ROWS + compose.ROWS + builds.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS,
+              key=lambda row: (FAMILIES.index(row[0][0]), int(row[0][1:])))
 ALL_IDS = [rid for rid, _ in ROWS]
 
 __all__ = ["ALL_IDS", "FAIL", "NA", "PASS", "Result", "run_checks", "LayoutError"]

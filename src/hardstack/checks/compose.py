@@ -11,10 +11,10 @@ from pathlib import Path
 
 import yaml
 
+from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF
 from hardstack.checks import tools
 from hardstack.checks.result import Result, check
 
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 BARE_VAR = re.compile(r"\$\{(\w+)\}")  # ${VAR} with neither a default nor :?message
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}"
 PROXY = "proxy"
@@ -23,6 +23,14 @@ PROXY = "proxy"
 @lru_cache(maxsize=8)
 def _parse(path: str, mtime_ns: int, size: int) -> dict:
     return yaml.safe_load(Path(path).read_text())
+
+
+DEFAULTED = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def interpolate(value) -> str:
+    """A value as compose resolves it with no .env: ${VAR:-default} becomes default."""
+    return DEFAULTED.sub(lambda m: m.group(2) or "", str(value))
 
 
 def load(layout: Path) -> dict:
@@ -62,21 +70,59 @@ def c1_valid(layout: Path) -> Result:
     return check("C1", problems, "compose config, compose-spec schema and yamllint clean")
 
 
+# A probe that cannot fail: `exit 0`, `true`, or a real probe with `|| exit 0` / `|| true` after it.
+ALWAYS_PASSES = re.compile(r"^\s*(exit\s+0|true|/bin/true|:)\s*$|\|\|\s*(exit\s+0|true|/bin/true|:)\s*$")
+
+
+def probe_problem(test) -> str:
+    """Why a healthcheck test does not test anything ('' when it does)."""
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    if not test or test[0] == "NONE":
+        return "healthcheck test is NONE (the image's check is switched off)"
+    command = test[1:] if test[0] in ("CMD", "CMD-SHELL") else test
+    line = " ".join(str(c) for c in command)
+    if not line.strip():
+        return "healthcheck test is empty"
+    if ALWAYS_PASSES.search(line) or (len(command) >= 3 and command[-2:] == ["-c", "exit 0"]):
+        return f"healthcheck test {line!r} always passes"
+    return ""
+
+
 def c2_healthchecks(layout: Path) -> Result:
     running = long_running(layout)
-    problems = [f"{n}: no healthcheck" for n, s in running.items() if not s.get("healthcheck") or s["healthcheck"].get("disable")]
-    return check("C2", problems, f"{len(running)} long-running services have healthchecks")
+    problems = []
+    for name, svc in running.items():
+        hc = svc.get("healthcheck")
+        if not hc:
+            problems.append(f"{name}: no healthcheck")
+        elif hc.get("disable"):
+            problems.append(f"{name}: healthcheck disabled")
+        elif problem := probe_problem(hc.get("test")):
+            problems.append(f"{name}: {problem}")
+        elif str(hc.get("retries", 3)) in ("0", "-1"):
+            problems.append(f"{name}: healthcheck retries {hc.get('retries')} never marks it unhealthy")
+    return check("C2", problems, f"{len(running)} long-running services have healthchecks that test something")
+
+
+CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 
 
 def c3_depends_on(layout: Path) -> Result:
+    all_services = services(layout)
     problems = []
-    for name, svc in services(layout).items():
+    for name, svc in all_services.items():
         deps = svc.get("depends_on") or {}
         if isinstance(deps, list):
             problems.append(f"{name}: depends_on without conditions")
             continue
-        problems += [f"{name} -> {dep}: no condition" for dep, spec in deps.items() if not (spec or {}).get("condition")]
-    return check("C3", problems, "every depends_on has a condition")
+        for dep, spec in deps.items():
+            condition = (spec or {}).get("condition")
+            if condition not in CONDITIONS:
+                problems.append(f"{name} -> {dep}: no condition" if not condition else f"{name} -> {dep}: unknown condition {condition!r}")
+            elif condition == "service_started" and (all_services.get(dep) or {}).get("healthcheck", {}).get("test"):
+                problems.append(f"{name} -> {dep}: service_started does not wait for {dep}'s healthcheck; use service_healthy")
+    return check("C3", problems, "every depends_on waits for health or completion")
 
 
 def c4_no_new_privileges(layout: Path) -> Result:
@@ -91,12 +137,15 @@ def c5_capabilities(layout: Path) -> Result:
     for name, svc in services(layout).items():
         if "ALL" not in svc.get("cap_drop", []):
             problems.append(f"{name}: cap_drop is not [ALL]")
-        if svc.get("cap_add"):
+        added = [str(c).upper().removeprefix("CAP_") for c in svc.get("cap_add") or []]
+        problems += [f"{name}: cap_add {cap} is not in the allow-list ({', '.join(CAP_ADD_ALLOWED)})"
+                     for cap in added if cap not in CAP_ADD_ALLOWED]
+        if added:
             # Each cap_add must carry a comment saying why (on the line or just above it).
             for i, line in enumerate(text):
                 if line.strip().startswith("cap_add") and "#" not in line and not text[i - 1].strip().startswith("#"):
                     problems.append(f"{name}: cap_add without a comment saying why")
-    return check("C5", problems, "all capabilities dropped, none added")
+    return check("C5", problems, "all capabilities dropped, none added beyond the allow-list")
 
 
 def c6_read_only(layout: Path) -> Result:
@@ -109,14 +158,35 @@ def c6_read_only(layout: Path) -> Result:
     return check("C6", problems, "read-only root filesystems, tmpfs where writable")
 
 
+def memory_bytes(value) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([bkmg]?)b?", str(value).strip().lower())
+    if not m:
+        raise ValueError(value)
+    return float(m.group(1)) * {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
+
+
 def c7_limits(layout: Path) -> Result:
     problems = []
     for name, svc in services(layout).items():
         limits = (svc.get("deploy") or {}).get("resources", {}).get("limits", {})
-        for key, alt in (("mem_limit", "memory"), ("cpus", "cpus"), ("pids_limit", "pids")):
-            if not svc.get(key) and not limits.get(alt):
+        for key, alt, parse in (("mem_limit", "memory", memory_bytes), ("cpus", "cpus", float), ("pids_limit", "pids", float)):
+            raw = svc.get(key, limits.get(alt))
+            if raw is None or raw == "":
                 problems.append(f"{name}: no {key}")
-    return check("C7", problems, "memory, CPU and pids limits everywhere")
+                continue
+            try:
+                value = parse(interpolate(raw))
+            except ValueError:
+                problems.append(f"{name}: {key} {raw!r} is not a number")
+                continue
+            low, high = BOUNDS[key]
+            if not low <= value <= high:
+                problems.append(f"{name}: {key} {raw} is outside {low:g}..{high:g}" + (" (0 or -1 is no limit)" if value <= 0 else ""))
+    return check("C7", problems, "memory, CPU and pids limits everywhere, each within bounds")
+
+
+SENSITIVE_HOST_PATHS = ("/", "/proc", "/sys", "/dev", "/etc", "/boot", "/root", "/var/run", "/run", "/var/lib/docker")
+UNCONFINED = re.compile(r"^(seccomp|apparmor)[:=]unconfined$|^label[:=]disable$|^systempaths[:=]unconfined$")
 
 
 def c8_isolation(layout: Path) -> Result:
@@ -124,27 +194,41 @@ def c8_isolation(layout: Path) -> Result:
     for name, svc in services(layout).items():
         if svc.get("privileged"):
             problems.append(f"{name}: privileged")
-        for key in ("network_mode", "pid", "ipc", "userns_mode", "uts"):
+        for key in ("network_mode", "pid", "ipc", "userns_mode", "uts", "cgroup"):
             if str(svc.get(key, "")) == "host":
                 problems.append(f"{name}: {key}: host")
+        if svc.get("devices") or svc.get("device_cgroup_rules"):
+            problems.append(f"{name}: host devices mapped ({', '.join(map(str, svc.get('devices') or svc['device_cgroup_rules']))})")
+        problems += [f"{name}: security_opt {o} turns a confinement off" for o in svc.get("security_opt", [])
+                     if UNCONFINED.match(str(o).replace(" ", ""))]
         for vol in svc.get("volumes", []):
-            source = vol if isinstance(vol, str) else vol.get("source", "")
+            source = vol.split(":", 1)[0] if isinstance(vol, str) else str(vol.get("source", ""))
             if "docker.sock" in source:
                 problems.append(f"{name}: mounts the Docker socket")
-    return check("C8", problems, "no privileged, host namespaces or Docker socket")
+            elif source.rstrip("/") in SENSITIVE_HOST_PATHS or (source.startswith("/") and source.rstrip("/") == ""):
+                problems.append(f"{name}: mounts the host's {source}")
+    return check("C8", problems, "no privileged, host namespaces, devices, unconfined profiles or host system paths")
 
 
 def c9_ports(layout: Path) -> Result:
+    from hardstack.checks.nginx import layout_answers
+
+    bind = layout_answers(layout).bind_host
     problems = []
     for name, svc in services(layout).items():
         ports = svc.get("ports", [])
         if ports and name != PROXY:
             problems.append(f"{name}: publishes ports (only the proxy may)")
+        if svc.get("expose") and name != PROXY and svc.get("network_mode"):
+            problems.append(f"{name}: exposes ports on a shared network namespace")
         for port in ports:
             spec = port if isinstance(port, str) else f"{port.get('host_ip', '')}:{port.get('published')}:{port.get('target')}"
+            m = re.match(r"^\$\{BIND_ADDRESS:-(\[[^]]*\]|[^}]*)\}:", spec)
             if not spec.startswith("${BIND_ADDRESS"):
                 problems.append(f"{name}: port {spec!r} does not take its bind address from ${{BIND_ADDRESS}}")
-    return check("C9", problems, "only the proxy publishes, on ${BIND_ADDRESS}")
+            elif not m or m.group(1) != bind:
+                problems.append(f"{name}: port {spec!r} defaults to another address than the bind_address answer ({bind})")
+    return check("C9", problems, f"only the proxy publishes, on ${{BIND_ADDRESS:-{bind}}}")
 
 
 def c10_restart(layout: Path) -> Result:
@@ -160,7 +244,7 @@ def c11_credentials(layout: Path) -> Result:
         env = svc.get("environment") or {}
         items = env.items() if isinstance(env, dict) else (e.partition("=")[::2] for e in env)
         for key, value in items:
-            if SECRET_NAME.search(key) and not key.endswith("_FILE") and not str(value).startswith("/run/secrets/"):
+            if CREDENTIAL_NAME.search(key) and not key.endswith("_FILE") and not str(value).startswith("/run/secrets/"):
                 problems.append(f"{name}: {key} holds a literal credential; use secrets: and {key}_FILE")
         problems += [f"{name}: env_file is not allowed (secrets go through secrets:)" for _ in [1] if svc.get("env_file")]
     for sname, spec in (doc.get("secrets") or {}).items():
@@ -177,10 +261,21 @@ def c11_credentials(layout: Path) -> Result:
 def c12_logs(layout: Path) -> Result:
     problems = []
     for name, svc in services(layout).items():
-        opts = (svc.get("logging") or {}).get("options") or {}
-        if not opts.get("max-size") or not opts.get("max-file"):
+        logging = svc.get("logging") or {}
+        opts = logging.get("options") or {}
+        if logging.get("driver") in ("none",):
+            problems.append(f"{name}: logging driver none loses the logs")
+        elif not opts.get("max-size") or not opts.get("max-file"):
             problems.append(f"{name}: no log rotation")
-    return check("C12", problems, "log rotation everywhere")
+        else:
+            try:
+                size, files = memory_bytes(opts["max-size"]), int(str(opts["max-file"]))
+            except ValueError:
+                problems.append(f"{name}: log rotation max-size {opts['max-size']!r} / max-file {opts['max-file']!r} unreadable")
+                continue
+            if not (0 < size <= 1024**3 and 1 <= files <= 100):
+                problems.append(f"{name}: log rotation {opts['max-size']} x {opts['max-file']} is outside 1b..1g x 1..100 files")
+    return check("C12", problems, "log rotation everywhere, bounded")
 
 
 def c13_compose_lint(layout: Path) -> Result:
@@ -214,6 +309,51 @@ def c13_compose_lint(layout: Path) -> Result:
     return check("C13", problems, f"0 findings ({suppressed} suppressed, each with its reason in .compose-lint.yml)")
 
 
+def c15_users(layout: Path) -> Result:
+    problems = []
+    for name, svc in services(layout).items():
+        user = interpolate(str(svc.get("user", ""))).strip()
+        uid, _, gid = user.partition(":")
+        if not user:
+            problems.append(f"{name}: no user: (the image's default user may be root); set a numeric uid:gid")
+        elif not uid.isdigit() or (gid and not gid.isdigit()):
+            problems.append(f"{name}: user {user!r} is not numeric uid:gid")
+        elif int(uid) == 0 or (gid and int(gid) == 0):
+            problems.append(f"{name}: user {user!r} is root")
+    return check("C15", problems, "every service runs as a numeric non-root uid:gid")
+
+
+def environments(layout: Path) -> dict[str, dict[str, str]]:
+    found = {}
+    for name, svc in services(layout).items():
+        env = svc.get("environment") or {}
+        found[name] = {str(k): ("" if v is None else str(v)) for k, v in env.items()} if isinstance(env, dict) else \
+            {k: v for k, _, v in (str(e).partition("=") for e in env)}
+    return found
+
+
+def c16_debug_off(layout: Path) -> Result:
+    from hardstack.checks.nginx import layout_answers
+
+    debug = layout_answers(layout).env_debug
+    problems = []
+    for name, env in environments(layout).items():
+        for key, raw in env.items():
+            if key == debug or key.endswith("DEBUG"):
+                value = interpolate(raw)
+                if value not in DEBUG_OFF:
+                    problems.append(f"{name}: {key}={raw} turns debug on in production; set it to 0")
+    for dotenv in (".env.example", ".env"):
+        path = layout / dotenv
+        if path.exists():
+            for line in path.read_text().splitlines():
+                key, sep, value = line.strip().partition("=")
+                if sep and not key.startswith("#") and (key == debug or key.endswith("DEBUG")) and value.strip().strip("\"'") not in DEBUG_OFF:
+                    problems.append(f"{dotenv}: {key}={value} turns debug on; set it to 0")
+    return check("C16", problems, f"{debug} off for every service and in the env files")
+
+
 ROWS = [("C1", c1_valid), ("C2", c2_healthchecks), ("C3", c3_depends_on), ("C4", c4_no_new_privileges),
         ("C5", c5_capabilities), ("C6", c6_read_only), ("C7", c7_limits), ("C8", c8_isolation), ("C9", c9_ports),
-        ("C10", c10_restart), ("C11", c11_credentials), ("C12", c12_logs), ("C13", c13_compose_lint)]
+        ("C10", c10_restart), ("C11", c11_credentials), ("C12", c12_logs), ("C13", c13_compose_lint),
+        ("C15", c15_users), ("C16", c16_debug_off)]

@@ -7,10 +7,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardstack.catalog import CREDENTIAL_NAME
 from hardstack.checks import builds, tools
 from hardstack.checks.result import Result, check
 
-SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL)", re.I)
 TOOLCHAIN = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|libpq-dev|python3-dev)\b")
 PKG_INSTALL = re.compile(r"\b(apt-get|apt|apk|yum|dnf)\s+(install|add)\b")
 # Paths, relative to an app's root, that a build context must never send.
@@ -163,7 +163,7 @@ def d8_no_secrets(layout: Path) -> Result:
             for i, a in s.instructions:
                 if i in ("ARG", "ENV"):
                     for name, value in re.findall(r"(\w+)=(\S*)", a) or [(a.split()[0], "")]:
-                        if SECRET_NAME.search(name):
+                        if CREDENTIAL_NAME.search(name):
                             problems.append(f"{f.parent.name}: {i} {name} looks like a secret; use a BuildKit secret mount")
     scan = tools.run("detect-secrets", "scan", *map(str, dockerfiles(layout)))
     for path, hits in json.loads(scan.out or "{}").get("results", {}).items():
@@ -172,9 +172,23 @@ def d8_no_secrets(layout: Path) -> Result:
 
 
 def d9_healthcheck(layout: Path) -> Result:
-    problems = [f"{f.parent.name}: no HEALTHCHECK" for f in dockerfiles(layout)
-                if not any(i == "HEALTHCHECK" for i, _ in parse(f)[1][-1].instructions)]
-    return check("D9", problems, "HEALTHCHECK in every image")
+    from hardstack.checks.compose import probe_problem
+
+    problems = []
+    for f in dockerfiles(layout):
+        checks = [a for i, a in parse(f)[1][-1].instructions if i == "HEALTHCHECK"]
+        if not checks:
+            problems.append(f"{f.parent.name}: no HEALTHCHECK")
+            continue
+        last = checks[-1]  # the one the image keeps
+        if last.strip().upper() == "NONE":
+            problems.append(f"{f.parent.name}: HEALTHCHECK NONE switches the check off")
+            continue
+        command = re.split(r"\bCMD\b", last, maxsplit=1)[-1].strip()
+        test = ["CMD", *json.loads(command)] if command.startswith("[") else ["CMD-SHELL", command]
+        if problem := probe_problem(test):
+            problems.append(f"{f.parent.name}: {problem.replace('healthcheck', 'HEALTHCHECK')}")
+    return check("D9", problems, "a HEALTHCHECK that tests something in every image")
 
 
 def d10_dockerignore(layout: Path) -> Result:

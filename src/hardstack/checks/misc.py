@@ -17,6 +17,31 @@ DEVCONTAINER_SCHEMA = Path(__file__).parent / "schemas" / "devcontainer-compose.
 NAME_ONLY_LINES = r'^\s*("env_[a-z_]+": "[A-Z0-9_]*"|"commit": "[0-9a-f]{40}"),?$'
 
 
+# What git must never pick up from a layout: the secret files (whatever their name) and local env files.
+MUST_IGNORE = ("secrets/db_password", "secrets/new_secret", ".env", "backend/.env")
+
+
+def not_ignored(layout: Path, paths: tuple[str, ...]) -> list[str]:
+    """The paths git would track, judged by git itself on the layout's .gitignore files alone
+    (a scratch repository, so the user's global excludes and the enclosing repo change nothing)."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hardstack-git-") as tmp:
+        for ignore in layout.rglob(".gitignore"):
+            rel = ignore.relative_to(layout)
+            if {"node_modules", ".git", ".venv"} & set(rel.parts):
+                continue
+            (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ignore, Path(tmp) / rel)
+        git = ["git", "-c", "core.excludesFile=/dev/null", "-C", tmp]
+        subprocess.run([*git, "init", "-q"], check=True, capture_output=True)
+        proc = subprocess.run([*git, "check-ignore", "--no-index", "--stdin", "-z"], input="\0".join(paths) + "\0",
+                              capture_output=True, text=True)
+    ignored = set(filter(None, proc.stdout.split("\0")))
+    return [p for p in paths if p not in ignored]
+
+
 def shell_scripts(layout: Path) -> list[Path]:
     found = []
     for path in layout.rglob("*"):
@@ -46,9 +71,7 @@ def s2_secrets(layout: Path) -> Result:
                      if stat.S_IMODE(p.stat().st_mode) != 0o600]
         if stat.S_IMODE(directory.stat().st_mode) & 0o077:
             problems.append("secrets/: readable by group or others, want 0700")
-    gitignore = layout / ".gitignore"
-    if not gitignore.exists() or "secrets/" not in gitignore.read_text().split():
-        problems.append(".gitignore does not ignore secrets/")
+    problems += [f".gitignore does not ignore {path} (as `git check-ignore` reads it)" for path in not_ignored(layout, MUST_IGNORE)]
     return check("S2", problems, "no secret outside gitignored secrets/ (0600)")
 
 

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from hardstack.catalog import BOUNDS, SERVICES
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
 
@@ -26,7 +27,6 @@ MOZILLA_INTERMEDIATE = set(
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305".split(":")
 )
-SERVICE_NAMES = "backend frontend db proxy prometheus postgres-exporter"
 MINIMAL_MIME = "types {\n    text/html html;\n    text/css css;\n    application/javascript js;\n}\n"
 
 
@@ -82,8 +82,96 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
             mains.append(etc / "frontend.conf")
         for conf in etc.rglob("*.conf"):
             conf.write_text(conf.read_text().replace("/etc/nginx/", f"{etc}/").replace("/run/secrets/", f"{etc}/tls/"))
-        (root / "hosts").write_text(f"127.0.0.1 localhost {SERVICE_NAMES}\n")
+        (root / "hosts").write_text(f"127.0.0.1 localhost {' '.join(SERVICES)}\n")
         yield root, mains
+
+
+def layout_answers(layout: Path):
+    """The layout's recorded answers (defaults when the file is gone)."""
+    import json as _json
+
+    from hardstack.answers import Answers, validate
+
+    path = layout / ".hardstack-answers.json"
+    return validate(_json.loads(path.read_text())) if path.exists() else Answers()
+
+
+def trees(layout: Path) -> dict[str, list[dict]]:
+    """name ('proxy', 'frontend') -> the config as nginx reads it, includes inlined (crossplane)."""
+    import crossplane
+
+    found = {}
+    with staged(layout) as (_, mains):
+        for name, main in zip(("proxy", "frontend"), mains):
+            parsed = crossplane.parse(str(main), combine=True, catch_errors=True)
+            found[name] = parsed["config"][0]["parsed"] if parsed["config"] else []
+    return found
+
+
+def walk(block: list[dict]) -> Iterator[dict]:
+    for d in block:
+        yield d
+        yield from walk(d.get("block", []))
+
+
+def servers(tree: list[dict]) -> list[list[dict]]:
+    """Server blocks that route by location (a server that answers everything with `return`, such
+    as the HTTP-to-HTTPS redirect, serves nothing to probe)."""
+    return [d["block"] for d in walk(tree) if d["directive"] == "server" and "block" in d
+            and not any(x["directive"] == "return" for x in d["block"])]
+
+
+def route(server: list[dict], path: str) -> dict | None:
+    """The location block nginx picks for path (exact, then ^~ prefix, then regex in order, then longest prefix)."""
+    locations = [d for d in server if d["directive"] == "location"]
+    prefix = None
+    for loc in locations:
+        args = loc["args"]
+        if args[0] == "=" and args[1] == path:
+            return loc
+        uri = args[-1]
+        if (len(args) == 1 or args[0] == "^~") and path.startswith(uri):
+            if prefix is None or len(uri) > len(prefix["args"][-1]):
+                prefix = loc
+    if prefix and prefix["args"][0] == "^~":
+        return prefix
+    for loc in locations:
+        if loc["args"][0] in ("~", "~*"):
+            flags = re.I if loc["args"][0] == "~*" else 0
+            try:
+                if re.search(loc["args"][1], path, flags):
+                    return loc
+            except re.error:
+                continue
+    return prefix
+
+
+def refuses(loc: dict | None) -> bool:
+    """The location denies or answers 4xx without passing the request on."""
+    if loc is None:
+        return False
+    body = loc.get("block", [])
+    denied = any(d["directive"] == "deny" and d["args"] == ["all"] for d in body)
+    returns = [d["args"][0] for d in body if d["directive"] == "return" and d["args"]]
+    return denied or any(code.isdigit() and 400 <= int(code) < 500 for code in returns)
+
+
+def values(tree: list[dict], directive: str) -> list[list[str]]:
+    return [d["args"] for d in walk(tree) if d["directive"] == directive]
+
+
+def size_bytes(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([kKmMgG]?)", text)
+    if not m:
+        raise ValueError(text)
+    return int(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2).lower()]
+
+
+def seconds(text: str) -> float:
+    total = 0.0
+    for number, unit in re.findall(r"(\d+)(ms|s|m|h|d)?", text):
+        total += int(number) * {"ms": 0.001, "s": 1, "": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    return total
 
 
 def n1_nginx_t(layout: Path) -> Result:
@@ -107,6 +195,37 @@ def n2_server_tokens(layout: Path) -> Result:
     return check("N2", problems, "server_tokens off")
 
 
+def csp_problems(policy: str) -> list[str]:
+    """What weakens a Content-Security-Policy: wildcards, inline or eval scripts, framing allowed."""
+    directives = {}
+    for part in policy.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0].lower()] = words[1:]
+    problems = []
+    default = directives.get("default-src")
+    if default is None or set(default) - {"'self'", "'none'"}:
+        problems.append(f"CSP default-src must be 'self' or 'none' (is {' '.join(default or ['missing'])})")
+    scripts = directives.get("script-src", default or [])
+    weak = [w for w in scripts if w in ("*", "'unsafe-inline'", "'unsafe-eval'", "data:", "http:", "https:", "blob:")]
+    if weak:
+        problems.append(f"CSP lets scripts run from {' '.join(weak)}")
+    if directives.get("object-src", default) not in (["'none'"],):
+        problems.append("CSP object-src must be 'none'")
+    if directives.get("frame-ancestors") not in (["'none'"], ["'self'"]):
+        problems.append(f"CSP frame-ancestors must be 'none' or 'self' (is {' '.join(directives.get('frame-ancestors', ['missing']))})")
+    if directives.get("base-uri") not in (["'self'"], ["'none'"]):
+        problems.append("CSP base-uri must be 'self' or 'none'")
+    return problems
+
+
+SAFE_HEADER_VALUES = {
+    "X-Content-Type-Options": {"nosniff"},
+    "Referrer-Policy": {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"},
+    "X-Frame-Options": {"DENY", "SAMEORIGIN"},
+}
+
+
 def n3_headers(layout: Path) -> Result:
     snippet = (layout / "nginx" / "snippets" / "security-headers.conf").read_text()
     problems = []
@@ -114,14 +233,18 @@ def n3_headers(layout: Path) -> Result:
         m = re.search(rf'^\s*add_header\s+{header}\s+"([^"]*)"\s+always;', snippet, re.M)
         if not m:
             problems.append(f"{header} missing or without `always`")
-        elif header == "Content-Security-Policy" and "frame-ancestors" not in m.group(1):
-            problems.append("Content-Security-Policy has no frame-ancestors")
+        elif header == "Content-Security-Policy":
+            problems += csp_problems(m.group(1))
+    for header, safe in SAFE_HEADER_VALUES.items():
+        m = re.search(rf'^\s*add_header\s+{header}\s+"?([^";]*)"?', snippet, re.M)
+        if m and m.group(1).strip() not in safe:
+            problems.append(f"{header} {m.group(1).strip()!r} is not one of {', '.join(sorted(safe))}")
     main = strip_comments((layout / "nginx" / "nginx.conf").read_text())
-    servers = blocks(main, r"\bserver\s")
-    missing = [i for i, s in enumerate(servers) if "security-headers.conf" not in s]
+    servers_ = blocks(main, r"\bserver\s")
+    missing = [i for i, s in enumerate(servers_) if "security-headers.conf" not in s]
     if missing:
         problems.append(f"{len(missing)} server block(s) do not include security-headers.conf")
-    return check("N3", problems, "security headers with `always` in every server")
+    return check("N3", problems, "security headers with `always` in every server, CSP and framing strict")
 
 
 def n4_hsts(layout: Path) -> Result:
@@ -148,33 +271,97 @@ def n5_tls(layout: Path) -> Result:
     return check("N5", problems, "TLS 1.2/1.3, Mozilla intermediate, no session tickets")
 
 
+def bounded(name: str, raw: str, value: float) -> list[str]:
+    low, high = BOUNDS[name]
+    return [] if low <= value <= high else [f"{name} {raw} is outside {low:g}..{high:g}" + (" (0 means no limit)" if value == 0 else "")]
+
+
 def n6_limits(layout: Path) -> Result:
-    text = strip_comments(proxy_text(layout))
-    need = ["client_max_body_size", "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"]
-    return check("N6", [f"{d} not set" for d in need if not re.search(rf"\b{d}\s+\S+;", text)], "body size and proxy timeouts set")
+    tree = trees(layout)["proxy"]
+    problems = []
+    for name in ("client_max_body_size", "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout",
+                 "client_body_timeout", "client_header_timeout", "send_timeout", "keepalive_timeout"):
+        found = values(tree, name)
+        if not found and name in ("client_max_body_size", "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"):
+            problems.append(f"{name} not set")
+        for args in found:
+            try:
+                value = size_bytes(args[0]) if name == "client_max_body_size" else seconds(args[0])
+            except ValueError:
+                problems.append(f"{name} {args[0]!r} is not a size or time")
+                continue
+            problems += bounded(name, args[0], value)
+    return check("N6", problems, "body size and timeouts set, each within its bounds")
+
+
+def rate_per_second(rate: str) -> float:
+    m = re.fullmatch(r"(\d+)r/([sm])", rate)
+    if not m:
+        raise ValueError(rate)
+    return int(m.group(1)) / (1 if m.group(2) == "s" else 60)
 
 
 def n7_rate_limits(layout: Path) -> Result:
-    main = strip_comments((layout / "nginx" / "nginx.conf").read_text())
-    locations = blocks(main, r"\blocation\s")
+    answers = layout_answers(layout)
+    tree = trees(layout)["proxy"]
     problems = []
-    for needle in ("api", "admin/login"):
-        routed = [loc for loc in locations if needle in loc.split("{", 1)[0]]
-        if not routed:
-            problems.append(f"no location routes {needle}")
-        problems += [f"location {loc.split('{', 1)[0].strip()!r} has no limit_req" for loc in routed if "limit_req " not in loc]
-    return check("N7", problems, "limit_req on API and auth locations")
+    zones = {}
+    for args in values(tree, "limit_req_zone"):
+        opts = dict(a.split("=", 1) for a in args if "=" in a)
+        name = opts.get("zone", "").split(":")[0]
+        try:
+            zones[name] = rate_per_second(opts.get("rate", ""))
+        except ValueError:
+            problems.append(f"limit_req_zone {name}: rate {opts.get('rate')!r} is not N r/s or N r/m")
+            continue
+        problems += bounded("limit_req_zone rate", f"{name}={opts['rate']}", zones[name])
+    probes = {f"{answers.api_path.rstrip('/')}/": "limit_req_zone rate", "/admin/": "limit_req_zone rate",
+              "/admin/login/": "auth rate"}
+    for server in servers(tree):
+        for path, bound in probes.items():
+            loc = route(server, path)
+            limits = [d["args"] for d in (loc or {}).get("block", []) if d["directive"] == "limit_req"]
+            if refuses(loc):
+                continue
+            if not limits:
+                problems.append(f"{path} is served by {' '.join(loc['args']) if loc else 'no location'} without limit_req")
+                continue
+            for args in limits:
+                opts = dict(a.split("=", 1) for a in args if "=" in a)
+                zone = opts.get("zone")
+                if zone not in zones:
+                    problems.append(f"{path}: limit_req zone {zone!r} is not defined by a limit_req_zone")
+                elif bound == "auth rate":
+                    problems += [f"{path} (login): {p}" for p in bounded("auth rate", f"{zone}", zones[zone])]
+                if "burst" in opts:
+                    problems += bounded("limit_req burst", f"{zone} burst={opts['burst']}", float(opts["burst"]))
+    return check("N7", problems, "API, admin and login rate limited, rates and bursts within bounds")
+
+
+PRIVATE_UPSTREAMS = re.compile(r"^https?://(db|prometheus|postgres-exporter)(:\d+)?(/|$)")
 
 
 def n8_dotfiles_logs(layout: Path) -> Result:
+    answers = layout_answers(layout)
     problems = []
-    for name, text in (("proxy", proxy_text(layout)), ("frontend", frontend_conf(layout).read_text())):
-        text = strip_comments(text)
-        if not re.search(r"location\s+~\s+/\\\.[^{]*\{\s*deny\s+all;", text):
-            problems.append(f"{name}: dotfiles not denied")
+    for name, tree in trees(layout).items():
+        for server in servers(tree):
+            for path in ("/.env", "/.git/config", "/app/.env.production"):
+                if not refuses(route(server, path)):
+                    problems.append(f"{name}: {path} is not denied (a location must deny dotfiles)")
+            if name == "proxy" and not refuses(route(server, answers.metrics_path)):
+                loc = route(server, answers.metrics_path)
+                passes = [d["args"][0] for d in (loc or {}).get("block", []) if d["directive"] == "proxy_pass"]
+                if any("backend" in target for target in passes):
+                    problems.append(f"proxy: {answers.metrics_path} reaches the backend's metrics publicly; deny it")
+        if any(args[:1] == ["on"] for args in values(tree, "autoindex")):
+            problems.append(f"{name}: autoindex on lists directories")
+        problems += [f"{name}: proxy_pass {args[0]} exposes a private service" for args in values(tree, "proxy_pass")
+                     if PRIVATE_UPSTREAMS.match(args[0])]
+        text = strip_comments(proxy_text(layout) if name == "proxy" else frontend_conf(layout).read_text())
         if re.search(r"\$(request_body|response_body|http_authorization|http_cookie)", text):
             problems.append(f"{name}: a log format records bodies or credentials")
-    return check("N8", problems, "dotfiles denied; logs hold no bodies")
+    return check("N8", problems, "dotfiles, metrics and private services denied; no autoindex; logs hold no bodies")
 
 
 def n9_caching(layout: Path) -> Result:

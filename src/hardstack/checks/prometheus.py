@@ -79,15 +79,27 @@ def p3_rule_tests(layout: Path) -> Result:
 def p4_targets(layout: Path) -> Result:
     if skip := disabled("P4", layout):
         return skip
+    from hardstack.checks.nginx import layout_answers
+
     text = (prom_dir(layout) / "prometheus.yml").read_text()
     config = yaml.safe_load(text)
-    hosts = {t.rsplit(":", 1)[0] for job in config.get("scrape_configs", [])
-             for sc in job.get("static_configs", []) for t in sc.get("targets", [])}
-    hosts |= {"prometheus"} if "localhost" in hosts else set()
+    existing = services(layout)
+    ports = layout_answers(layout).ports
+    problems, hosts = [], set()
+    for job in config.get("scrape_configs", []):
+        for sc in job.get("static_configs", []):
+            for target in sc.get("targets", []):
+                host, _, port = str(target).rpartition(":")
+                host = "prometheus" if host == "localhost" else host
+                hosts.add(host)
+                if host not in existing:
+                    problems.append(f"job {job.get('job_name')}: target {target} is not a service of compose.yaml")
+                elif ports.get(host) and port != str(ports[host]):
+                    problems.append(f"job {job.get('job_name')}: target {target}, but {host} listens on {ports[host]}")
     explained = set(NOT_SCRAPED.findall(text))
-    problems = [f"{name}: neither a scrape target nor a `# not scraped: {name} - reason` line"
-                for name in services(layout) if name not in hosts | explained]
-    return check("P4", problems, f"{len(hosts)} targets, {len(explained)} services say why not")
+    problems += [f"{name}: neither a scrape target nor a `# not scraped: {name} - reason` line"
+                 for name in existing if name not in hosts | explained]
+    return check("P4", problems, f"{len(hosts)} targets, each a service on its port; {len(explained)} services say why not")
 
 
 ROWS = [("P1", p1_promtool), ("P2", p2_alert_fields), ("P3", p3_rule_tests), ("P4", p4_targets)]

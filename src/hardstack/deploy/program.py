@@ -20,6 +20,7 @@ from typing import Any
 import pulumi
 
 from hardstack.answers import Answers, validate
+from hardstack.catalog import SECRETS
 from hardstack.deploy.docker import BuiltImage, Container, FilesVolume, Network, PulledImage, Volume
 from hardstack.deploy.settings import DeploySettings
 
@@ -71,10 +72,10 @@ class Plan:
 
     def secret_values(self) -> dict[str, pulumi.Output]:
         s = self.settings
-        values = {"postgres_password": s.db_password, "db_password": s.db_password, "django_secret_key": s.django_secret_key}
-        if s.superuser_password:
-            values["superuser_password"] = s.superuser_password
-        out = {k: pulumi.Output.secret(v.get_secret_value()) for k, v in values.items()}
+        # Each file holds the value of the generated secret it copies (postgres_password = db_password).
+        by_value = {"db_password": s.db_password, "django_secret_key": s.django_secret_key, "superuser_password": s.superuser_password}
+        out = {name: pulumi.Output.secret(by_value[secret.value].get_secret_value())
+               for name, secret in SECRETS.items() if by_value[secret.value] is not None}
         for name in ("tls_certificate", "tls_certificate_key"):
             spec = self.compose.get("secrets", {}).get(name)
             if spec:

@@ -17,8 +17,10 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from hardstack.catalog import SECRETS
+
 NAMESPACE = "hardstack"
-SECRET_KEYS = ("dbPassword", "djangoSecretKey", "superuserPassword")
+SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key))
 
 
 class SettingsError(ValueError):

@@ -1,0 +1,144 @@
+"""Facts the generated layout is built on, each defined once.
+
+The answers model (answers.py) exposes them to the templates; the hooks, the rows of
+`hardstack check` and the Pulumi program import them from here. Nothing here depends on answers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Fixed by the images the layout uses by default; the stand-in images honour the same numbers.
+UIDS: dict[str, int] = {
+    "app": 10001,  # backend, migrate, superuser and exporter processes
+    "db": 70,  # postgres user of the timescale/timescaledb (alpine) image
+    "nginx": 101,  # nginxinc/nginx-unprivileged
+    "prometheus": 65534,  # nobody, as in prom/prometheus
+}
+APP_UID, DB_UID = UIDS["app"], UIDS["db"]
+
+
+@dataclass(frozen=True)
+class Service:
+    uid: str  # key of UIDS
+    port: int | None  # what it listens on inside the network (None: listens on nothing)
+    limits: str  # key of LIMITS
+    monitoring: bool = False  # exists only with enable_monitoring
+    one_shot: bool = False  # runs to completion (migrate) or by hand (superuser)
+
+
+# Compose services, in the order compose.yaml lists them.
+SERVICES: dict[str, Service] = {
+    "db": Service("db", 5432, "db"),
+    "migrate": Service("app", None, "migrate", one_shot=True),
+    "backend": Service("app", 8000, "backend"),
+    "frontend": Service("nginx", 8080, "frontend"),
+    "proxy": Service("nginx", 8080, "proxy"),
+    "superuser": Service("app", None, "superuser", one_shot=True),
+    "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True),
+    "postgres-exporter": Service("app", 9187, "postgres_exporter", monitoring=True),
+}
+
+
+@dataclass(frozen=True)
+class Secret:
+    uid: str  # key of UIDS: the owner of the file, so only that container user can read it
+    value: str  # which generated value it holds (two files may hold the same value)
+    config_key: str | None  # the Pulumi config key that sets it on deploy (None: derived)
+    services: tuple[str, ...]  # the services that mount it
+
+
+# Runtime secrets: files in the layout's secrets/ (0600), mounted at /run/secrets/<name>.
+SECRETS: dict[str, Secret] = {
+    # Same value as db_password, owned by the db's UID so PostgreSQL can read it at initialisation.
+    "postgres_password": Secret("db", "db_password", None, ("db",)),
+    "db_password": Secret("app", "db_password", "dbPassword", ("migrate", "backend", "superuser", "postgres-exporter")),
+    "django_secret_key": Secret("app", "django_secret_key", "djangoSecretKey", ("migrate", "backend", "superuser")),
+    "superuser_password": Secret("app", "superuser_password", "superuserPassword", ("superuser",)),
+}
+
+# Variable names that hold credentials: they must come from a *_FILE secret, never a literal.
+CREDENTIAL_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+
+
+# Images: answer key -> (compose/env variable, default reference).
+IMAGES: dict[str, tuple[str, str]] = {
+    "python_image": ("PYTHON_IMAGE", "python:3.12-slim-bookworm"),
+    "node_image": ("NODE_IMAGE", "node:22-bookworm-slim"),
+    "nginx_image": ("NGINX_IMAGE", "nginxinc/nginx-unprivileged:1.27-bookworm"),
+    "db_image": ("DB_IMAGE", "timescale/timescaledb:2.17.2-pg17"),
+    "prometheus_image": ("PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1"),
+    "postgres_exporter_image": ("POSTGRES_EXPORTER_IMAGE", "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"),
+}
+
+# GitHub Actions the generated workflows use, pinned by commit SHA (the tag is a comment).
+ACTIONS: dict[str, tuple[str, str]] = {
+    "checkout": ("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
+    "setup_python": ("actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
+    "setup_node": ("actions/setup-node@39370e3970a6d050c480ffad4ff0ed4d3fdee5af", "v4.1.0"),
+    "upload_artifact": ("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
+    "setup_buildx": ("docker/setup-buildx-action@c47758b77c9736f4b2ef4073d4d51994fabfe349", "v3.7.1"),
+    "docker_login": ("docker/login-action@9780b0c442fbb1117ed29e0efdff1e18412f7567", "v3.3.0"),
+    "build_push": ("docker/build-push-action@48aba3b46d1b1fec4febb7c5d0c644b249a11355", "v6.10.0"),
+}
+PULUMI_VERSION = "3.274.1"
+
+# Resource limits per service (memory, cpus, pids), used by compose and by the Pulumi program.
+LIMITS: dict[str, tuple[str, str, int]] = {
+    "db": ("1g", "1.0", 200),
+    "migrate": ("256m", "0.5", 64),
+    "backend": ("512m", "1.0", 128),
+    "frontend": ("64m", "0.25", 64),
+    "proxy": ("128m", "0.5", 64),
+    "prometheus": ("512m", "0.5", 64),
+    "postgres_exporter": ("64m", "0.25", 32),
+    "superuser": ("256m", "0.5", 64),
+}
+
+
+# What a build context must never send, relative to the app's root (Docker's .dockerignore syntax).
+# The generated .dockerignore files list these; in sibling mode they are prefixed with the app folder.
+DOCKERIGNORE: dict[str, list[str]] = {
+    "common": [".git", ".gitignore", ".env", ".env.*", "**/.env", "**/.env.*", "secrets", "**/secrets",
+               "node_modules", "**/node_modules", "tests", "**/tests", "Dockerfile*", ".dockerignore",
+               "docker-compose*", "compose*.y*ml", ".devcontainer", ".github"],
+    "backend": ["**/__pycache__", "**/*.pyc", ".venv", "venv", ".pytest_cache", ".coverage", "htmlcov",
+                "staticfiles", "media", "*.sqlite3"],
+    "frontend": ["dist", "build", "coverage", "**/*.test.*", "**/*.spec.*"],
+}
+
+# Capabilities a service may add back after `cap_drop: [ALL]`, each with the need that justifies it
+# (row C5). Anything else (SYS_ADMIN, NET_ADMIN, SYS_PTRACE, ALL, ...) is refused.
+CAP_ADD_ALLOWED: dict[str, str] = {
+    "NET_BIND_SERVICE": "listen on a port below 1024",
+    "CHOWN": "an image that fixes file owners at start, before dropping to its user",
+    "SETUID": "an image that starts as root and switches to its user",
+    "SETGID": "an image that starts as root and switches to its group",
+    "FOWNER": "an image that adjusts modes of files it does not own at start",
+    "DAC_OVERRIDE": "an image that reads root-owned files at start",
+}
+
+# Ranges `hardstack check` holds values to: outside them a limit is no limit (or breaks the stack).
+BOUNDS: dict[str, tuple[float, float]] = {
+    # compose, per service (row C7)
+    "mem_limit": (4 * 1024**2, 64 * 1024**3),  # bytes
+    "cpus": (0.01, 64),
+    "pids_limit": (1, 4096),
+    # nginx (rows N6, N7): sizes in bytes, times in seconds, rates in requests per second
+    "client_max_body_size": (1, 100 * 1024**2),
+    "proxy_connect_timeout": (1, 10),
+    "proxy_read_timeout": (1, 300),
+    "proxy_send_timeout": (1, 300),
+    "client_body_timeout": (1, 60),
+    "client_header_timeout": (1, 60),
+    "send_timeout": (1, 300),
+    "keepalive_timeout": (0, 75),
+    "limit_req_zone rate": (0.001, 100),
+    "auth rate": (0.001, 1),
+    "limit_req burst": (0, 100),
+}
+
+# Values an app's debug variable may take in production (row C16): anything else turns debug on
+# in common settings code (Django's `DEBUG = os.environ.get(...) == "1"` or env.bool()).
+DEBUG_OFF = ("0", "false", "False", "FALSE", "no", "off", "")
