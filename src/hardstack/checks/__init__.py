@@ -23,4 +23,9 @@ def run_checks(layout: Path, only: list[str] | None = None) -> list[Result]:
     layout = Path(layout).resolve()
     if not (layout / "compose.yaml").is_file():
         raise LayoutError(f"{layout} is not a hardstack layout (no compose.yaml); pass the folder `hardstack new` wrote")
-    return [guarded(rid, lambda fn=fn: fn(layout)) for rid, fn in ROWS if not only or rid in only]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Rows are independent and mostly wait on a checker's process: run them side by side.
+    wanted = [(rid, fn) for rid, fn in ROWS if not only or rid in only]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(lambda row: guarded(row[0], lambda: row[1](layout)), wanted))

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import yaml
 
-from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF
+from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, bounds_text
 from hardstack.checks import tools
 from hardstack.checks.result import Result, check
 
 BARE_VAR = re.compile(r"\$\{(\w+)\}")  # ${VAR} with neither a default nor :?message
-YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}"
+# Formatting a YAML round trip changes (sequence indentation) is style, not a defect: not judged.
+YAMLLINT_CONFIG = ("{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}, "
+                   "indentation: {spaces: consistent, indent-sequences: whatever}}}")
 PROXY = "proxy"
 
 
@@ -126,8 +128,15 @@ def c3_depends_on(layout: Path) -> Result:
 
 
 def c4_no_new_privileges(layout: Path) -> Result:
-    problems = [f"{n}: no no-new-privileges:true" for n, s in services(layout).items()
-                if "no-new-privileges:true" not in [str(o).replace(" ", "") for o in s.get("security_opt", [])]]
+    problems = []
+    for name, svc in services(layout).items():
+        # The engine applies security_opt in order: the last no-new-privileges entry decides.
+        settings = [re.split(r"[:=]", str(o).replace(" ", ""), maxsplit=1) for o in svc.get("security_opt", [])]
+        values = [(rest[0] if rest else "true") for key, *rest in settings if key == "no-new-privileges"]
+        if not values:
+            problems.append(f"{name}: no no-new-privileges:true")
+        elif values[-1] != "true":
+            problems.append(f"{name}: no-new-privileges ends up {values[-1]} (the last entry wins)")
     return check("C4", problems, "no-new-privileges everywhere")
 
 
@@ -181,7 +190,7 @@ def c7_limits(layout: Path) -> Result:
                 continue
             low, high = BOUNDS[key]
             if not low <= value <= high:
-                problems.append(f"{name}: {key} {raw} is outside {low:g}..{high:g}" + (" (0 or -1 is no limit)" if value <= 0 else ""))
+                problems.append(f"{name}: {key} {raw} is outside {bounds_text(key)}" + (" (0 or -1 is no limit)" if value <= 0 else ""))
     return check("C7", problems, "memory, CPU and pids limits everywhere, each within bounds")
 
 
@@ -252,8 +261,7 @@ def c11_credentials(layout: Path) -> Result:
             problems.append(f"secret {sname}: not file-based")
     text = (layout / "compose.yaml").read_text()
     problems += [f"${{{v}}} has no default and no :?message" for v in sorted(set(BARE_VAR.findall(text)))]
-    scan = tools.run("detect-secrets", "scan", str(layout / "compose.yaml"))
-    for hits in json.loads(scan.out or "{}").get("results", {}).values():
+    for hits in tools.scan_secrets([layout / "compose.yaml"]).values():
         problems += [f"detect-secrets: {h['type']} on line {h['line_number']}" for h in hits]
     return check("C11", problems, "secrets via files and *_FILE; no literal credential")
 

@@ -12,6 +12,8 @@ from hardstack.checks import builds, tools
 from hardstack.checks.result import Result, check
 
 TOOLCHAIN = re.compile(r"\b(gcc|g\+\+|clang|build-essential|make|libpq-dev|python3-dev)\b")
+# Exec form that only wraps a shell: ["sh", "-c", "gunicorn ..."] keeps sh as PID 1 unless it execs.
+SHELL_WRAPPED = re.compile(r'^\[\s*"(/bin/)?(ba|da)?sh"\s*,\s*"-c"\s*,\s*"(?!exec\s)')
 PKG_INSTALL = re.compile(r"\b(apt-get|apt|apk|yum|dnf)\s+(install|add)\b")
 # Paths, relative to an app's root, that a build context must never send.
 IGNORE_MUST = {".git": ".git/HEAD", ".env": ".env", ".env.*": ".env.production", "secrets/": "secrets/db_password",
@@ -153,6 +155,8 @@ def d7_shell_exec(layout: Path) -> Result:
                     problems.append(f"{f.parent.name}: RUN with a pipe but no SHELL with pipefail")
                 if i in ("CMD", "ENTRYPOINT") and not a.startswith("["):
                     problems.append(f"{f.parent.name}: {i} is not in exec form")
+                elif i in ("CMD", "ENTRYPOINT") and SHELL_WRAPPED.match(a):
+                    problems.append(f"{f.parent.name}: {i} runs its command under a shell without `exec` (the shell stays PID 1 and swallows SIGTERM)")
     return check("D7", problems, "exec-form CMD/ENTRYPOINT")
 
 
@@ -165,8 +169,7 @@ def d8_no_secrets(layout: Path) -> Result:
                     for name, value in re.findall(r"(\w+)=(\S*)", a) or [(a.split()[0], "")]:
                         if CREDENTIAL_NAME.search(name):
                             problems.append(f"{f.parent.name}: {i} {name} looks like a secret; use a BuildKit secret mount")
-    scan = tools.run("detect-secrets", "scan", *map(str, dockerfiles(layout)))
-    for path, hits in json.loads(scan.out or "{}").get("results", {}).items():
+    for path, hits in tools.scan_secrets(dockerfiles(layout)).items():
         problems += [f"{Path(path).parent.name}: {h['type']} on line {h['line_number']}" for h in hits]
     return check("D8", problems, "no secret in ARG/ENV/layers (image history: stack tier R4)")
 

@@ -60,10 +60,10 @@ def s1_shellcheck(layout: Path) -> Result:
 
 def s2_secrets(layout: Path) -> Result:
     problems = []
-    out = tools.run("detect-secrets", "scan", "--all-files", "--exclude-files", r"^secrets/",
-                    "--exclude-lines", NAME_ONLY_LINES, ".", cwd=layout, timeout=300)
-    for path, hits in json.loads(out.out or "{}").get("results", {}).items():
-        problems += [f"{path}:{h['line_number']}: {h['type']}" for h in hits]
+    files = [p for p in layout.rglob("*") if p.is_file() and not p.is_symlink()
+             and not {"secrets", ".git", "node_modules", ".venv"} & set(p.relative_to(layout).parts)]
+    for path, hits in tools.scan_secrets(files, exclude_lines=NAME_ONLY_LINES).items():
+        problems += [f"{Path(path).relative_to(layout)}:{h['line_number']}: {h['type']}" for h in hits]
     directory = layout / "secrets"
     if directory.exists():
         files = [p for p in directory.iterdir() if p.is_file()]
@@ -136,8 +136,7 @@ def s4_devcontainer(layout: Path) -> Result:
     problems += [f"dev service lacks {k} (backend has it)" for k in sorted(same) if k not in dev_env]
     problems += [f"dev service does not mount secret {s['source']}" for s in backend.get("secrets", [])
                  if s["source"] not in {d["source"] for d in dev.get("secrets", [])}]
-    scan = tools.run("detect-secrets", "scan", *map(str, folder.iterdir()))
-    for hits in json.loads(scan.out or "{}").get("results", {}).values():
+    for hits in tools.scan_secrets([p for p in folder.iterdir() if p.is_file()]).values():
         problems += [f"detect-secrets: {h['type']} on line {h['line_number']}" for h in hits]
     return check("S4", problems, "dev container uses the compose services, settings and secret files")
 

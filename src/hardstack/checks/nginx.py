@@ -14,10 +14,11 @@ import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from hardstack.catalog import BOUNDS, SERVICES
+from hardstack.catalog import BOUNDS, SERVICES, bounds_text
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
 
@@ -62,6 +63,19 @@ def blocks(text: str, head: str) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=1)
+def throwaway_certificate() -> Path:
+    """A self-signed certificate and key for `nginx -t` on TLS layouts, made once per process."""
+    import atexit
+
+    folder = Path(tempfile.mkdtemp(prefix="hardstack-tls-"))
+    atexit.register(shutil.rmtree, folder, True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(folder / "tls_certificate_key"), "-out", str(folder / "tls_certificate")],
+                   check=True, capture_output=True)
+    return folder
+
+
 @contextmanager
 def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
     """A copy of the proxy config (and the frontend's) with /etc/nginx/ paths pointing into it."""
@@ -72,10 +86,7 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
         mime = Path("/etc/nginx/mime.types")
         (etc / "mime.types").write_text(mime.read_text() if mime.exists() else MINIMAL_MIME)
         if tls_on(layout):
-            (etc / "tls").mkdir()
-            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                            "-keyout", str(etc / "tls" / "tls_certificate_key"), "-out", str(etc / "tls" / "tls_certificate")],
-                           check=True, capture_output=True)
+            shutil.copytree(throwaway_certificate(), etc / "tls")
         mains = [etc / "hardstack" / "nginx.conf"]
         if frontend_conf(layout).exists():
             shutil.copy(frontend_conf(layout), etc / "frontend.conf")
@@ -115,10 +126,7 @@ def walk(block: list[dict]) -> Iterator[dict]:
 
 
 def servers(tree: list[dict]) -> list[list[dict]]:
-    """Server blocks that route by location (a server that answers everything with `return`, such
-    as the HTTP-to-HTTPS redirect, serves nothing to probe)."""
-    return [d["block"] for d in walk(tree) if d["directive"] == "server" and "block" in d
-            and not any(x["directive"] == "return" for x in d["block"])]
+    return [d["block"] for d in walk(tree) if d["directive"] == "server" and "block" in d]
 
 
 def route(server: list[dict], path: str) -> dict | None:
@@ -146,14 +154,16 @@ def route(server: list[dict], path: str) -> dict | None:
     return prefix
 
 
+def returns(loc: dict | None) -> list[int]:
+    return [int(d["args"][0]) for d in (loc or {}).get("block", []) if d["directive"] == "return" and d["args"][0].isdigit()]
+
+
 def refuses(loc: dict | None) -> bool:
-    """The location denies or answers 4xx without passing the request on."""
+    """The location denies, answers 4xx or redirects, and never passes the request on."""
     if loc is None:
         return False
-    body = loc.get("block", [])
-    denied = any(d["directive"] == "deny" and d["args"] == ["all"] for d in body)
-    returns = [d["args"][0] for d in body if d["directive"] == "return" and d["args"]]
-    return denied or any(code.isdigit() and 400 <= int(code) < 500 for code in returns)
+    denied = any(d["directive"] == "deny" and d["args"] == ["all"] for d in loc.get("block", []))
+    return denied or any(300 <= code < 500 for code in returns(loc))
 
 
 def values(tree: list[dict], directive: str) -> list[list[str]]:
@@ -192,7 +202,11 @@ def n2_server_tokens(layout: Path) -> Result:
     problems = [f"{name}: no `server_tokens off`" for name, text in
                 (("proxy", proxy_text(layout)), ("frontend", frontend_conf(layout).read_text()))
                 if not re.search(r"^\s*server_tokens\s+off;", text, re.M)]
-    return check("N2", problems, "server_tokens off")
+    # nginx drops the upstream's Server header (gunicorn/23.0.0) unless told to pass it on.
+    problems += [f"{name}: proxy_pass_header {args[0]} passes the upstream's version on"
+                 for name, tree in trees(layout).items() for args in values(tree, "proxy_pass_header")
+                 if args and args[0].lower() in ("server", "x-powered-by", "x-runtime", "x-version")]
+    return check("N2", problems, "server_tokens off; upstream Server headers not passed on")
 
 
 def csp_problems(policy: str) -> list[str]:
@@ -250,9 +264,13 @@ def n3_headers(layout: Path) -> Result:
 def n4_hsts(layout: Path) -> Result:
     if not tls_on(layout):
         return Result("N4", NA, "TLS off")
-    m = re.search(r'Strict-Transport-Security\s+"max-age=(\d+)', proxy_text(layout))
-    ok = m and int(m.group(1)) >= 31536000
-    return check("N4", [] if ok else ["HSTS missing or max-age < 31536000"], f"HSTS max-age={m.group(1) if m else '?'}")
+    m = re.search(r'add_header\s+Strict-Transport-Security\s+"max-age=(\d+)[^"]*"(\s+always)?;', strip_comments(proxy_text(layout)))
+    problems = []
+    if not m or int(m.group(1)) < 31536000:
+        problems.append("HSTS missing or max-age < 31536000")
+    elif not m.group(2):
+        problems.append("HSTS without `always` is left off error responses")
+    return check("N4", problems, f"HSTS max-age={m.group(1) if m else '?'}, always")
 
 
 def n5_tls(layout: Path) -> Result:
@@ -273,7 +291,7 @@ def n5_tls(layout: Path) -> Result:
 
 def bounded(name: str, raw: str, value: float) -> list[str]:
     low, high = BOUNDS[name]
-    return [] if low <= value <= high else [f"{name} {raw} is outside {low:g}..{high:g}" + (" (0 means no limit)" if value == 0 else "")]
+    return [] if low <= value <= high else [f"{name} {raw} is outside {bounds_text(name)}" + (" (0 means no limit)" if value == 0 else "")]
 
 
 def n6_limits(layout: Path) -> Result:
@@ -322,7 +340,7 @@ def n7_rate_limits(layout: Path) -> Result:
             loc = route(server, path)
             limits = [d["args"] for d in (loc or {}).get("block", []) if d["directive"] == "limit_req"]
             if refuses(loc):
-                continue
+                continue  # denied or redirected (HTTP to HTTPS): nothing reaches the backend here
             if not limits:
                 problems.append(f"{path} is served by {' '.join(loc['args']) if loc else 'no location'} without limit_req")
                 continue

@@ -66,3 +66,31 @@ def first_lines(text: str, n: int = 3) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     more = f" (+{len(lines) - n} more lines)" if len(lines) > n else ""
     return "; ".join(lines[:n]) + more
+
+
+_SCAN_LOCK = __import__("threading").Lock()
+
+
+def scan_secrets(paths: list[Path], exclude_lines: str | None = None) -> dict[str, list[dict]]:
+    """detect-secrets' findings per file, run in this process (its CLI costs a Python start per
+    row): {path: [{"type", "line_number"}]}. Lines matching exclude_lines are not findings."""
+    import re
+
+    try:
+        from detect_secrets import SecretsCollection
+        from detect_secrets.settings import default_settings
+    except ImportError:
+        raise ToolMissing("detect-secrets") from None
+    skip = re.compile(exclude_lines) if exclude_lines else None
+    found: dict[str, list[dict]] = {}
+    with _SCAN_LOCK, default_settings():  # its settings are global: one scan at a time
+        collection = SecretsCollection()
+        for path in paths:
+            collection.scan_file(str(path))
+        for filename, secret in collection:
+            if skip:
+                lines = Path(filename).read_text(errors="replace").splitlines()
+                if 0 < secret.line_number <= len(lines) and skip.search(lines[secret.line_number - 1]):
+                    continue
+            found.setdefault(filename, []).append({"type": secret.type, "line_number": secret.line_number})
+    return found

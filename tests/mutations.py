@@ -1,0 +1,171 @@
+"""Single edits a careless person makes to a generated layout, each with the row that owns it.
+
+`alone=True`: the edit must fail its row and no other (the row is the only guard of that concern).
+Otherwise the owning row must fail and others may fail with it (e.g. hadolint also sees it).
+Used by tests/test_mutations.py and scripts/mutation-table (the counts in the closing note).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    row: str
+    file: str
+    old: str
+    new: str
+    alone: bool = True
+    base: str = "default"  # which layout it edits: "default" or "tls"
+    apply: Callable[[Path], None] | None = None  # for edits that are not text replacements
+
+    def __call__(self, layout: Path) -> None:
+        if self.apply:
+            self.apply(layout)
+            return
+        path = layout / self.file
+        text = path.read_text()
+        assert self.old in text, f"{self.id}: {self.old!r} not in {self.file}"
+        path.write_text(text.replace(self.old, self.new, 1))
+
+
+def M(id: str, row: str, file: str, old: str, new: str, **kw) -> Mutation:
+    return Mutation(id, row, file, old, new, **kw)
+
+
+BE, FE, CO = "backend/Dockerfile", "frontend/Dockerfile", "compose.yaml"
+PROXY, SNIP, FRONT_NGINX = "nginx/nginx.conf", "nginx/snippets", "frontend/deploy/nginx.conf"
+ALERTS, ALERT_TESTS, PROM = "prometheus/rules/alerts.yml", "prometheus/tests/alerts.test.yml", "prometheus/prometheus.yml"
+DB_HEALTH = 'test: ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", "app", "-d", "app"]'
+BACKEND_HEALTH = 'test: ["CMD", "python", "/opt/hardstack/healthcheck.py"]'
+FRONTEND_HEALTH = 'test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]'
+
+MUTATIONS: list[Mutation] = [
+    # Dockerfiles
+    M("runtime-cd", "D1", BE, "FROM ${PYTHON_IMAGE} AS runtime", "FROM ${PYTHON_IMAGE} AS runtime\nRUN cd /tmp"),
+    M("user-by-name", "D2", FE, "USER 101:101", "USER nginx"),
+    M("user-root", "D2", BE, "USER ${APP_UID}:${APP_UID}", "USER root", alone=False),
+    M("base-latest", "D3", BE, "ARG PYTHON_IMAGE=python:3.12-slim-bookworm", "ARG PYTHON_IMAGE=python:latest"),
+    M("add-url", "D4", BE, "FROM ${PYTHON_IMAGE} AS runtime", "FROM ${PYTHON_IMAGE} AS runtime\nADD https://example.com/tool.tgz /tmp/tool.tgz"),
+    M("pip-in-runtime", "D5", BE, "ARG APP_UID=10001", "ARG APP_UID=10001\nRUN pip install --no-cache-dir gunicorn==23.0.0"),
+    M("npm-install", "D6", FE, "npm ci --no-audit", "npm install --no-audit"),
+    M("cmd-shell-form", "D7", BE, 'CMD ["gunicorn", "--config", "/opt/hardstack/gunicorn.conf.py"]', "CMD gunicorn --config /opt/hardstack/gunicorn.conf.py", alone=False),
+    M("entrypoint-shell-form", "D7", FE, 'CMD ["nginx", "-g", "daemon off;"]', 'ENTRYPOINT nginx -g "daemon off;"', alone=False),
+    M("pipe-without-pipefail", "D7", BE, 'SHELL ["/bin/sh", "-eu", "-c"]', 'SHELL ["/bin/sh", "-eu", "-c"]\nRUN pip freeze | sort > /tmp/freeze.txt', alone=False),
+    M("cmd-under-shell", "D7", BE, 'CMD ["gunicorn", "--config", "/opt/hardstack/gunicorn.conf.py"]', 'CMD ["sh", "-c", "gunicorn --config /opt/hardstack/gunicorn.conf.py"]'),
+    M("token-build-arg", "D8", BE, "ARG APP_UID=10001", "ARG APP_UID=10001\nARG GITHUB_TOKEN", alone=False),
+    M("credentials-build-arg", "D8", BE, "ARG APP_UID=10001", "ARG APP_UID=10001\nARG NPM_CREDENTIALS"),
+    M("healthcheck-none-image", "D9", BE, 'HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \\\n    CMD ["python", "/opt/hardstack/healthcheck.py"]', "HEALTHCHECK NONE"),
+    M("healthcheck-exit0-image", "D9", FE, 'CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]', 'CMD ["sh", "-c", "exit 0"]'),
+    M("dockerignore-secrets", "D10", "backend/.dockerignore", "\nsecrets\n**/secrets\n", "\n"),
+    # compose.yaml
+    M("trailing-space", "C1", CO, "    pids_limit: 200", "    pids_limit: 200   "),
+    M("healthcheck-none", "C2", CO, BACKEND_HEALTH, 'test: ["NONE"]'),
+    M("healthcheck-or-exit0", "C2", CO, DB_HEALTH, 'test: ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 || exit 0"]'),
+    M("db-started-not-healthy", "C3", CO, "    depends_on:\n      db:\n        condition: service_healthy\n      migrate:",
+      "    depends_on:\n      db:\n        condition: service_started\n      migrate:"),
+    M("no-new-privileges-false", "C4", CO, 'security_opt: ["no-new-privileges:true"]', 'security_opt: ["no-new-privileges:false"]', alone=False),
+    M("no-new-privileges-equals-false", "C4", CO, '    user: "65534:65534"', '    user: "65534:65534"\n    security_opt: ["no-new-privileges=false"]', alone=False),
+    M("no-new-privileges-overridden", "C4", CO, '    user: "65534:65534"', '    user: "65534:65534"\n    security_opt: ["no-new-privileges:true", "no-new-privileges:false"]', alone=False),
+    # compose-lint (C13) accepts a suppression that gives a reason; C4 accepts none.
+    M("no-new-privileges-off-and-silenced", "C4", CO, "", "", apply=lambda l: (
+        M("", "", CO, '    user: "65534:65534"', '    user: "65534:65534"\n    security_opt: ["apparmor=docker-default"]')(l),
+        M("", "", ".compose-lint.yml", "rules:\n", 'rules:\n  CL-0003:\n    exclude_services:\n      prometheus: "the exporter sidecar needs setuid"\n')(l))),
+    M("cap-add-uncommented", "C5", CO, "    user: \"101:101\"\n    build:", "    user: \"101:101\"\n    cap_add: [NET_BIND_SERVICE]\n    build:"),
+    M("cap-add-sys-admin", "C5", CO, "    <<: *hardening\n    image: ${DB_IMAGE", "    <<: *hardening\n    # needed for debugging\n    cap_add: [SYS_ADMIN]\n    image: ${DB_IMAGE", alone=False),
+    M("tmpfs-removed", "C6", CO, "    tmpfs: [/tmp]\n    networks: [edge, app]", "    networks: [edge, app]"),
+    M("pids-unlimited", "C7", CO, "    pids_limit: 128", "    pids_limit: -1"),
+    M("memory-zero", "C7", CO, "    mem_limit: 1g", "    mem_limit: 0", alone=False),
+    M("cpus-unbounded", "C7", CO, "    cpus: 1.0\n    pids_limit: 200", "    cpus: 512\n    pids_limit: 200"),
+    M("devices-mem", "C8", CO, "    shm_size: \"128m\"", "    shm_size: \"128m\"\n    devices: [\"/dev/mem:/dev/mem\"]", alone=False),
+    M("seccomp-unconfined", "C8", CO, "    user: \"65534:65534\"", "    user: \"65534:65534\"\n    security_opt: [\"no-new-privileges:true\", \"seccomp:unconfined\"]", alone=False),
+    M("bind-all-interfaces", "C9", CO, "${BIND_ADDRESS:-127.0.0.1}", "${BIND_ADDRESS:-0.0.0.0}", alone=False),
+    M("bind-hard-coded", "C9", CO, '"${BIND_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080"', '"127.0.0.1:${HTTP_PORT:-8080}:8080"'),
+    M("backend-published-locally", "C9", CO, "    networks: [app, data, monitoring]", "    networks: [app, data, monitoring]\n    ports: [\"127.0.0.1:8000:8000\"]"),
+    M("restart-no", "C10", CO, "    <<: *hardening\n    image: ${DB_IMAGE", "    <<: *hardening\n    restart: \"no\"\n    image: ${DB_IMAGE"),
+    M("env-file", "C11", CO, "    environment: *backend-env\n    secrets: [db_password, django_secret_key]\n    tmpfs: [/tmp]\n    networks: [app",
+      "    environment: *backend-env\n    env_file:\n      - path: .env\n        required: false\n    secrets: [db_password, django_secret_key]\n    tmpfs: [/tmp]\n    networks: [app"),
+    M("log-rotation-gone", "C12", CO, '      max-file: "3"', ""),
+    M("lint-suppressions-gone", "C13", ".compose-lint.yml", "", "", apply=lambda l: (l / ".compose-lint.yml").unlink()),
+    M("frontend-build-gone", "C14", CO, "    build:\n      context: frontend\n      dockerfile: Dockerfile\n      network: ${BUILD_NETWORK:-default}\n      args:\n        NODE_IMAGE: ${NODE_IMAGE:-node:22-bookworm-slim}\n        NGINX_IMAGE: ${NGINX_IMAGE:-nginxinc/nginx-unprivileged:1.27-bookworm}\n        VITE_API_URL: \"/api\"\n      secrets: [ca_bundle]\n", ""),
+    M("db-user-removed", "C15", CO, "    user: \"70:70\"\n", ""),
+    M("user-root-compose", "C15", CO, "    user: \"65534:65534\"", "    user: \"0:0\"", alone=False),
+    M("user-by-name-compose", "C15", CO, "    user: \"65534:65534\"", "    user: nobody"),
+    M("debug-on", "C16", CO, 'DJANGO_DEBUG: "0"', 'DJANGO_DEBUG: "1"'),
+    # nginx
+    M("unknown-upstream", "N1", PROXY, "server backend:8000", "server backend-old:8000"),
+    M("server-tokens-on", "N2", FRONT_NGINX, "server_tokens off;", "server_tokens on;", alone=False),
+    M("server-tokens-gone", "N2", FRONT_NGINX, "server_tokens off;", "", alone=False),
+    M("upstream-server-header", "N2", f"{SNIP}/proxy-backend.conf", "proxy_http_version 1.1;", "proxy_http_version 1.1;\nproxy_pass_header Server;"),
+    M("csp-unsafe-inline", "N3", f"{SNIP}/security-headers.conf", "default-src 'self';", "default-src 'self'; script-src 'self' 'unsafe-inline';"),
+    M("frame-ancestors-any", "N3", f"{SNIP}/security-headers.conf", "frame-ancestors 'none'", "frame-ancestors *"),
+    M("hsts-short", "N4", f"{SNIP}/security-headers.conf", "max-age=63072000", "max-age=300", base="tls", alone=False),
+    M("hsts-gone", "N4", f"{SNIP}/security-headers.conf", 'add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;', "", base="tls", alone=False),
+    M("hsts-not-always", "N4", f"{SNIP}/security-headers.conf", 'includeSubDomains" always;', 'includeSubDomains";', base="tls"),
+    M("tls-1.0", "N5", f"{SNIP}/tls.conf", "TLSv1.2 TLSv1.3", "TLSv1 TLSv1.2 TLSv1.3", base="tls", alone=False),
+    M("session-tickets-on", "N5", f"{SNIP}/tls.conf", "ssl_session_tickets off;", "ssl_session_tickets on;", base="tls"),
+    M("body-size-unlimited", "N6", f"{SNIP}/limits.conf", "client_max_body_size 10m;", "client_max_body_size 0;"),
+    M("read-timeout-hour", "N6", f"{SNIP}/proxy-backend.conf", "proxy_read_timeout 30s;", "proxy_read_timeout 3600s;"),
+    M("login-rate-loose", "N7", f"{SNIP}/limits.conf", "rate=5r/m", "rate=50r/s"),
+    M("api-unlimited", "N7", PROXY, "            limit_req zone=api burst=40 nodelay;\n            include /etc/nginx/hardstack/snippets/proxy-backend.conf;\n            proxy_pass http://backend;\n        }\n\n        location /admin/",
+      "            include /etc/nginx/hardstack/snippets/proxy-backend.conf;\n            proxy_pass http://backend;\n        }\n\n        location /admin/"),
+    M("autoindex-on", "N8", PROXY, "    server_tokens off;", "    server_tokens off;\n    autoindex on;"),
+    M("metrics-public", "N8", PROXY, "        location = /metrics {\n            return 404;\n        }",
+      "        location = /metrics {\n            proxy_pass http://backend;\n        }"),
+    M("prometheus-proxied", "N8", PROXY, "        location / {", "        location /prometheus/ {\n            proxy_pass http://prometheus:9090;\n        }\n\n        location / {"),
+    M("assets-hour", "N9", FRONT_NGINX, "public, max-age=31536000, immutable", "public, max-age=3600"),
+    M("header-in-location", "N10", PROXY, "        location /admin/ {", "        location /admin/ {\n            add_header X-Admin yes;"),
+    # Prometheus
+    M("scrape-interval-typo", "P1", PROM, "scrape_interval: 15s", "scrape_interval: 15x"),
+    M("runbook-gone", "P2", ALERTS, '          runbook_url: "RUNBOOK.md#targetdown"\n', "", alone=False),
+    M("runbook-section-gone", "P2", "prometheus/RUNBOOK.md", "## TargetDown", "## Target down"),
+    M("untested-alert", "P3", ALERT_TESTS, "alertname: DatabaseDiskUsageHigh", "alertname: NoSuchAlert"),
+    M("target-wrong-port", "P4", PROM, '"backend:8000"', '"backend:9000"'),
+    M("target-gone-service", "P4", PROM, '"postgres-exporter:9187"', '"pgbouncer:9127"'),
+    # everything else
+    M("unquoted-args", "S1", "backend/deploy/entrypoint.sh", 'exec "$@"', "exec $@"),
+    M("gitignore-commented", "S2", ".gitignore", "\nsecrets/\n", "\n# secrets/\n"),
+    M("secret-readable", "S2", "secrets/db_password", "", "", apply=lambda l: os.chmod(l / "secrets/db_password", 0o644)),
+    M("action-by-tag", "S3", ".github/workflows/backend.yml", "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "actions/checkout@v4"),
+    M("devcontainer-service", "S4", ".devcontainer/devcontainer.json", '"service": "dev"', '"service": "develop"'),
+]
+
+
+BASE_ANSWERS = {
+    "default": [],
+    "tls": ["enable_tls=yes", "domain=shop.example.com", "tls_certificate=/etc/letsencrypt/live/shop.example.com/fullchain.pem",
+            "tls_certificate_key=/etc/letsencrypt/live/shop.example.com/privkey.pem"],
+}
+
+
+def render_base(base: str, out: Path) -> Path:
+    """A fresh layout of the given base, rendered the way a user renders it."""
+    from typer.testing import CliRunner
+
+    from hardstack.cli import app
+
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), *BASE_ANSWERS[base]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out / "hardstack_demo"
+
+
+def failing_rows(layout: Path) -> dict[str, str]:
+    """row id -> detail, for every row of `hardstack check` that fails on layout."""
+    from hardstack.checks import FAIL, run_checks
+
+    return {r.id: r.detail for r in run_checks(layout) if r.status == FAIL}
+
+
+def evaluate(mutation: Mutation, bases: dict[str, Path], scratch: Path) -> dict[str, str]:
+    """Apply one mutation to a private copy of its base layout; return the rows that fail."""
+    import shutil
+
+    layout = scratch / mutation.id / "hardstack_demo"
+    shutil.copytree(bases[mutation.base], layout, symlinks=True)
+    mutation(layout)
+    return failing_rows(layout)
