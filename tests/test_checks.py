@@ -182,3 +182,22 @@ def test_explain_names_what_why_and_a_fix_for_every_row(cli):
     assert bad.exit_code == 2 and "unknown row id Q7" in bad.output
     missing = cli("check")
     assert missing.exit_code == 2 and "--explain" in missing.output
+
+
+def test_catalog_is_what_the_layout_renders(default_layout):
+    """One place per fact: the services, secrets and UIDs of compose.yaml are the catalog's."""
+    import yaml
+
+    from hardstack.answers import Answers
+    from hardstack.catalog import SECRETS, UIDS
+
+    doc = yaml.safe_load((default_layout / "compose.yaml").read_text())
+    answers = Answers()
+    assert list(doc["services"]) == answers.services
+    assert set(SECRETS) <= set(doc["secrets"])
+    for name, users in answers.secrets.items():
+        assert sorted(users) == sorted(s for s, svc in doc["services"].items() if name in (svc.get("secrets") or []))
+    for name, svc in doc["services"].items():
+        from hardstack.catalog import SERVICES
+
+        assert svc["user"] == f"{UIDS[SERVICES[name].uid]}:{UIDS[SERVICES[name].uid]}"

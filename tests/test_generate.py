@@ -65,7 +65,8 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
     secrets_dir = default_layout / "secrets"
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     values = {}
-    for name, (uid, _) in hooks.SECRETS.items():
+    for name, secret in hooks.SECRETS.items():
+        uid = hooks.UIDS[secret.uid]
         path = secrets_dir / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         if os.geteuid() == 0:
