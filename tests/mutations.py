@@ -82,7 +82,7 @@ MUTATIONS: list[Mutation] = [
     M("pids-unlimited", "C7", CO, "    pids_limit: 128", "    pids_limit: -1"),
     M("memory-zero", "C7", CO, "    mem_limit: 1g", "    mem_limit: 0", alone=False),
     M("cpus-unbounded", "C7", CO, "    cpus: 1.0\n    pids_limit: 200", "    cpus: 512\n    pids_limit: 200"),
-    M("devices-mem", "C8", CO, "    shm_size: \"128m\"", "    shm_size: \"128m\"\n    devices: [\"/dev/mem:/dev/mem\"]", alone=False),
+    M("devices-mem", "C8", CO, "    shm_size: \"128m\"", "    shm_size: \"128m\"\n    devices: [\"/dev/mem:/dev/mem\"]"),
     M("seccomp-unconfined", "C8", CO, "    user: \"65534:65534\"", "    user: \"65534:65534\"\n    security_opt: [\"no-new-privileges:true\", \"seccomp:unconfined\"]", alone=False),
     M("bind-all-interfaces", "C9", CO, "${BIND_ADDRESS:-127.0.0.1}", "${BIND_ADDRESS:-0.0.0.0}", alone=False),
     M("bind-hard-coded", "C9", CO, '"${BIND_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080"', '"127.0.0.1:${HTTP_PORT:-8080}:8080"'),
