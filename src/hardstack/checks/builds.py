@@ -5,15 +5,11 @@ ones that happen to sit in the layout."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardstack.checks import compose
 from hardstack.checks.result import Result, check
-
-DEFAULT_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
-
 
 @dataclass
 class Build:
@@ -34,10 +30,6 @@ class Build:
         return own if own.exists() else self.context / ".dockerignore"
 
 
-def _interpolate(value: str) -> str:
-    return DEFAULT_VAR.sub(lambda m: m.group(2) or "", str(value))
-
-
 def resolved(layout: Path) -> list[Build]:
     """One Build per distinct (context, Dockerfile), with the services that use it."""
     builds: dict[tuple[Path, Path], Build] = {}
@@ -47,15 +39,15 @@ def resolved(layout: Path) -> list[Build]:
             continue
         if isinstance(spec, str):
             spec = {"context": spec}
-        context = (layout / _interpolate(spec.get("context", "."))).resolve()
-        dockerfile = Path(_interpolate(spec.get("dockerfile", "Dockerfile")))
+        context = (layout / compose.interpolate(spec.get("context", "."))).resolve()
+        dockerfile = Path(compose.interpolate(spec.get("dockerfile", "Dockerfile")))
         dockerfile = dockerfile if dockerfile.is_absolute() else (context / dockerfile).resolve()
         args = spec.get("args") or {}
         if isinstance(args, list):
             args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args)
         key = (context, dockerfile)
         if key not in builds:
-            builds[key] = Build([], context, dockerfile, {k: _interpolate(v) for k, v in args.items()})
+            builds[key] = Build([], context, dockerfile, {k: compose.interpolate(v) for k, v in args.items()})
         builds[key].services.append(name)
     return list(builds.values())
 

@@ -220,7 +220,7 @@ def c8_isolation(layout: Path) -> Result:
 
 
 def c9_ports(layout: Path) -> Result:
-    from hardstack.checks.nginx import layout_answers
+    from hardstack.checks.layout import layout_answers
 
     bind = layout_answers(layout).bind_host
     problems = []
@@ -341,7 +341,7 @@ def environments(layout: Path) -> dict[str, dict[str, str]]:
 
 
 def c16_debug_off(layout: Path) -> Result:
-    from hardstack.checks.nginx import layout_answers
+    from hardstack.checks.layout import layout_answers
 
     debug = layout_answers(layout).env_debug
     problems = []

@@ -20,6 +20,7 @@ from typing import Iterator
 
 from hardstack.catalog import BOUNDS, SERVICES, bounds_text
 from hardstack.checks import tools
+from hardstack.checks.layout import layout_answers
 from hardstack.checks.result import NA, Result, check
 
 HEADERS = ["X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy", "Permissions-Policy"]
@@ -95,16 +96,6 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
             conf.write_text(conf.read_text().replace("/etc/nginx/", f"{etc}/").replace("/run/secrets/", f"{etc}/tls/"))
         (root / "hosts").write_text(f"127.0.0.1 localhost {' '.join(SERVICES)}\n")
         yield root, mains
-
-
-def layout_answers(layout: Path):
-    """The layout's recorded answers (defaults when the file is gone)."""
-    import json as _json
-
-    from hardstack.answers import Answers, validate
-
-    path = layout / ".hardstack-answers.json"
-    return validate(_json.loads(path.read_text())) if path.exists() else Answers()
 
 
 def trees(layout: Path) -> dict[str, list[dict]]:

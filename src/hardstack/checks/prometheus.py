@@ -79,7 +79,7 @@ def p3_rule_tests(layout: Path) -> Result:
 def p4_targets(layout: Path) -> Result:
     if skip := disabled("P4", layout):
         return skip
-    from hardstack.checks.nginx import layout_answers
+    from hardstack.checks.layout import layout_answers
 
     text = (prom_dir(layout) / "prometheus.yml").read_text()
     config = yaml.safe_load(text)
