@@ -1,4 +1,4 @@
-"""Deploy tier (bar Y2-Y6): the real Pulumi CLI against the local Docker engine.
+"""Deploy tier (bar Y2-Y6, issue 11): the real Pulumi CLI, pulumi-docker on the built plugin, the local engine.
 
 File backend in a temporary folder, passphrase secrets provider, a `test` stack. Needs the Pulumi
 CLI (scripts/pulumi-toolchain builds it) and a Docker engine; without them these tests fail and
@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.deploy import run
-from hardstack.deploy.docker import stack_leftovers
-from hardstack.stack import http, registry_reachable, standin_env
+from hardstack.deploy.run import stack_leftovers
+from hardstack.stack import RequestLoop, http, registry_reachable, standin_env
 
 pytestmark = pytest.mark.deploy
 
@@ -74,7 +74,7 @@ def deployment(tmp_path_factory):
 
 
 def configure(d, **overrides) -> None:
-    for key in ("layoutDir", "publicPort", "dbPassword", "djangoSecretKey"):
+    for key in ("layoutDir", "publicPort", "dbPassword", "djangoSecretKey", "waitTimeout", "protectVolumes"):
         try:
             d.stack.remove_config(f"hardstack:{key}")
         except auto.CommandError:
@@ -152,7 +152,96 @@ def test_y4_no_secret_in_state_or_container_env(deployment):
         assert not any(v in info for v in values)
 
 
-def test_y6_destroy_leaves_nothing_behind(deployment):
+def running(d) -> dict[str, str]:
+    """service -> container name of the deployed stack."""
+    return d.stack.outputs()["containers"].value
+
+
+def inspect(name: str) -> dict | None:
+    proc = subprocess.run(["docker", "inspect", name], capture_output=True, text=True)
+    return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
+
+
+def health_url(d) -> str:
+    return f"http://127.0.0.1:{d.port}/api/health/"
+
+
+def test_refresh_sees_a_container_removed_by_hand(deployment):
+    frontend = running(deployment)["frontend"]
+    subprocess.run(["docker", "rm", "-f", frontend], check=True, capture_output=True)
+    drift = deployment.stack.preview(refresh=True, on_output=lambda _: None)
+    assert drift.change_summary.get("create") == 1, drift.change_summary
+    run.up(deployment.stack, on_output=lambda _: None, refresh=True)
+    assert inspect(running(deployment)["frontend"])["State"]["Health"]["Status"] == "healthy"
+    assert http(f"http://127.0.0.1:{deployment.port}/").status == 200
+
+
+def test_a_new_backend_image_rolls_with_zero_failed_requests(deployment):
+    before = running(deployment)
+    views = deployment.layout / "backend" / "demo" / "views.py"
+    views.write_text(views.read_text() + "\n# release 2\n")
+    with RequestLoop(health_url(deployment)) as loop:
+        result = run.up(deployment.stack, on_output=print)
+    after = running(deployment)
+    assert after["backend"] != before["backend"] and after["migrate"] != before["migrate"]
+    assert result.summary.resource_changes.get("replace", 0) >= 3  # image, migrate, backend
+    assert inspect(before["backend"]) is None and inspect(after["backend"])["State"]["Health"]["Status"] == "healthy"
+    assert after["proxy"] == before["proxy"] and after["db"] == before["db"]
+    assert loop.total >= 20 and loop.failed == 0, f"{loop.failed} of {loop.total} failed: {loop.failures[:5]}"
+
+
+def test_a_release_that_never_gets_healthy_fails_and_the_old_one_keeps_serving(deployment):
+    before = running(deployment)
+    deployment.stack.set_config("hardstack:waitTimeout", auto.ConfigValue("45"))
+    wsgi = deployment.layout / "backend" / "config" / "wsgi.py"
+    good = wsgi.read_text()
+    wsgi.write_text(good + "\nraise RuntimeError('broken release: the app does not start')\n")
+    try:
+        with RequestLoop(health_url(deployment)) as loop:
+            message = failing_up(deployment)
+        assert "healthy" in message, message[-2000:]
+        assert inspect(before["backend"])["State"]["Health"]["Status"] == "healthy"
+        assert loop.total >= 20 and loop.failed == 0, f"{loop.failed} of {loop.total} failed: {loop.failures[:5]}"
+    finally:
+        wsgi.write_text(good)
+        deployment.stack.remove_config("hardstack:waitTimeout")
+    run.up(deployment.stack, on_output=print)  # the fixed release deploys over the failed one
+    assert http(health_url(deployment)).status == 200
+    backends = subprocess.run(["docker", "ps", "-q", "--filter", f"name=^{deployment.name}-backend-[0-9a-f]+$"],
+                              capture_output=True, text=True).stdout.split()
+    assert len(backends) == 1, "the failed release's container is gone"
+
+
+def test_a_new_db_password_is_refused_until_the_role_has_it(deployment):
+    before = running(deployment)
+    new = "db2-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    deployment.secrets["dbPassword2"] = new  # the state scan below must not find it either
+    deployment.stack.set_config("hardstack:dbPassword", auto.ConfigValue(new, secret=True))
+    with pytest.raises(run.DeployError) as exc:
+        run.up(deployment.stack, on_output=lambda _: None)
+    assert "--db-password-changed" in str(exc.value) and "\\password" in str(exc.value)
+    assert running(deployment) == before and http(health_url(deployment)).status == 200
+    # The rotation as the message says, with the SQL on stdin instead of a prompt.
+    subprocess.run(["docker", "exec", "-i", before["db"], "sh", "-c", 'psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'],
+                   input=f"ALTER ROLE app PASSWORD '{new}';", text=True, check=True, capture_output=True)
+    run.up(deployment.stack, on_output=lambda _: None, db_password_changed=True)
+    after = running(deployment)
+    assert after["db"] == before["db"], "the database is not restarted for a password file it no longer reads"
+    assert after["backend"] != before["backend"]
+    assert http(health_url(deployment)).json()["status"] == "ok"
+    deployment.secrets["dbPassword"] = new
+
+
+def test_y6_destroy_keeps_the_data_volumes_unless_asked(deployment):
     assert stack_leftovers(deployment.name)["containers"]
+    run.destroy(deployment.stack, on_output=lambda _: None)
+    left = stack_leftovers(deployment.name)
+    assert left["containers"] == [] and left["networks"] == []
+    kept = sorted(subprocess.run(["docker", "volume", "inspect", "-f", "{{.Name}}", *left["volumes"]],
+                                 capture_output=True, text=True).stdout.split())
+    assert kept == [f"{deployment.name}-db-data", f"{deployment.name}-prometheus-data"]
+    configure(deployment, protectVolumes=("false", False))
+    run.up(deployment.stack, on_output=lambda _: None)  # adopts the kept volumes, with the data in them
+    assert http(health_url(deployment)).json()["status"] == "ok"
     run.destroy(deployment.stack, on_output=lambda _: None)
     assert stack_leftovers(deployment.name) == {"containers": [], "networks": [], "volumes": []}

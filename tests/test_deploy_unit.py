@@ -7,6 +7,7 @@ only in secret-file volumes, never in env. Y5: bad settings fail before any reso
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pulumi
@@ -57,8 +58,20 @@ def plan(default_layout):
     return make_plan(from_values(valid_values(default_layout), all_secret), "unit")
 
 
-def resources_of(kind: str) -> list[pulumi.runtime.MockResourceArgs]:
-    return [r for r in MOCKS.resources if r.name.startswith(kind)]
+CONTAINER, NETWORK, VOLUME = "docker:index/container:Container", "docker:index/network:Network", "docker:index/volume:Volume"
+PREFIX = "hardstack-demo-unit-"
+
+
+def of_type(typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+    return [r for r in MOCKS.resources if r.typ == typ]
+
+
+def services() -> dict[str, pulumi.runtime.MockResourceArgs]:
+    return {r.name.removeprefix(PREFIX): r for r in of_type(CONTAINER) if not r.name.endswith("-files")}
+
+
+def fillers() -> dict[str, pulumi.runtime.MockResourceArgs]:
+    return {r.name.removeprefix(PREFIX).removesuffix("-files"): r for r in of_type(CONTAINER) if r.name.endswith("-files")}
 
 
 @pytest.fixture(scope="module")
@@ -75,55 +88,65 @@ def declared(plan):
 
 
 def test_every_service_has_a_container(declared, plan):
-    names = {r.name.removeprefix("container-") for r in resources_of("container-")}
-    assert names == {"db", "migrate", "backend", "frontend", "proxy", "prometheus", "postgres-exporter"}
+    assert set(services()) == {"db", "migrate", "backend", "frontend", "proxy", "prometheus", "postgres-exporter"}
 
 
 def test_y1_every_container_is_hardened(declared):
-    containers = resources_of("container-")
-    assert containers
-    for r in containers:
+    assert services()
+    for name, r in services().items():
         p = r.inputs
         user = p["user"].split(":")[0]
-        assert user.isdigit() and user != "0", r.name
-        assert p["read_only"] is True, r.name
-        assert p["cap_drop"] == ["ALL"], r.name
-        assert "no-new-privileges:true" in p["security_opt"], r.name
-        assert p["memory"] > 0 and p["cpus"] > 0 and p["pids"] > 0, r.name
-        assert p["logging"]["options"]["max-size"] and p["logging"]["options"]["max-file"], r.name
-        assert "/tmp" in p["tmpfs"], r.name
-        if p["one_shot"]:
-            assert p["restart"] == "no" and r.name == "container-migrate"
+        assert user.isdigit() and user != "0", name
+        assert p["readOnly"] is True, name
+        assert p["capabilities"]["drops"] == ["ALL"], name
+        assert "no-new-privileges:true" in p["securityOpts"], name
+        assert p["memory"] > 0 and p["memorySwap"] == p["memory"] and float(p["cpus"]) > 0, name
+        assert p["logOpts"]["max-size"] and p["logOpts"]["max-file"], name
+        assert "/tmp" in p["tmpfs"], name
+        if name == "migrate":
+            assert p["restart"] == "no" and p["attach"] is True and p["mustRun"] is False
         else:
-            assert p["restart"] == "unless-stopped", r.name
-            assert p["healthcheck"] and p["healthcheck"]["test"][0] == "CMD", r.name
+            assert p["restart"] == "unless-stopped" and p["wait"] is True and p["mustRun"] is True, name
+            assert p["healthcheck"]["tests"][0] == "CMD", name
+
+
+def test_pids_limits_are_exported_for_every_service(declared, plan):
+    limits = {name: int(svc["pids_limit"]) for name, svc in plan.services.items()}
+    assert set(limits) == set(services()) and all(0 < v <= 4096 for v in limits.values())
 
 
 def test_only_the_proxy_publishes(declared):
-    published = {r.name: r.inputs["ports"] for r in resources_of("container-") if r.inputs["ports"]}
-    assert list(published) == ["container-proxy"]
-    assert published["container-proxy"][0]["host_ip"] == "127.0.0.1"
+    published = {name: r.inputs["ports"] for name, r in services().items() if r.inputs.get("ports")}
+    assert list(published) == ["proxy"]
+    assert published["proxy"][0]["ip"] == "127.0.0.1"
 
 
 def test_secrets_only_as_files_never_env(declared):
-    for r in resources_of("container-"):
-        env = json.dumps(r.inputs["env"])
-        assert DB_PASSWORD not in env and SECRET_KEY not in env, r.name
-        for key, value in r.inputs["env"].items():
+    for name, r in services().items():
+        env = json.dumps(r.inputs.get("envs", []))
+        assert DB_PASSWORD not in env and SECRET_KEY not in env, name
+        for entry in r.inputs.get("envs", []):
+            key, _, value = entry.partition("=")
             if "PASSWORD" in key or "SECRET" in key:
-                assert key.endswith("_FILE") and value.startswith("/run/secrets/"), (r.name, key)
-    secret_volumes = resources_of("secrets-")
-    assert {r.name for r in secret_volumes} >= {"secrets-db", "secrets-backend", "secrets-migrate", "secrets-postgres-exporter"}
-    for r in secret_volumes:
-        assert r.inputs["mode"] == "0400"
-    backend = next(r for r in secret_volumes if r.name == "secrets-backend")
-    assert unwrap_secret(backend.inputs["files"]) == {"db_password": DB_PASSWORD, "django_secret_key": SECRET_KEY}
-    assert backend.inputs["uid"] == 10001
-    db = next(r for r in secret_volumes if r.name == "secrets-db")
-    assert db.inputs["uid"] == 70 and set(unwrap_secret(db.inputs["files"])) == {"postgres_password"}
-    # Config volumes hold no secret.
-    for r in resources_of("files-"):
-        assert DB_PASSWORD not in json.dumps(r.inputs["files"])
+                assert key.endswith("_FILE") and value.startswith("/run/secrets/"), (name, key)
+        assert DB_PASSWORD not in json.dumps(r.inputs.get("labels", [])), name
+    # A files container that holds a secret sends its whole upload list as a Pulumi secret.
+    files = {name: {u["file"]: u for u in (unwrap_secret(r.inputs["uploads"]) if name not in ("proxy", "prometheus") else r.inputs["uploads"])}
+             for name, r in fillers().items()}
+    assert set(files) >= {"db", "backend", "migrate", "postgres-exporter", "proxy"}
+    backend = {path: u["content"] for path, u in files["backend"].items()}
+    assert backend == {"/hardstack/secrets/db_password": DB_PASSWORD, "/hardstack/secrets/django_secret_key": SECRET_KEY}
+    assert set(files["db"]) == {"/hardstack/secrets/postgres_password"}
+    for name, uploads in files.items():
+        filler = fillers()[name].inputs
+        assert filler["start"] is False and filler["networkMode"] == "none", name
+        for path, u in uploads.items():
+            assert u["permissions"] == "0444", path
+            if not path.startswith("/hardstack/secrets/"):
+                assert DB_PASSWORD not in json.dumps(u), path  # configs hold no secret
+    # A service mounts its files read-only; the secrets volume at /run/secrets.
+    mounts = {v["containerPath"]: v for v in services()["backend"].inputs["volumes"]}
+    assert mounts["/run/secrets"]["readOnly"] is True
 
 
 def unwrap_secret(value):
@@ -133,8 +156,14 @@ def unwrap_secret(value):
 
 
 def test_database_networks_are_internal(declared):
-    nets = {r.inputs["name"].rsplit("-", 1)[-1]: r.inputs["internal"] for r in resources_of("net-")}
+    nets = {r.inputs["name"].rsplit("-", 1)[-1]: r.inputs["internal"] for r in of_type(NETWORK)}
     assert nets == {"edge": False, "app": True, "data": True, "monitoring": True}
+
+
+def test_volume_names_never_derive_from_values(declared):
+    names = [r.inputs["name"] for r in of_type(VOLUME)]
+    assert f"{PREFIX}db-data" in names and f"{PREFIX}backend-secrets" in names
+    assert all(re.fullmatch(r"[a-z0-9-]+", n) and n.startswith(PREFIX) for n in names), names
 
 
 def test_start_order_follows_depends_on():

@@ -3,8 +3,8 @@
 Deploy tier: the real Pulumi CLI, the built `pulumi-resource-docker`, the local engine. A hardened
 container (read-only, no capabilities, numeric user, limits, healthcheck-gated) on an internal
 network with a volume: up, a second up with no changes, a container removed by hand is seen by
-refresh and restored, destroy leaves nothing. The groundwork of issue 11 (the deploy program
-itself still runs on its own providers).
+refresh and restored, destroy leaves nothing. The plugin in isolation; tests/test_deploy.py runs the
+deploy program on it.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def program(name: str, image: str):
             command=["nginx", "-g", "daemon off;"],
             user="101:101", read_only=True, capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
             security_opts=["no-new-privileges:true"], memory=64, memory_swap=64, cpus="0.25",  # swap = memory: no swap
-            # kreuzwerker's docker_container has no pids limit: the deploy must set it another way (issue 11).
+            # kreuzwerker's docker_container has no pids limit (the deploy applies it with `docker update`).
             tmpfs={"/tmp": "rw,size=16m"},
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/data")],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],

@@ -236,6 +236,9 @@ def deploy(
     stack: str = typer.Option("test", "--stack", "-s", help="Pulumi stack; its config is pulumi/Pulumi.<stack>.yaml"),
     cwd: Optional[Path] = typer.Option(None, "--cwd", help="Pulumi project folder (default: ./pulumi or . inside a layout, "
                                        "else hardstack's own project)"),
+    db_password_changed: bool = typer.Option(False, "--db-password-changed",
+                                             help="hardstack:dbPassword was changed and the database role already has the new one"),
+    refresh: bool = typer.Option(False, "--refresh", help="up: first read what really runs (containers removed or stopped by hand)"),
 ) -> None:
     """Run the Pulumi program on a layout (inline, real Pulumi CLI); set hardstack:* config first.
 
@@ -253,7 +256,11 @@ def deploy(
         selected = run.select(stack, work_dir=work_dir)
         if layout is not None and "hardstack:layoutDir" not in selected.get_all_config():
             selected.set_config("hardstack:layoutDir", auto.ConfigValue(str(layout)))
-        result = getattr(run, action)(selected, on_output=lambda line: out.print(line, end="", markup=False, highlight=False))
+        show = lambda line: out.print(line, end="", markup=False, highlight=False)  # noqa: E731
+        if action == "up":
+            result = run.up(selected, on_output=show, db_password_changed=db_password_changed, refresh=refresh)
+        else:
+            result = getattr(run, action)(selected, on_output=show)
     except run.DeployError as exc:
         _fail([str(exc)], header="hardstack deploy:")
     except auto.CommandError as exc:

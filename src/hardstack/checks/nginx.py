@@ -161,6 +161,32 @@ def values(tree: list[dict], directive: str) -> list[list[str]]:
     return [d["args"] for d in walk(tree) if d["directive"] == directive]
 
 
+def upstreams(tree: list[dict], within: dict | None = None) -> list[str]:
+    """proxy_pass targets (of the location `within`, else all) with tree's `set` variables replaced by their values."""
+    variables = {d["args"][0]: d["args"][1] for d in walk(tree) if d["directive"] == "set" and len(d["args"]) == 2}
+    targets = values(tree if within is None else within.get("block", []), "proxy_pass")
+    return [re.sub(r"\$\w+", lambda m: variables.get(m.group(0), m.group(0)), args[0]) for args in targets]
+
+
+def upstream_problems(layout: Path, name: str, tree: list[dict]) -> list[str]:
+    """Every proxy_pass reaches a compose service on the port it listens on; variables need a resolver."""
+    from hardstack.checks.compose import services
+
+    existing, ports = services(layout), layout_answers(layout).ports
+    problems = []
+    for target in upstreams(tree):
+        m = re.fullmatch(r"https?://([^:/$]+):(\d+)/?", target)
+        if not m:
+            problems.append(f"{name}: proxy_pass {target} is not http://<service>:<port>")
+        elif m.group(1) not in existing:
+            problems.append(f"{name}: proxy_pass {target}: {m.group(1)} is not a service of compose.yaml")
+        elif ports.get(m.group(1)) and int(m.group(2)) != ports[m.group(1)]:
+            problems.append(f"{name}: proxy_pass {target}, but {m.group(1)} listens on {ports[m.group(1)]}")
+    if any("$" in args[0] for args in values(tree, "proxy_pass")) and not values(tree, "resolver"):
+        problems.append(f"{name}: proxy_pass uses a variable but no resolver is set (resolver 127.0.0.11)")
+    return list(dict.fromkeys(problems))
+
+
 def size_bytes(text: str) -> int:
     m = re.fullmatch(r"(\d+)([kKmMgG]?)", text)
     if not m:
@@ -186,7 +212,9 @@ def n1_nginx_t(layout: Path) -> Result:
             proc = subprocess.run([unshare, *ns, "sh", "-c", script], capture_output=True, text=True, timeout=60)
             if proc.returncode != 0:
                 problems.append(f"{main.name}: {tools.first_lines(proc.stderr.replace(str(root), ''))}")
-    return check("N1", problems, "nginx -t passes (proxy and frontend)")
+    for name, tree in trees(layout).items():
+        problems += upstream_problems(layout, name, tree)
+    return check("N1", problems, "nginx -t passes (proxy and frontend); upstreams are services on their ports")
 
 
 def n2_server_tokens(layout: Path) -> Result:
@@ -360,13 +388,12 @@ def n8_dotfiles_logs(layout: Path) -> Result:
                     problems.append(f"{name}: {path} is not denied (a location must deny dotfiles)")
             if name == "proxy" and not refuses(route(server, answers.metrics_path)):
                 loc = route(server, answers.metrics_path)
-                passes = [d["args"][0] for d in (loc or {}).get("block", []) if d["directive"] == "proxy_pass"]
-                if any("backend" in target for target in passes):
+                if any("backend" in target for target in upstreams(server, loc or {})):
                     problems.append(f"proxy: {answers.metrics_path} reaches the backend's metrics publicly; deny it")
         if any(args[:1] == ["on"] for args in values(tree, "autoindex")):
             problems.append(f"{name}: autoindex on lists directories")
-        problems += [f"{name}: proxy_pass {args[0]} exposes a private service" for args in values(tree, "proxy_pass")
-                     if PRIVATE_UPSTREAMS.match(args[0])]
+        problems += [f"{name}: proxy_pass {target} exposes a private service" for target in upstreams(tree)
+                     if PRIVATE_UPSTREAMS.match(target)]
         text = strip_comments(proxy_text(layout) if name == "proxy" else frontend_conf(layout).read_text())
         if re.search(r"\$(request_body|response_body|http_authorization|http_cookie)", text):
             problems.append(f"{name}: a log format records bodies or credentials")

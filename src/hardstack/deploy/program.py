@@ -1,64 +1,62 @@
-"""The Pulumi program: deploy a layout written by `hardstack new` to a Docker host.
+"""The Pulumi program: deploy a layout written by `hardstack new` to a Docker host, on pulumi-docker.
 
 Resources mirror the layout's compose.yaml, read through `docker compose config` so that no
 hardening rule is written twice: the same users, read-only root filesystems, tmpfs, dropped
 capabilities, no-new-privileges, limits, healthchecks, networks and start order. What differs:
-secrets come from the Pulumi config (as files in volumes, never env), bind-mounted folders become
-volumes filled with their files (so an ssh:// Docker host works too), and the proxy's published
-address comes from `publicPort`/`bindAddress`.
+
+- secrets come from the Pulumi config and configs from the layout's bind-mounted folders; both
+  reach a service as files in a volume of its own, uploaded by a "files" container that is created
+  and never started (the service's root filesystem is read-only, so nothing can be uploaded into
+  it). Never env, argv or labels; names never derive from values.
+- a service without published ports or data volumes (backend, frontend, the exporter) is replaced
+  start-before-stop: the new container is created with an automatic name and must become healthy
+  before the old one is removed, while the proxy finds both through Docker's DNS. A new version that
+  never gets healthy fails `up` and the old one keeps serving. The proxy, the db and Prometheus
+  (a host port, a data directory one process may own) are stopped first.
+- the data volumes are kept on `destroy` unless hardstack:protectVolumes is false.
+- kreuzwerker's docker_container has no pids limit: the limits are exported (`pidsLimits`) and
+  `hardstack deploy up` applies them with `docker update` after each up (run.apply_pids_limits).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_docker as docker
 
 from hardstack.answers import Answers, validate
 from hardstack.catalog import SECRETS
-from hardstack.deploy.docker import BuiltImage, Container, FilesVolume, Network, PulledImage, Volume
 from hardstack.deploy.settings import DeploySettings
 
+LABEL = "io.hardstack.stack"
 SKIP_DIRS = {".git", "node_modules", "dist", "build", "__pycache__", "secrets", ".venv"}
+
+
+class ProgramError(RuntimeError):
+    pass
 
 
 def compose_config(layout: Path) -> dict:
     """The layout's compose model, fully resolved (the layout's .env is read by compose)."""
-    out = subprocess.run(["docker", "compose", "config", "--format", "json"], cwd=layout,
+    out = subprocess.run(["docker", "compose", "--profile", "manual", "config", "--format", "json"], cwd=layout,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
-def tree_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if path.is_file() and not SKIP_DIRS & set(rel.parts):
-            h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-def build_digest(build: dict) -> str:
-    """What an image is built from: the context, or in sibling mode only the app, the layout's
-    Dockerfile folder and deploy files (the context is the parent folder that holds them all)."""
-    context, args = Path(build["context"]), build.get("args") or {}
-    if "APP_DIR" not in args:
-        return tree_digest(context)
-    dockerfile = context / build.get("dockerfile", "Dockerfile")
-    return digest_of([tree_digest(context / args["APP_DIR"]), tree_digest(dockerfile.parent)])
-
-
-def digest_of(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
 def read_tree(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {str(p.relative_to(root)): p.read_text() for p in sorted(root.rglob("*"))
+            if p.is_file() and not SKIP_DIRS & set(p.relative_to(root).parts)}
+
+
+def local_image_id(ref: str) -> str | None:
+    proc = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 @dataclass
@@ -69,6 +67,12 @@ class Plan:
     answers: Answers
     compose: dict
     prefix: str
+
+    @property
+    def services(self) -> dict[str, dict]:
+        """The services to run: every service of `up`, and the superuser step when its password is set."""
+        wanted = {"superuser"} if self.settings.superuser_password else set()
+        return {name: svc for name, svc in self.compose["services"].items() if not svc.get("profiles") or name in wanted}
 
     def secret_values(self) -> dict[str, pulumi.Output]:
         s = self.settings
@@ -88,76 +92,167 @@ def make_plan(settings: DeploySettings, stack: str) -> Plan:
     return Plan(settings, answers, compose_config(settings.layout_dir), f"{answers.compose_project}-{stack}")
 
 
-def _uid(service: dict) -> int:
-    return int(str(service["user"]).split(":")[0])  # every service of the layout names its numeric user
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")
+
+
+def _mb(value: Any) -> int:
+    return max(1, int(value or 0) // 2**20)
+
+
+def _tmpfs(entries: list[str]) -> dict[str, str]:
+    return {path: options for path, _, options in (e.partition(":") for e in entries)}
+
+
+def _healthcheck(hc: dict | None) -> docker.ContainerHealthcheckArgs | None:
+    if not hc or hc.get("disable"):
+        return None
+    return docker.ContainerHealthcheckArgs(tests=hc["test"], interval=hc.get("interval"), timeout=hc.get("timeout"),
+                                           start_period=hc.get("start_period"), retries=hc.get("retries"))
+
+
+def build_images(plan: Plan) -> None:
+    """`docker compose build` of the layout's own images (BuildKit cache: quick when nothing changed).
+    Not in preview, which shows the images as they are."""
+    built = {svc["image"]: name for name, svc in plan.services.items() if "build" in svc}
+    if not built or plan.settings.image_registry or pulumi.runtime.is_dry_run():
+        return
+    pulumi.log.info(f"building {', '.join(built.values())} (docker compose build)")
+    proc = subprocess.run(["docker", "compose", "-p", plan.compose["name"], "build", *built.values()],
+                          cwd=plan.settings.layout_dir, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ProgramError(f"docker compose build failed:\n{proc.stderr[-3000:]}")
+
+
+def image_of(plan: Plan, name: str, svc: dict) -> docker.RemoteImage:
+    ref, registry = svc["image"], plan.settings.image_registry
+    if "build" in svc and registry:
+        return docker.RemoteImage(f"image-{name}", name=f"{registry}/{ref}", keep_locally=True)
+    if "build" in svc:
+        # A local build: a new image id (same tag) replaces the resource, and so the containers using it.
+        return docker.RemoteImage(f"image-{name}", name=ref, keep_locally=True,
+                                  triggers={"imageId": local_image_id(ref) or "not built yet"})
+    return docker.RemoteImage(f"image-{name}", name=ref, keep_locally=True)
+
+
+@dataclass
+class Files:
+    """A service's config folders and secrets, each in a volume of its own, filled by one files container."""
+
+    mounts: list[docker.ContainerVolumeArgs]
+    filler: docker.Container | None
+
+
+def files_for(plan: Plan, name: str, svc: dict, image: docker.RemoteImage, secrets: dict[str, pulumi.Output],
+              labels: list) -> Files:
+    prefix = plan.prefix
+    mounts, staging, uploads = [], [], []
+    folders = [(vol["target"], read_tree(Path(vol["source"]))) for vol in svc.get("volumes", []) if vol["type"] == "bind"]
+    for target, tree in folders:
+        volume = docker.Volume(f"files-{name}-{_slug(target)}", name=f"{prefix}-{name}-{_slug(target)}", labels=labels)
+        staging.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=f"/hardstack/{_slug(target)}"))
+        mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=target, read_only=True))
+        uploads += [docker.ContainerUploadArgs(file=f"/hardstack/{_slug(target)}/{rel}", content=content, permissions="0444")
+                    for rel, content in tree.items()]
+    wanted = [s["source"] for s in svc.get("secrets", []) if s["source"] in secrets]
+    if wanted:
+        volume = docker.Volume(f"secrets-{name}", name=f"{prefix}-{name}-secrets", labels=labels)
+        staging.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/hardstack/secrets"))
+        mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/run/secrets", read_only=True))
+        # Owned by root, readable, in a volume the service mounts read-only: the service's user can read
+        # its secrets and change nothing. (Upload owners need the user in the image's passwd on Engine 20.10.)
+        uploads += [docker.ContainerUploadArgs(file=f"/hardstack/secrets/{source}", content=secrets[source], permissions="0444")
+                    for source in wanted]
+    if not uploads:
+        return Files(mounts, None)
+    filler = docker.Container(
+        f"{prefix}-{name}-files", image=image.image_id, start=False, must_run=False, network_mode="none",
+        entrypoints=["/bin/false"], volumes=staging, uploads=uploads, labels=labels,
+        opts=pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs=["uploads"]))
+    return Files(mounts, filler)
+
+
+def one_shot_succeeded(name: str, container: docker.Container) -> pulumi.Output[str]:
+    """The container's id once it exited 0; fails the update (and so everything after it) otherwise."""
+
+    def verdict(args: list) -> str:
+        ident, code, logs = args
+        if code not in (0, None):
+            raise ProgramError(f"{name} exited {code}; its last output:\n{(logs or '')[-2000:]}\n"
+                               f"Fix the cause, then run `pulumi up --replace <urn of {name}>` or deploy a new image.")
+        return ident
+
+    return pulumi.Output.all(container.id, container.exit_code, container.container_logs).apply(verdict)
 
 
 def deploy(plan: Plan) -> dict[str, Any]:
     """Declare every resource; return the stack outputs."""
     settings, compose, prefix = plan.settings, plan.compose, plan.prefix
-    layout = settings.layout_dir
-    services = {name: svc for name, svc in compose["services"].items() if not svc.get("profiles")}
-    protect = settings.protect_volumes
+    services = plan.services
+    labels = [docker.ContainerLabelArgs(label=LABEL, value=prefix)]
 
-    networks = {name: Network(f"net-{name}", f"{prefix}-{name}", prefix, bool(spec.get("internal")))
+    networks = {name: docker.Network(f"net-{name}", name=f"{prefix}-{name}", internal=bool(spec.get("internal")),
+                                     labels=[docker.NetworkLabelArgs(label=LABEL, value=prefix)])
                 for name, spec in compose.get("networks", {}).items() if name != "default"}
-    volumes = {name: Volume(f"vol-{name}", f"{prefix}-{name}", prefix, opts=pulumi.ResourceOptions(protect=protect))
+    keep = pulumi.ResourceOptions(retain_on_delete=settings.protect_volumes)
+    volumes = {name: docker.Volume(f"vol-{name}", name=f"{prefix}-{name}",
+                                   labels=[docker.VolumeLabelArgs(label=LABEL, value=prefix)], opts=keep)
                for name in compose.get("volumes", {})}
 
-    images: dict[str, pulumi.Resource] = {}
+    images: dict[str, docker.RemoteImage] = {}
     for name, svc in services.items():
-        ref = svc["image"]
-        if ref in images:
-            continue
-        if "build" in svc and not settings.image_registry:
-            images[ref] = BuiltImage(f"image-{name}", str(layout), compose["name"], name, ref, build_digest(svc["build"]))
-        else:
-            pulled = f"{settings.image_registry}/{ref}" if "build" in svc else ref
-            images[ref] = PulledImage(f"image-{name}", pulled)
-    helper = images[services["backend"]["image"]].image_id
+        if svc["image"] not in images:
+            images[svc["image"]] = image_of(plan, name, svc)
 
-    secret_values = plan.secret_values()
-    containers: dict[str, Container] = {}
+    secrets = plan.secret_values()
+    containers: dict[str, docker.Container] = {}
+    after: dict[str, pulumi.Output] = {}  # one-shot steps that must have exited 0
     for name in _start_order(services):
         svc = services[name]
-        mounts = []
-        for vol in svc.get("volumes", []):
-            if vol["type"] == "volume":
-                mounts.append({"source": volumes[vol["source"]].name, "target": vol["target"], "read_only": bool(vol.get("read_only"))})
-            elif vol["type"] == "bind":
-                files = read_tree(Path(vol["source"]))
-                fv = FilesVolume(f"files-{name}-{Path(vol['target']).name}", f"{prefix}-{name}-{Path(vol['target']).name}",
-                                 prefix, files, digest_of(files),
-                                 _uid(svc), "0444", helper)
-                mounts.append({"source": fv.name, "target": vol["target"], "read_only": True})
-        if svc.get("secrets"):
-            wanted = {s["source"]: secret_values[s["source"]] for s in svc["secrets"] if s["source"] in secret_values}
-            files = pulumi.Output.all(**wanted)
-            digest = files.apply(digest_of)
-            sv = FilesVolume(f"secrets-{name}", f"{prefix}-{name}-secrets", prefix, files, digest, _uid(svc), "0400", helper, secret=True)
-            mounts.append({"source": sv.name, "target": "/run/secrets", "read_only": True})
-        ports = []
-        for port in svc.get("ports", []):
-            ports.append({"host_ip": settings.bind_address or port.get("host_ip", "127.0.0.1"),
-                          "published": settings.public_port or int(port["published"]), "target": int(port["target"])})
-        deps = [containers[d] for d in (svc.get("depends_on") or {}) if d in containers]
         image = images[svc["image"]]
+        volume_labels = [docker.VolumeLabelArgs(label=LABEL, value=prefix)]
+        files = files_for(plan, name, svc, image, secrets, volume_labels)
+        mounts = [docker.ContainerVolumeArgs(volume_name=volumes[v["source"]].name, container_path=v["target"],
+                                             read_only=bool(v.get("read_only")))
+                  for v in svc.get("volumes", []) if v["type"] == "volume"] + files.mounts
         one_shot = str(svc.get("restart", "no")) == "no"
-        props = {
-            "name": f"{prefix}-{name}", "alias": name, "stack": prefix, "image": image.image_id,
-            "user": str(svc["user"]), "restart": "no" if one_shot else str(svc["restart"]),
-            "read_only": bool(svc.get("read_only")), "cap_drop": list(svc.get("cap_drop") or []),
-            "security_opt": list(svc.get("security_opt") or []), "logging": svc.get("logging") or {"driver": "json-file"},
-            "env": {k: str(v) for k, v in (svc.get("environment") or {}).items()},
-            "command": svc.get("command"), "entrypoint": svc.get("entrypoint"),
-            "networks": [networks[n].name for n in (svc.get("networks") or {})],
-            "tmpfs": svc.get("tmpfs") or [], "mounts": mounts, "ports": ports,
-            "memory": int(svc.get("mem_limit") or 0), "cpus": float(svc.get("cpus") or 0), "pids": int(svc.get("pids_limit") or 0),
-            "shm_size": svc.get("shm_size"), "healthcheck": _healthcheck(svc.get("healthcheck")),
-            "one_shot": one_shot, "wait_timeout": 300,
-        }
-        containers[name] = Container(f"container-{name}", props,
-                                     opts=pulumi.ResourceOptions(depends_on=deps, delete_before_replace=True))
+        ports = [docker.ContainerPortArgs(internal=int(p["target"]), external=settings.public_port or int(p["published"]),
+                                          ip=settings.bind_address or p.get("host_ip", "127.0.0.1"))
+                 for p in svc.get("ports", [])]
+        # Start-before-stop is safe only without a host port or a data directory to share.
+        stop_first = bool(ports) or any(v["type"] == "volume" for v in svc.get("volumes", []))
+        needs = list(svc.get("depends_on") or {}) + (["migrate"] if name == "superuser" else [])  # needs the tables
+        deps = [containers[d] for d in needs if d in containers]
+        marks = labels + [docker.ContainerLabelArgs(label=f"io.hardstack.after.{d}", value=after[d]) for d in needs if d in after]
+        # New files restart the service, except a data service's secrets: PostgreSQL reads its password
+        # file only when the volume is first initialised (rotation: run.refuse_db_password_change).
+        only_secrets = not any(v["type"] == "bind" for v in svc.get("volumes", []))
+        if files.filler is not None and not (stop_first and only_secrets):
+            marks.append(docker.ContainerLabelArgs(label="io.hardstack.files", value=files.filler.id))
+        memory = _mb(svc.get("mem_limit"))
+        container = docker.Container(
+            f"{prefix}-{name}", image=image.image_id, user=str(svc["user"]),
+            read_only=bool(svc.get("read_only")),
+            capabilities=docker.ContainerCapabilitiesArgs(drops=list(svc.get("cap_drop") or []), adds=list(svc.get("cap_add") or [])),
+            security_opts=list(svc.get("security_opt") or []),
+            memory=memory, memory_swap=memory, cpus=str(float(svc.get('cpus') or 0)),  # as the provider reads it back ("1.0"); swap = memory
+            shm_size=_mb(svc["shm_size"]) if svc.get("shm_size") else None,
+            restart="no" if one_shot else str(svc["restart"]),
+            log_driver=(svc.get("logging") or {}).get("driver", "json-file"),
+            log_opts={k: str(v) for k, v in ((svc.get("logging") or {}).get("options") or {}).items()},
+            tmpfs=_tmpfs(svc.get("tmpfs") or []),
+            envs=[f"{k}={v}" for k, v in sorted((svc.get("environment") or {}).items())],
+            command=svc.get("command"), entrypoints=svc.get("entrypoint"),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=networks[n].name, aliases=[name])
+                               for n in (svc.get("networks") or {})],
+            volumes=mounts, ports=ports, healthcheck=_healthcheck(svc.get("healthcheck")),
+            wait=not one_shot, wait_timeout=settings.wait_timeout, must_run=not one_shot,
+            attach=one_shot, logs=one_shot, destroy_grace_seconds=10, labels=marks,
+            opts=pulumi.ResourceOptions(depends_on=deps + ([files.filler] if files.filler else []),
+                                        delete_before_replace=stop_first))
+        containers[name] = container
+        if one_shot:
+            after[name] = one_shot_succeeded(name, container)
 
     proxy_port = next(iter(services["proxy"].get("ports", [])), {})
     host = settings.bind_address or proxy_port.get("host_ip", "127.0.0.1")
@@ -166,13 +261,10 @@ def deploy(plan: Plan) -> dict[str, Any]:
         "url": f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/",
         "imageDigests": {ref: img.image_id for ref, img in images.items()},
         "containers": {name: c.name for name, c in containers.items()},
+        "pidsLimits": {name: int(svc["pids_limit"]) for name, svc in services.items() if svc.get("pids_limit")},
+        # Compared by `hardstack deploy up` before the next up: PostgreSQL keeps the password it was initialised with.
+        "dbPassword": secrets["db_password"],
     }
-
-
-def _healthcheck(hc: dict | None) -> dict | None:
-    if not hc or hc.get("disable"):
-        return None
-    return {k: hc.get(k) for k in ("test", "interval", "timeout", "start_period", "retries")}
 
 
 def _start_order(services: dict[str, dict]) -> list[str]:
@@ -183,7 +275,7 @@ def _start_order(services: dict[str, dict]) -> list[str]:
             return
         if name in seen:
             raise ValueError(f"depends_on cycle through {name}")
-        for dep in services[name].get("depends_on") or {}:
+        for dep in list(services[name].get("depends_on") or {}) + (["migrate"] if name == "superuser" else []):
             visit(dep, seen + (name,))
         order.append(name)
 
@@ -198,5 +290,6 @@ def program() -> None:
 
     settings = from_pulumi_config()  # fails here, before any resource, on bad config
     plan = make_plan(settings, pulumi.get_stack())
+    build_images(plan)
     for key, value in deploy(plan).items():
         pulumi.export(key, value)

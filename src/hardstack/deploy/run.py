@@ -1,13 +1,15 @@
 """Run the deploy program through the Automation API: `hardstack deploy up|preview|destroy`.
 
-The program runs inline (in this process), so the CLI needs no Python language host; the
-dynamic providers are served by the small plugin script beside this module.
+The program runs inline (in this process), so the CLI needs no Python language host; its
+resources are pulumi-docker's, served by the `docker` resource plugin (installed with the SDK where
+Pulumi can download plugins, built by scripts/docker-provider where it cannot).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
@@ -19,7 +21,6 @@ from hardstack.deploy.program import program
 from hardstack.resources import pulumi_project
 
 PULUMI_PROJECT = pulumi_project()
-PLUGINS = Path(__file__).resolve().parent / "plugins"
 TOOLCHAIN_BIN = Path(os.environ.get("HARDSTACK_CACHE", Path.home() / ".cache" / "hardstack")) / "pulumi" / "bin"
 
 
@@ -28,13 +29,8 @@ class DeployError(RuntimeError):
 
 
 def pulumi_env() -> dict[str, str]:
-    path = os.pathsep.join([str(PLUGINS), str(Path(sys.executable).parent), str(TOOLCHAIN_BIN), os.environ.get("PATH", "")])
-    return {
-        "PATH": path,
-        "HARDSTACK_PYTHON": sys.executable,
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-    }
+    path = os.pathsep.join([str(Path(sys.executable).parent), str(TOOLCHAIN_BIN), os.environ.get("PATH", "")])
+    return {"PATH": path, "PULUMI_SKIP_UPDATE_CHECK": "true"}
 
 
 def pulumi_command() -> auto.PulumiCommand:
@@ -65,8 +61,48 @@ def select(stack_name: str, work_dir: Path = PULUMI_PROJECT, env: dict[str, str]
     return auto.create_or_select_stack(stack_name=stack_name, project_name="hardstack", program=program, opts=opts)
 
 
-def up(stack: auto.Stack, on_output: Callable[[str], None] = print) -> auto.UpResult:
-    return stack.up(on_output=on_output, color="never")
+def up(stack: auto.Stack, on_output: Callable[[str], None] = print, db_password_changed: bool = False,
+       refresh: bool = False) -> auto.UpResult:
+    """`pulumi up`; refresh=True first reads what is really running (containers removed by hand)."""
+    if not db_password_changed:
+        refuse_db_password_change(stack)
+    result = stack.up(on_output=on_output, color="never", refresh=refresh)
+    apply_pids_limits(result.outputs, on_output)
+    return result
+
+
+def refuse_db_password_change(stack: auto.Stack) -> None:
+    """Before any change: PostgreSQL reads its password file only when its volume is first
+    initialised, so a new hardstack:dbPassword alone would lock the backend out."""
+    deployed = stack.outputs().get("dbPassword")
+    try:
+        configured = stack.get_config("hardstack:dbPassword").value
+    except auto.CommandError:
+        return  # the program names the missing key
+    if deployed is None or deployed.value == configured:
+        return
+    containers = stack.outputs().get("containers")
+    db = containers.value.get("db", "<db container>") if containers else "<db container>"
+    raise DeployError(
+        "hardstack:dbPassword differs from the deployed one; nothing was changed. PostgreSQL keeps the\n"
+        "password it was initialised with, so change the role's password first (it prompts; the password\n"
+        "stays out of argv and shell history), then deploy the new secret:\n"
+        f"  docker exec -it {db} sh -c 'psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -c \"\\\\password $POSTGRES_USER\"'\n"
+        "  hardstack deploy up --db-password-changed\n"
+        "Between the two the running backend's new connections fail: do it in a quiet moment.")
+
+
+def apply_pids_limits(outputs: dict, on_output: Callable[[str], None]) -> None:
+    """kreuzwerker's docker_container has no pids limit: set the layout's on every running container."""
+    names = outputs["containers"].value if "containers" in outputs else {}
+    limits = outputs["pidsLimits"].value if "pidsLimits" in outputs else {}
+    for service, limit in limits.items():
+        if service in names:
+            proc = subprocess.run(["docker", "update", "--pids-limit", str(int(limit)), names[service]],
+                                  capture_output=True, text=True)
+            if proc.returncode != 0 and "No such container" not in proc.stderr:
+                raise DeployError(f"docker update --pids-limit {limit} {names[service]}: {proc.stderr.strip()}")
+    on_output(f"pids limits set on {len(limits)} containers\n")
 
 
 def preview(stack: auto.Stack, on_output: Callable[[str], None] = print) -> auto.PreviewResult:
@@ -75,3 +111,13 @@ def preview(stack: auto.Stack, on_output: Callable[[str], None] = print) -> auto
 
 def destroy(stack: auto.Stack, on_output: Callable[[str], None] = print) -> auto.DestroyResult:
     return stack.destroy(on_output=on_output, color="never")
+
+
+def stack_leftovers(stack: str) -> dict[str, list[str]]:
+    """Containers, networks and volumes labelled for this stack (`<compose project>-<stack>`)."""
+    from hardstack.deploy.program import LABEL
+
+    label = f"label={LABEL}={stack}"
+    return {kind: subprocess.run(cmd + ["--filter", label], capture_output=True, text=True).stdout.split()
+            for kind, cmd in (("containers", ["docker", "ps", "-aq"]), ("networks", ["docker", "network", "ls", "-q"]),
+                              ("volumes", ["docker", "volume", "ls", "-q"]))}

@@ -62,7 +62,10 @@ class DeploySettings(BaseSettings):
     db_password: SecretStr = Field(alias="dbPassword", description="Database password (secret)")
     django_secret_key: SecretStr = Field(alias="djangoSecretKey", description="Django secret key (secret)")
     superuser_password: Optional[SecretStr] = Field(None, alias="superuserPassword", description="Superuser password for the manual superuser step (secret)")
-    protect_volumes: bool = Field(False, alias="protectVolumes", description="Keep the data volumes on `pulumi destroy`")
+    wait_timeout: int = Field(300, alias="waitTimeout", ge=10, le=3600,
+                              description="Seconds a new container may take to become healthy before `up` fails (the old one keeps serving)")
+    protect_volumes: bool = Field(True, alias="protectVolumes",
+                                  description="Keep the data volumes (database, Prometheus) on `destroy`; false lets destroy remove them")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
