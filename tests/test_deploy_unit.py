@@ -166,6 +166,31 @@ def test_volume_names_never_derive_from_values(declared):
     assert all(re.fullmatch(r"[a-z0-9-]+", n) and n.startswith(PREFIX) for n in names), names
 
 
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_registry_images_are_pulled_by_the_pushed_digest(default_layout):
+    values = {**valid_values(default_layout), "imageRegistry": "ghcr.io/acme/shop",
+              "imageDigests": json.dumps({"backend": DIGEST, "frontend": DIGEST.replace("ab", "cd")})}
+    plan = make_plan(from_values(values, all_secret), "unit")
+    MOCKS.resources.clear()
+    pulumi.runtime.test(lambda: deploy(plan)["url"])()
+    names = sorted(r.inputs["name"] for r in of_type("docker:index/remoteImage:RemoteImage"))
+    assert f"ghcr.io/acme/shop/backend@{DIGEST}" in names and f"ghcr.io/acme/shop/frontend@{DIGEST.replace('ab', 'cd')}" in names
+    assert not any("triggers" in r.inputs for r in of_type("docker:index/remoteImage:RemoteImage") if "ghcr.io" in r.inputs["name"])
+
+
+def test_a_missing_digest_fails_before_any_resource(default_layout):
+    from hardstack.deploy.program import ProgramError
+
+    values = {**valid_values(default_layout), "imageRegistry": "ghcr.io/acme/shop", "imageDigests": json.dumps({"backend": DIGEST})}
+    plan = make_plan(from_values(values, all_secret), "unit")
+    MOCKS.resources.clear()
+    with pytest.raises(ProgramError, match="no digest for frontend"):
+        pulumi.runtime.test(lambda: deploy(plan)["url"])()
+    assert MOCKS.resources == []
+
+
 def test_start_order_follows_depends_on():
     from hardstack.deploy.program import _start_order
 
@@ -192,6 +217,10 @@ BAD_SETTINGS = {
     "registry-scheme": (lambda v: v.update(imageRegistry="https://r.example.com"), "hardstack:imageRegistry", "no scheme"),
     "weak-secret": (lambda v: v.update(djangoSecretKey="short"), "hardstack:djangoSecretKey", "16 characters"),
     "unknown-key": (lambda v: v.update(dbPasword="x" * 20), "hardstack:dbPasword", "unknown key"),
+    "digest-not-sha": (lambda v: v.update(imageRegistry="ghcr.io/o/r", imageDigests='{"backend": "latest"}'),
+                       "hardstack:imageDigests", "sha256:<64 hex>"),
+    "digests-not-json": (lambda v: v.update(imageRegistry="ghcr.io/o/r", imageDigests="backend@sha256"), "hardstack:imageDigests", "JSON"),
+    "digests-without-registry": (lambda v: v.update(imageDigests='{"backend": "sha256:' + "a" * 64 + '"}'), "hardstack", "needs imageRegistry"),
 }
 
 

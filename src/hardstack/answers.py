@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hardstack import __version__ as VERSION
 from hardstack.catalog import ACTIONS, DOCKERIGNORE, IMAGES, LIMITS, PULUMI_VERSION, SECRETS, SERVICES, UIDS
 
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
@@ -145,7 +146,7 @@ class Answers(BaseModel):
     enable_devcontainer: bool = Field(True, description="A dev container that uses the layout's compose services and secrets")
     openapi_command: str = Field("python manage.py spectacular --file openapi.yaml --validate", description="Backend command that writes openapi.yaml (CI validates and publishes it)")
     frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")
-    hardstack_package: str = Field("hardstack", description="pip requirement of hardstack for the deploy workflow (e.g. a git URL)")
+    hardstack_package: str = Field(f"hardstack=={VERSION}", description="pip requirement of hardstack for the deploy workflow, pinned (or a git URL at a commit)")
 
     bind_address: str = Field("127.0.0.1", description="Host address the proxy publishes on")
     http_port: int = Field(8080, description="Host port for HTTP")

@@ -81,6 +81,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "setup_buildx": ("docker/setup-buildx-action@c47758b77c9736f4b2ef4073d4d51994fabfe349", "v3.7.1"),
     "docker_login": ("docker/login-action@9780b0c442fbb1117ed29e0efdff1e18412f7567", "v3.3.0"),
     "build_push": ("docker/build-push-action@48aba3b46d1b1fec4febb7c5d0c644b249a11355", "v6.10.0"),
+    # The newest commit of pulumi/actions this project could verify offline (main, after v5.5.1).
+    "pulumi": ("pulumi/actions@4ddd4329226d5f7fdca0bc1fe3a0a659f4de25fe", "v5.5.1"),
 }
 PULUMI_VERSION = "3.274.1"
 

@@ -124,10 +124,30 @@ def build_images(plan: Plan) -> None:
         raise ProgramError(f"docker compose build failed:\n{proc.stderr[-3000:]}")
 
 
-def image_of(plan: Plan, name: str, svc: dict) -> docker.RemoteImage:
-    ref, registry = svc["image"], plan.settings.image_registry
-    if "build" in svc and registry:
-        return docker.RemoteImage(f"image-{name}", name=f"{registry}/{ref}", keep_locally=True)
+def registry_refs(plan: Plan) -> dict[str, str]:
+    """image -> what to pull instead, with hardstack:imageRegistry: `<registry>/<part>@<digest>`, the name
+    and digest the images workflow pushes. Checked before any resource is declared."""
+    registry, digests = plan.settings.image_registry, plan.settings.image_digests or {}
+    if not registry:
+        return {}
+    refs, missing = {}, []
+    for svc in plan.services.values():
+        if "build" in svc:
+            part = svc["image"].split(":")[0].removeprefix(f"{plan.answers.compose_project}-")
+            if part in digests:
+                refs[svc["image"]] = f"{registry}/{part}@{digests[part]}"
+            else:
+                missing.append(part)
+    if missing:
+        raise ProgramError(f"hardstack:imageDigests has no digest for {', '.join(sorted(set(missing)))}; set the digests "
+                           'the images workflow pushed: pulumi config set hardstack:imageDigests \'{"backend": "sha256:..."}\'')
+    return refs
+
+
+def image_of(plan: Plan, name: str, svc: dict, pulled: dict[str, str]) -> docker.RemoteImage:
+    ref = svc["image"]
+    if ref in pulled:
+        return docker.RemoteImage(f"image-{name}", name=pulled[ref], keep_locally=True)
     if "build" in svc:
         # A local build: a new image id (same tag) replaces the resource, and so the containers using it.
         return docker.RemoteImage(f"image-{name}", name=ref, keep_locally=True,
@@ -189,6 +209,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
     """Declare every resource; return the stack outputs."""
     settings, compose, prefix = plan.settings, plan.compose, plan.prefix
     services = plan.services
+    pulled = registry_refs(plan)  # before any resource: a missing digest creates nothing
     labels = [docker.ContainerLabelArgs(label=LABEL, value=prefix)]
 
     networks = {name: docker.Network(f"net-{name}", name=f"{prefix}-{name}", internal=bool(spec.get("internal")),
@@ -202,7 +223,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
     images: dict[str, docker.RemoteImage] = {}
     for name, svc in services.items():
         if svc["image"] not in images:
-            images[svc["image"]] = image_of(plan, name, svc)
+            images[svc["image"]] = image_of(plan, name, svc, pulled)
 
     secrets = plan.secret_values()
     containers: dict[str, docker.Container] = {}

@@ -10,6 +10,8 @@ with the command that sets them right.
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -59,6 +61,8 @@ class DeploySettings(BaseSettings):
     public_port: Optional[int] = Field(None, alias="publicPort", description="Host port of the proxy (default: the layout's http_port)")
     bind_address: Optional[str] = Field(None, alias="bindAddress", description="Host address of the proxy (default: the layout's bind_address)")
     image_registry: Optional[str] = Field(None, alias="imageRegistry", description="Registry prefix to pull the app images from; unset: build locally")
+    image_digests: Optional[dict[str, str]] = Field(None, alias="imageDigests",
+                                                    description='With imageRegistry: JSON {"backend": "sha256:...", "frontend": "sha256:..."}, the digests the images workflow pushed')
     db_password: SecretStr = Field(alias="dbPassword", description="Database password (secret)")
     django_secret_key: SecretStr = Field(alias="djangoSecretKey", description="Django secret key (secret)")
     superuser_password: Optional[SecretStr] = Field(None, alias="superuserPassword", description="Superuser password for the manual superuser step (secret)")
@@ -103,12 +107,35 @@ class DeploySettings(BaseSettings):
             raise ValueError(f"must be a registry prefix such as registry.example.com/team (no scheme), got {v!r}")
         return v.rstrip("/") if v else v
 
+    @field_validator("image_digests", mode="before")
+    @classmethod
+    def _digests(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                raise ValueError('must be JSON such as {"backend": "sha256:<64 hex>"}') from None
+        if not isinstance(v, dict) or not v:
+            raise ValueError('must be a JSON object such as {"backend": "sha256:<64 hex>"}')
+        bad = [f"{k}={d}" for k, d in v.items() if not re.fullmatch(r"sha256:[0-9a-f]{64}", str(d))]
+        if bad:
+            raise ValueError(f"not sha256:<64 hex> digests: {', '.join(bad)}")
+        return v
+
     @field_validator("db_password", "django_secret_key", "superuser_password")
     @classmethod
     def _strong(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
         if v is not None and len(v.get_secret_value()) < 16:
             raise ValueError("is shorter than 16 characters; generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return v
+
+    @model_validator(mode="after")
+    def _digests_need_registry(self) -> "DeploySettings":
+        if self.image_digests and not self.image_registry:
+            raise ValueError("imageDigests needs imageRegistry (where the digests were pushed)")
+        return self
 
     @model_validator(mode="after")
     def _distinct(self) -> "DeploySettings":
