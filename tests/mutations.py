@@ -97,6 +97,9 @@ MUTATIONS: list[Mutation] = [
     M("user-root-compose", "C15", CO, "    user: \"65534:65534\"", "    user: \"0:0\"", alone=False),
     M("user-by-name-compose", "C15", CO, "    user: \"65534:65534\"", "    user: nobody"),
     M("debug-on", "C16", CO, 'DJANGO_DEBUG: "0"', 'DJANGO_DEBUG: "1"'),
+    M("data-network-open", "C17", CO, "  data:\n    internal: true\n", "  data: {}\n"),
+    M("db-on-edge", "C17", CO, "    networks: [data]\n", "    networks: [data, edge]\n"),
+    M("prometheus-default-network", "C17", CO, "    networks: [monitoring]\n", ""),
     # nginx
     M("unknown-upstream", "N1", PROXY, "set $backend http://backend:8000;", "set $backend http://backend-old:8000;"),
     M("upstream-wrong-port", "N1", PROXY, "set $frontend http://frontend:8080;", "set $frontend http://frontend:80;"),

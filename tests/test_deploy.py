@@ -239,7 +239,7 @@ def test_y6_destroy_keeps_the_data_volumes_unless_asked(deployment):
     assert left["containers"] == [] and left["networks"] == []
     kept = sorted(subprocess.run(["docker", "volume", "inspect", "-f", "{{.Name}}", *left["volumes"]],
                                  capture_output=True, text=True).stdout.split())
-    assert kept == [f"{deployment.name}-db-data", f"{deployment.name}-prometheus-data"]
+    assert kept == [f"{deployment.name}-db-data", f"{deployment.name}-media", f"{deployment.name}-prometheus-data"]
     configure(deployment, protectVolumes=("false", False))
     run.up(deployment.stack, on_output=lambda _: None)  # adopts the kept volumes, with the data in them
     assert http(health_url(deployment)).json()["status"] == "ok"

@@ -117,10 +117,61 @@ def test_r2_api_health_queries_the_database(stack):
         assert header in resp.headers, header
 
 
+def signed_in(stack):
+    """(opener, csrf token) of a session as a browser gets it from /admin/login/, for a superuser the manual
+    step creates (`writer`, so R8 still sees `admin` created by its own first run). Once per stack: the
+    login route is rate limited to 5 requests a minute."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    if getattr(stack, "session", None):
+        return stack.session
+    stack.compose("run", "--rm", "-T", "-e", "SUPERUSER_USERNAME=writer", "superuser")
+    password = (stack.layout / "secrets" / "superuser_password").read_text().strip()
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(stack.url + "/admin/login/", timeout=10).read()
+    token = next(c.value for c in jar if c.name == "csrftoken")
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": "writer", "password": password, "next": "/admin/"})
+    opener.open(urllib.request.Request(stack.url + "/admin/login/?next=/admin/", data=form.encode(),
+                                       headers={"Referer": stack.url + "/admin/login/"}), timeout=10).read()
+    assert any(c.name == "sessionid" for c in jar), "the login did not start a session"
+    stack.session = (opener, next(c.value for c in jar if c.name == "csrftoken"))  # rotated at login
+    return stack.session
+
+
+def post_reading(stack, value: float, session=None):
+    """POST a reading, signed in (session) or not; returns (status, body)."""
+    import urllib.error
+    import urllib.request
+
+    opener, token = session or (urllib.request.build_opener(), None)
+    headers = {"Content-Type": "application/json", **({"X-CSRFToken": token} if token else {})}
+    req = urllib.request.Request(stack.url + "/api/readings/", data=json.dumps({"value": value}).encode(), headers=headers, method="POST")
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_r2_writes_need_a_signed_in_session_and_the_csrf_token(stack):
+    marker = 1111.5 + (uuid.uuid4().int % 1000)
+    assert post_reading(stack, marker)[0] == 403  # no CSRF token: refused before the view
+    opener, token = signed_in(stack)
+    import urllib.request
+
+    anonymous = urllib.request.build_opener()
+    anonymous.addheaders = [("Cookie", f"csrftoken={token}")]
+    assert post_reading(stack, marker, (anonymous, token))[0] == 401  # a token but no session
+    assert marker not in [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
+
+
 def test_r2_write_then_read_and_no_body_in_logs(stack):
     marker = 4242.125 + (uuid.uuid4().int % 1000)
-    created = http(stack.url + "/api/readings/", "POST", json.dumps({"value": marker}).encode(), {"Content-Type": "application/json"})
-    assert created.status == 201, created.body
+    status, body = post_reading(stack, marker, signed_in(stack))
+    assert status == 201, body
     listed = http(stack.url + "/api/readings/").json()
     assert marker in [r["value"] for r in listed["readings"]]
     logs = stack.compose("logs", "--no-color", "proxy", "backend").stdout
@@ -180,6 +231,49 @@ def test_r4_no_secret_in_inspect_labels_or_history(stack):
     assert not any(e.startswith("DB_PASSWORD=") for e in env)
 
 
+def test_uploads_are_written_by_the_backend_and_served_as_files(stack):
+    name = f"upload-{uuid.uuid4().hex[:8]}"
+    script = ("import os, sys; root = os.environ['MEDIA_ROOT']; "
+              f"open(os.path.join(root, '{name}.png'), 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n'); "
+              f"open(os.path.join(root, '{name}.svg'), 'w').write('<svg xmlns=\\'http://www.w3.org/2000/svg\\'><script>alert(1)</script></svg>')")
+    stack.compose("exec", "-T", "backend", "python", "-c", script)
+    image = http(f"{stack.url}/media/{name}.png")
+    assert image.status == 200 and image.headers["content-type"] == "image/png"
+    assert image.headers["content-disposition"] == "inline" and image.headers["x-content-type-options"] == "nosniff"
+    svg = http(f"{stack.url}/media/{name}.svg")
+    assert svg.status == 200 and svg.headers["content-type"] == "application/octet-stream"
+    assert svg.headers["content-disposition"] == "attachment" and "sandbox" in svg.headers["content-security-policy"]
+    assert http(f"{stack.url}/media/").status in (403, 404)  # no listing
+    # The proxy reads the volume, it cannot change it.
+    assert stack.compose("exec", "-T", "proxy", "touch", "/srv/media/x", check=False).returncode != 0
+
+
+def test_check_deploy_is_clean_in_the_running_backend_and_with_https_on(stack):
+    """Django's deployment checklist, on the settings the layout runs: plain HTTP (this stack) and HTTPS
+    (the same image as a TLS layout runs it: DJANGO_HTTPS=1), with no warnings in either."""
+    plain = stack.compose("exec", "-T", "backend", "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", check=False)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    image = stack.inspect(stack.container_id("backend"))["Image"]
+    show = "import django; django.setup(); from django.conf import settings as s; " \
+           "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)"
+
+    def run(https: str, *args: str) -> subprocess.CompletedProcess:
+        env = {"DJANGO_HTTPS": https, "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "DB_PASSWORD": "unused",
+               "DJANGO_ALLOWED_HOSTS": "shop.example.com,testserver", "DJANGO_SETTINGS_MODULE": "config.settings"}
+        flags = [f for k, v in env.items() for f in ("-e", f"{k}={v}")]
+        return subprocess.run(["docker", "run", "--rm", "--read-only", "--network", "none", "--tmpfs", "/tmp",
+                               "--entrypoint", "python", *flags, image, *args], capture_output=True, text=True, timeout=120)
+
+    https = run("1", "manage.py", "check", "--deploy", "--fail-level", "WARNING")
+    assert https.returncode == 0, https.stdout + https.stderr
+    assert run("1", "-c", show).stdout.split() == ["True", "True", "True", "63072000"]
+    assert run("0", "-c", show).stdout.split() == ["False", "False", "False", "0"]
+    # With HTTPS on, plain HTTP is redirected, except the metrics scrape (and the health probe).
+    probe = "import django; django.setup(); from django.test import Client; c = Client(); " \
+            "print(c.get('/metrics').status_code, c.get('/admin/login/').status_code)"
+    assert run("1", "-c", probe).stdout.split() == ["200", "301"]
+
+
 # ---- R8 ---------------------------------------------------------------------------------
 
 def test_r8_superuser_step_is_idempotent_and_refuses_weak_passwords(stack):
@@ -201,8 +295,7 @@ def test_r8_superuser_step_is_idempotent_and_refuses_weak_passwords(stack):
 
 def test_r6_database_restart_keeps_data_and_backend_recovers(stack):
     marker = 777.5 + (uuid.uuid4().int % 1000)
-    assert http(stack.url + "/api/readings/", "POST", json.dumps({"value": marker}).encode(),
-                {"Content-Type": "application/json"}).status == 201
+    assert post_reading(stack, marker, signed_in(stack))[0] == 201
     backend_started = stack.inspect(stack.container_id("backend"))["State"]["StartedAt"]
     stack.compose("restart", "db")
     stack.wait_healthy("db", 120)

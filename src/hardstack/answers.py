@@ -52,6 +52,7 @@ PROMPTED: dict[str, Any] = {
     "enable_monitoring": None,
     "enable_ci_workflows": None,
     "enable_devcontainer": None,
+    "backend_egress": None,
     "bind_address": None,
     "http_port": None,
 }
@@ -116,6 +117,8 @@ class Answers(BaseModel):
     static_url: str = Field("/static/", description="Django's STATIC_URL: the proxy sends it to the backend, which serves the collected files (WhiteNoise when the app has none)")
     api_path: str = Field("/api", description="URL path prefix the proxy sends to the backend (with /admin and static_url)")
     metrics_path: str = Field("/metrics", description="Path of the backend's Prometheus metrics (django-prometheus)")
+    media_root: str = Field("/srv/media", description="Folder in the backend where the app writes uploads (Django MEDIA_ROOT): a volume")
+    media_url: str = Field("/media/", description="URL path the proxy serves uploads under (Django MEDIA_URL), as files: never run, never sniffed")
 
     frontend_context: str = Field("frontend", description="Frontend build context, relative to the layout (e.g. ../web)")
     frontend_build_command: str = Field("npm run build", description="Command that builds the frontend")
@@ -144,6 +147,7 @@ class Answers(BaseModel):
     enable_monitoring: bool = Field(True, description="Prometheus, alert rules and the postgres exporter")
     enable_ci_workflows: bool = Field(True, description="GitHub workflows: backend, frontend, images, deploy")
     enable_devcontainer: bool = Field(True, description="A dev container that uses the layout's compose services and secrets")
+    backend_egress: bool = Field(False, description="A network from the backend to the internet (mail, S3, Sentry); off: only the proxy's network is not internal")
     openapi_command: str = Field("python manage.py spectacular --file openapi.yaml --validate", description="Backend command that writes openapi.yaml (CI validates and publishes it)")
     frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")
     hardstack_package: str = Field(f"hardstack=={VERSION}", description="pip requirement of hardstack for the deploy workflow, pinned (or a git URL at a commit)")
@@ -250,16 +254,26 @@ class Answers(BaseModel):
             raise ValueError(f"must be a lowercase identifier such as app, got {v!r}")
         return v
 
-    @field_validator("metrics_path", "api_path", "health_path", "static_url")
+    @field_validator("metrics_path", "api_path", "health_path", "static_url", "media_url")
     @classmethod
     def _url_path(cls, v: str, info) -> str:
         if not re.match(r"^/[A-Za-z0-9/_.-]*$", v):
             raise ValueError(f"must be an absolute URL path such as /api, got {v!r}")
-        if info.field_name == "static_url":
+        if info.field_name in ("static_url", "media_url"):
+            if v.rstrip("/") == "":
+                raise ValueError("must be a path below the root such as /media/ (the root serves the frontend)")
             return v.rstrip("/") + "/"
         if info.field_name == "api_path" and v.rstrip("/") == "":
             raise ValueError("must be a path below the root such as /api (the root serves the frontend)")
         return v if info.field_name == "health_path" else (v.rstrip("/") or "/")
+
+    @field_validator("media_root")
+    @classmethod
+    def _media_root(cls, v: str) -> str:
+        v = v.rstrip("/")
+        if not re.match(r"^/[A-Za-z0-9/_.-]+$", v) or v.split("/")[1] in ("app", "opt", "etc", "proc", "sys", "dev", "run", "tmp", "usr", "bin"):
+            raise ValueError(f"must be an absolute folder of its own such as /srv/media (not under /app, /opt, /tmp or a system folder), got {v!r}")
+        return v
 
     @field_validator("api_url")
     @classmethod
@@ -451,6 +465,23 @@ class Answers(BaseModel):
     def secrets_of(self, service: str) -> str:
         """The runtime secrets a service mounts, as compose lists them."""
         return ", ".join(name for name, users in self.secrets.items() if service in users)
+
+    @property
+    def networks(self) -> dict[str, bool]:
+        """Compose network -> internal. Only the proxy's edge (published ports) and the backend's opt-in
+        egress reach outside; row C17 holds a layout to this."""
+        nets = {"edge": False, "app": True, "data": True}
+        if self.enable_monitoring:
+            nets["monitoring"] = True
+        if self.backend_egress:
+            nets["egress"] = False
+        return nets
+
+    @property
+    def https_env(self) -> dict[str, str]:
+        """What the backend is told about HTTPS (secure cookies, HSTS, SSL redirect in its settings):
+        compose and the backend CI's `check --deploy` pass the same."""
+        return {"DJANGO_HTTPS": "1" if self.enable_tls else "0"}
 
     @property
     def ports(self) -> dict[str, int | None]:

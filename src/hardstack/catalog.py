@@ -26,17 +26,18 @@ class Service:
     limits: str  # key of LIMITS
     monitoring: bool = False  # exists only with enable_monitoring
     one_shot: bool = False  # runs to completion (migrate) or by hand (superuser)
+    single_writer: bool = False  # owns a data directory one process at a time (a deploy stops it before replacing)
 
 
 # Compose services, in the order compose.yaml lists them.
 SERVICES: dict[str, Service] = {
-    "db": Service("db", 5432, "db"),
+    "db": Service("db", 5432, "db", single_writer=True),
     "migrate": Service("app", None, "migrate", one_shot=True),
     "backend": Service("app", 8000, "backend"),
     "frontend": Service("nginx", 8080, "frontend"),
     "proxy": Service("nginx", 8080, "proxy"),
     "superuser": Service("app", None, "superuser", one_shot=True),
-    "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True),
+    "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True),
     "postgres-exporter": Service("app", 9187, "postgres_exporter", monitoring=True),
 }
 

@@ -361,7 +361,30 @@ def c16_debug_off(layout: Path) -> Result:
     return check("C16", problems, f"{debug} off for every service and in the env files")
 
 
+def c17_networks(layout: Path) -> Result:
+    """Only the proxy reaches the host's network (edge); only the backend, when the backend_egress answer
+    is on, the internet (egress); every other network is internal."""
+    from hardstack.checks.layout import layout_answers
+
+    answers = layout_answers(layout)
+    declared = load(layout).get("networks") or {}
+    allowed_open = {"edge": {"proxy"}, **({"egress": {"backend"}} if answers.backend_egress else {})}
+    problems = []
+    for net, spec in declared.items():
+        if not (spec or {}).get("internal") and net not in allowed_open:
+            problems.append(f"network {net} is not internal: add `internal: true`" +
+                            (" (or turn the backend_egress answer on)" if net == "egress" else ""))
+    for name, svc in services(layout).items():
+        nets = svc.get("networks") or (["default"] if not svc.get("network_mode") else [])
+        for net in nets:
+            if net == "default":
+                problems.append(f"{name}: on compose's default network, which is not internal; name its networks")
+            elif net in allowed_open and name not in allowed_open[net]:
+                problems.append(f"{name}: on {net}, which reaches outside; only {', '.join(sorted(allowed_open[net]))} may be")
+    return check("C17", problems, "networks internal except the proxy's edge" + (" and the backend's egress" if answers.backend_egress else ""))
+
+
 ROWS = [("C1", c1_valid), ("C2", c2_healthchecks), ("C3", c3_depends_on), ("C4", c4_no_new_privileges),
         ("C5", c5_capabilities), ("C6", c6_read_only), ("C7", c7_limits), ("C8", c8_isolation), ("C9", c9_ports),
         ("C10", c10_restart), ("C11", c11_credentials), ("C12", c12_logs), ("C13", c13_compose_lint),
-        ("C15", c15_users), ("C16", c16_debug_off)]
+        ("C15", c15_users), ("C16", c16_debug_off), ("C17", c17_networks)]

@@ -8,7 +8,7 @@ capabilities, no-new-privileges, limits, healthchecks, networks and start order.
   reach a service as files in a volume of its own, uploaded by a "files" container that is created
   and never started (the service's root filesystem is read-only, so nothing can be uploaded into
   it). Never env, argv or labels; names never derive from values.
-- a service without published ports or data volumes (backend, frontend, the exporter) is replaced
+- a service without published ports or a single-writer data directory (backend, frontend, the exporter) is replaced
   start-before-stop: the new container is created with an automatic name and must become healthy
   before the old one is removed, while the proxy finds both through Docker's DNS. A new version that
   never gets healthy fails `up` and the old one keeps serving. The proxy, the db and Prometheus
@@ -31,7 +31,7 @@ import pulumi
 import pulumi_docker as docker
 
 from hardstack.answers import Answers, validate
-from hardstack.catalog import SECRETS
+from hardstack.catalog import SECRETS, SERVICES
 from hardstack.deploy.settings import DeploySettings
 
 LABEL = "io.hardstack.stack"
@@ -240,8 +240,8 @@ def deploy(plan: Plan) -> dict[str, Any]:
         ports = [docker.ContainerPortArgs(internal=int(p["target"]), external=settings.public_port or int(p["published"]),
                                           ip=settings.bind_address or p.get("host_ip", "127.0.0.1"))
                  for p in svc.get("ports", [])]
-        # Start-before-stop is safe only without a host port or a data directory to share.
-        stop_first = bool(ports) or any(v["type"] == "volume" for v in svc.get("volumes", []))
+        # Start-before-stop is safe only without a host port or a data directory one process may own.
+        stop_first = bool(ports) or (name in SERVICES and SERVICES[name].single_writer)
         needs = list(svc.get("depends_on") or {}) + (["migrate"] if name == "superuser" else [])  # needs the tables
         deps = [containers[d] for d in needs if d in containers]
         marks = labels + [docker.ContainerLabelArgs(label=f"io.hardstack.after.{d}", value=after[d]) for d in needs if d in after]

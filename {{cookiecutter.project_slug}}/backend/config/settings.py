@@ -94,6 +94,10 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Uploads: the layout mounts a volume at MEDIA_ROOT and the proxy serves it under MEDIA_URL.
+MEDIA_ROOT = env("MEDIA_ROOT", str(BASE_DIR / "media"))
+MEDIA_URL = env("MEDIA_URL", "/media/")
+
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
@@ -106,6 +110,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = False
 SESSION_COOKIE_HTTPONLY = True
+
+# HTTPS: the layout sets DJANGO_HTTPS=1 when its proxy terminates TLS. Then cookies are secure, HSTS is
+# on and plain HTTP is redirected (except the container's health probe and Prometheus's scrape, which
+# stay inside the private networks). A plain-HTTP layout cannot have these, so `check --deploy` is told
+# which of its warnings do not apply; HSTS preload is a lasting opt-in left to the owner of the domain.
+HTTPS = env("DJANGO_HTTPS", "0") == "1"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 63072000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^{{ cookiecutter.health_path.lstrip('/') }}$", r"^{{ cookiecutter.metrics_path.lstrip('/') }}$"]
+SILENCED_SYSTEM_CHECKS = ["security.W021"] + ([] if HTTPS else ["security.W004", "security.W008", "security.W012", "security.W016"])
 CSRF_TRUSTED_ORIGINS = [f"https://{h}" for h in ALLOWED_HOSTS] + [f"http://{h}" for h in ALLOWED_HOSTS]
 
 # OpenAPI schema (CI validates it and publishes it for the frontend).

@@ -1,10 +1,17 @@
 import json
 
-from django.test import TestCase
+from django.contrib.auth import get_user_model
+from django.test import Client, TestCase
 
 
 class ApiTests(TestCase):
     """Runs against the real TimescaleDB service in CI (the readings table is a hypertable)."""
+
+    def setUp(self):
+        self.writer = get_user_model().objects.create_user("writer", password="a-long-test-password-1")
+
+    def post(self, value, client=None):
+        return (client or self.client).post("/api/readings/", json.dumps({"value": value}), content_type="application/json")
 
     def test_health_reports_timescaledb(self):
         response = self.client.get("/api/health/")
@@ -12,10 +19,15 @@ class ApiTests(TestCase):
         self.assertEqual(response.json()["status"], "ok")
 
     def test_write_then_read(self):
-        created = self.client.post("/api/readings/", json.dumps({"value": 1.5}), content_type="application/json")
-        self.assertEqual(created.status_code, 201)
+        self.client.force_login(self.writer)
+        self.assertEqual(self.post(1.5).status_code, 201)
         self.assertEqual(self.client.get("/api/readings/").json()["count"], 1)
 
     def test_bad_value_is_refused(self):
-        response = self.client.post("/api/readings/", json.dumps({"value": "x"}), content_type="application/json")
-        self.assertEqual(response.status_code, 400)
+        self.client.force_login(self.writer)
+        self.assertEqual(self.post("x").status_code, 400)
+
+    def test_anonymous_writes_are_refused(self):
+        self.assertEqual(self.post(1.5).status_code, 401)
+        self.assertEqual(self.post(1.5, Client(enforce_csrf_checks=True)).status_code, 403)  # no CSRF token
+        self.assertEqual(self.client.get("/api/readings/").json()["count"], 0)

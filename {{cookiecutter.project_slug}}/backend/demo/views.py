@@ -3,7 +3,6 @@ import json
 from django.db import connection
 from django.http import JsonResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from demo.models import Reading
@@ -22,10 +21,13 @@ def health(request):
     return JsonResponse({"status": "ok", "database": "ok", "timescaledb": row[0]})
 
 
-@csrf_exempt  # example API without sessions; a real API would use token auth
 @require_http_methods(["GET", "POST"])
 def readings(request):
+    """GET: anyone. POST: a signed-in user only (a session from /admin/login/), with Django's CSRF check
+    (the SPA sends the csrftoken cookie back as X-CSRFToken); without them 403 (no token) or 401."""
     if request.method == "POST":
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "sign in at /admin/login/ to add readings"}, status=401)
         try:
             value = float(json.loads(request.body or b"{}").get("value"))
         except (TypeError, ValueError):

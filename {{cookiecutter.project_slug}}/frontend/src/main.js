@@ -22,12 +22,22 @@ async function refresh() {
   }
 }
 
+// Writes need a signed-in session (/admin/login/) and Django's CSRF token, sent back from its cookie.
+function csrfToken() {
+  return document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] ?? "";
+}
+
 document.getElementById("add").addEventListener("click", async () => {
-  await getJSON("/readings/", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ value: Math.round(Math.random() * 1000) / 10 }),
-  });
+  try {
+    await getJSON("/readings/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ value: Math.round(Math.random() * 1000) / 10 }),
+    });
+  } catch (error) {
+    document.getElementById("health").textContent = `not added (sign in at /admin/ first): ${error.message}`;
+    return;
+  }
   await refresh();
 });
 
