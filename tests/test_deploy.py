@@ -232,6 +232,22 @@ def test_a_new_db_password_is_refused_until_the_role_has_it(deployment):
     deployment.secrets["dbPassword"] = new
 
 
+def test_superuser_password_drives_the_superuser_step(deployment):
+    assert "superuser" not in running(deployment)  # without the key there is no such step
+    password = "su-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    deployment.secrets["superuserPassword"] = password  # the state scan must not find it either
+    deployment.stack.set_config("hardstack:superuserPassword", auto.ConfigValue(password, secret=True))
+    run.up(deployment.stack, on_output=lambda _: None)
+    step = inspect(running(deployment)["superuser"])
+    assert step["State"]["Status"] == "exited" and step["State"]["ExitCode"] == 0
+    assert password not in json.dumps(step)
+    assert not any(password in f.read_text(errors="replace") for f in deployment.state.rglob("*") if f.is_file())
+    count = subprocess.run(["docker", "exec", running(deployment)["db"], "sh", "-c",
+                            'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAc "SELECT count(*) FROM auth_user WHERE is_superuser"'],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert count == "1"
+
+
 def test_y6_destroy_keeps_the_data_volumes_unless_asked(deployment):
     assert stack_leftovers(deployment.name)["containers"]
     run.destroy(deployment.stack, on_output=lambda _: None)
