@@ -259,7 +259,7 @@ def test_prompts_ask_what_matters_and_retry_bad_answers(tmp_path, monkeypatch):
     # name, slug (default), domain (bad, asked again at once; then mixed case, normalised), example app: no,
     # backend_context (its default follows: ../api), settings, wsgi, frontend_context (default ../web), then defaults
     answers = ["Acme Shop", "", "not a domain!", "Shop.Example.COM", "n", "", "acme.settings", "acme.wsgi:application", "",
-               "", "", "", "", "", "", "", "", "", ""]
+               "", "", "", "", "", "", "", "", "", "", ""]  # ..., backend_egress, bind_address, http_port
     result = CliRunner().invoke(cli_module.app, ["new", "-o", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "backend_context" in result.output and "tls_certificate (" not in result.output  # conditional prompts
