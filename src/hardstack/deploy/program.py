@@ -163,9 +163,9 @@ class Files:
     filler: docker.Container | None
 
 
-def files_for(plan: Plan, name: str, svc: dict, image: docker.RemoteImage, secrets: dict[str, pulumi.Output],
-              labels: list) -> Files:
+def files_for(plan: Plan, name: str, svc: dict, image: docker.RemoteImage, secrets: dict[str, pulumi.Output]) -> Files:
     prefix = plan.prefix
+    labels = [docker.VolumeLabelArgs(label=LABEL, value=prefix)]
     mounts, staging, uploads = [], [], []
     folders = [(vol["target"], read_tree(Path(vol["source"]))) for vol in svc.get("volumes", []) if vol["type"] == "bind"]
     for target, tree in folders:
@@ -187,7 +187,7 @@ def files_for(plan: Plan, name: str, svc: dict, image: docker.RemoteImage, secre
         return Files(mounts, None)
     filler = docker.Container(
         f"{prefix}-{name}-files", image=image.image_id, start=False, must_run=False, network_mode="none",
-        entrypoints=["/bin/false"], volumes=staging, uploads=uploads, labels=labels,
+        entrypoints=["/bin/false"], volumes=staging, uploads=uploads, labels=[docker.ContainerLabelArgs(label=LABEL, value=prefix)],
         opts=pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs=["uploads"]))
     return Files(mounts, filler)
 
@@ -231,8 +231,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
     for name in _start_order(services):
         svc = services[name]
         image = images[svc["image"]]
-        volume_labels = [docker.VolumeLabelArgs(label=LABEL, value=prefix)]
-        files = files_for(plan, name, svc, image, secrets, volume_labels)
+        files = files_for(plan, name, svc, image, secrets)
         mounts = [docker.ContainerVolumeArgs(volume_name=volumes[v["source"]].name, container_path=v["target"],
                                              read_only=bool(v.get("read_only")))
                   for v in svc.get("volumes", []) if v["type"] == "volume"] + files.mounts
