@@ -22,6 +22,7 @@ from hardstack.cli import app
 from hardstack.deploy import run
 from hardstack.deploy.run import stack_leftovers
 from hardstack.stack import RequestLoop, http, registry_reachable, standin_env
+from test_docker_provider import inspect
 
 pytestmark = pytest.mark.deploy
 
@@ -155,11 +156,6 @@ def test_y4_no_secret_in_state_or_container_env(deployment):
 def running(d) -> dict[str, str]:
     """service -> container name of the deployed stack."""
     return d.stack.outputs()["containers"].value
-
-
-def inspect(name: str) -> dict | None:
-    proc = subprocess.run(["docker", "inspect", name], capture_output=True, text=True)
-    return json.loads(proc.stdout)[0] if proc.returncode == 0 else None
 
 
 def health_url(d) -> str:

@@ -167,13 +167,13 @@ def files_for(plan: Plan, name: str, svc: dict, image: docker.RemoteImage, secre
     prefix = plan.prefix
     labels = [docker.VolumeLabelArgs(label=LABEL, value=prefix)]
     mounts, staging, uploads = [], [], []
-    folders = [(vol["target"], read_tree(Path(vol["source"]))) for vol in svc.get("volumes", []) if vol["type"] == "bind"]
-    for target, tree in folders:
-        volume = docker.Volume(f"files-{name}-{_slug(target)}", name=f"{prefix}-{name}-{_slug(target)}", labels=labels)
-        staging.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=f"/hardstack/{_slug(target)}"))
-        mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=target, read_only=True))
-        uploads += [docker.ContainerUploadArgs(file=f"/hardstack/{_slug(target)}/{rel}", content=content, permissions="0444")
-                    for rel, content in tree.items()]
+    for vol in (v for v in svc.get("volumes", []) if v["type"] == "bind"):
+        slug = _slug(vol["target"])
+        volume = docker.Volume(f"files-{name}-{slug}", name=f"{prefix}-{name}-{slug}", labels=labels)
+        staging.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=f"/hardstack/{slug}"))
+        mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=vol["target"], read_only=True))
+        uploads += [docker.ContainerUploadArgs(file=f"/hardstack/{slug}/{rel}", content=content, permissions="0444")
+                    for rel, content in read_tree(Path(vol["source"])).items()]
     wanted = [s["source"] for s in svc.get("secrets", []) if s["source"] in secrets]
     if wanted:
         volume = docker.Volume(f"secrets-{name}", name=f"{prefix}-{name}-secrets", labels=labels)

@@ -74,14 +74,15 @@ def up(stack: auto.Stack, on_output: Callable[[str], None] = print, db_password_
 def refuse_db_password_change(stack: auto.Stack) -> None:
     """Before any change: PostgreSQL reads its password file only when its volume is first
     initialised, so a new hardstack:dbPassword alone would lock the backend out."""
-    deployed = stack.outputs().get("dbPassword")
+    outputs = stack.outputs()  # one `pulumi stack output` call
+    deployed = outputs.get("dbPassword")
     try:
         configured = stack.get_config("hardstack:dbPassword").value
     except auto.CommandError:
         return  # the program names the missing key
     if deployed is None or deployed.value == configured:
         return
-    containers = stack.outputs().get("containers")
+    containers = outputs.get("containers")
     db = containers.value.get("db", "<db container>") if containers else "<db container>"
     raise DeployError(
         "hardstack:dbPassword differs from the deployed one; nothing was changed. PostgreSQL keeps the\n"
