@@ -86,7 +86,9 @@ def test_derived_values():
     a = validate({"domain": "shop.example.com", "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "0" * 64})
     assert "db" not in a.unpinned_images and "backend" in a.unpinned_images
     assert a.allowed_hosts.split(",")[0] == "shop.example.com"
-    assert validate({"enable_monitoring": False}).services == ["db", "migrate", "backend", "frontend", "proxy", "superuser"]
+    assert validate({"enable_monitoring": False}).services == ["db", "migrate", "backend", "frontend", "proxy", "backup", "superuser"]
+    assert validate({"enable_monitoring": False}).networks == {"edge": False, "app": True, "data": True}
+    assert validate({"backend_egress": True}).outside_networks == {"edge": {"proxy"}, "alerting": {"alertmanager"}, "egress": {"backend"}}
 
 
 answer_values = st.fixed_dictionaries({}, optional={

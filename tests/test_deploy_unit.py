@@ -88,7 +88,7 @@ def declared(plan):
 
 
 def test_every_service_has_a_container(declared, plan):
-    assert set(services()) == {"db", "migrate", "backend", "frontend", "proxy", "prometheus", "postgres-exporter"}
+    assert set(services()) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
 
 
 def test_y1_every_container_is_hardened(declared):
@@ -157,7 +157,7 @@ def unwrap_secret(value):
 
 def test_database_networks_are_internal(declared):
     nets = {r.inputs["name"].rsplit("-", 1)[-1]: r.inputs["internal"] for r in of_type(NETWORK)}
-    assert nets == {"edge": False, "app": True, "data": True, "monitoring": True}
+    assert nets == {"edge": False, "app": True, "data": True, "monitoring": True, "alerting": False}
 
 
 def test_volume_names_never_derive_from_values(declared):

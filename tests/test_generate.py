@@ -65,7 +65,10 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
     secrets_dir = default_layout / "secrets"
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     values = {}
-    for name, secret in hooks.SECRETS.items():
+    layout_secrets = validate(json.loads((default_layout / ".hardstack-answers.json").read_text())).secrets
+    assert sorted(p.name for p in secrets_dir.iterdir()) == sorted([*layout_secrets, "build_ca_bundle.pem"])
+    for name in layout_secrets:
+        secret = hooks.SECRETS[name]
         uid = hooks.UIDS[secret.uid]
         path = secrets_dir / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -82,7 +85,9 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
 
 
 def test_no_secret_value_outside_secrets(default_layout):
-    values = [(default_layout / "secrets" / n).read_text() for n in hooks.SECRETS]
+    values = [(default_layout / "secrets" / n).read_text() for n in hooks.SECRETS
+              if n not in hooks.PLACEHOLDERS and (default_layout / "secrets" / n).exists()]
+    assert len(values) == 4
     for path in rendered_files(default_layout):
         text = path.read_text(errors="replace")
         assert not any(v in text for v in values), path
@@ -202,10 +207,25 @@ def test_remove_functions(tmp_path):
 
 
 def test_write_secrets_never_rotates(tmp_path):
-    hooks.write_secrets(tmp_path)
+    hooks.write_secrets(tmp_path, validate({}))
     before = (tmp_path / "secrets/django_secret_key").read_text()
-    hooks.write_secrets(tmp_path)
+    hooks.write_secrets(tmp_path, validate({}))
     assert (tmp_path / "secrets/django_secret_key").read_text() == before
+
+
+@pytest.mark.parametrize("answers, present, absent", [
+    ({}, {"alert_webhook_url"}, {"alert_smtp_password"}),
+    ({"alert_receiver": "email", "alert_email_to": "ops@example.com", "alert_smtp_smarthost": "smtp.example.com:587"},
+     {"alert_smtp_password"}, {"alert_webhook_url"}),
+    ({"enable_monitoring": False}, set(), {"alert_webhook_url", "alert_smtp_password"}),
+], ids=["webhook", "email", "no-monitoring"])
+def test_write_secrets_writes_only_what_the_layout_mounts(tmp_path, answers, present, absent):
+    hooks.write_secrets(tmp_path, validate(answers))
+    names = {p.name for p in (tmp_path / "secrets").iterdir()}
+    assert present <= names and not absent & names
+    if "alert_webhook_url" in present:
+        # A placeholder that can never deliver anywhere (.invalid), not a made-up endpoint.
+        assert (tmp_path / "secrets/alert_webhook_url").read_text().startswith("https://alerts.invalid/")
 
 
 def test_real_cookiecutter_run_with_pytest_cookies(cookies):
@@ -259,7 +279,7 @@ def test_prompts_ask_what_matters_and_retry_bad_answers(tmp_path, monkeypatch):
     # name, slug (default), domain (bad, asked again at once; then mixed case, normalised), example app: no,
     # backend_context (its default follows: ../api), settings, wsgi, frontend_context (default ../web), then defaults
     answers = ["Acme Shop", "", "not a domain!", "Shop.Example.COM", "n", "", "acme.settings", "acme.wsgi:application", "",
-               "", "", "", "", "", "", "", "", "", "", ""]  # ..., backend_egress, bind_address, http_port
+               "", "", "", "", "", "", "", "", "", "", "", ""]  # ..., backend_egress, alert_receiver, bind_address, http_port
     result = CliRunner().invoke(cli_module.app, ["new", "-o", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "backend_context" in result.output and "tls_certificate (" not in result.output  # conditional prompts

@@ -9,7 +9,7 @@ in Jinja. `cookiecutter.json` holds the same defaults; a test keeps the two equa
 import functools
 import ipaddress
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -21,6 +21,7 @@ ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9.+-]+(=[A-Za-z0-9.+~:-]+)?$")
 SLUG_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+-]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 DOTTED_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 # Docker image reference: [registry[:port]/]path[:tag][@sha256:digest], lowercase path.
@@ -53,6 +54,11 @@ PROMPTED: dict[str, Any] = {
     "enable_ci_workflows": None,
     "enable_devcontainer": None,
     "backend_egress": None,
+    "alert_receiver": lambda v: v.get("enable_monitoring", True),
+    "alert_email_to": lambda v: v.get("enable_monitoring", True) and v.get("alert_receiver") == "email",
+    "alert_smtp_smarthost": lambda v: v.get("enable_monitoring", True) and v.get("alert_receiver") == "email",
+    "alert_smtp_from": lambda v: v.get("enable_monitoring", True) and v.get("alert_receiver") == "email",
+    "alert_smtp_username": lambda v: v.get("enable_monitoring", True) and v.get("alert_receiver") == "email",
     "bind_address": None,
     "http_port": None,
 }
@@ -64,6 +70,7 @@ FOLLOWING_DEFAULTS: dict[str, Any] = {
     "frontend_context": lambda v: "frontend" if v.get("include_example_app", True) else "../web",
     "tls_certificate": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/fullchain.pem",
     "tls_certificate_key": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/privkey.pem",
+    "alert_smtp_from": lambda v: f"alertmanager@{v.get('domain', 'localhost')}",
 }
 
 
@@ -147,6 +154,13 @@ class Answers(BaseModel):
     enable_monitoring: bool = Field(True, description="Prometheus, alert rules and the postgres exporter")
     enable_ci_workflows: bool = Field(True, description="GitHub workflows: backend, frontend, images, deploy")
     enable_devcontainer: bool = Field(True, description="A dev container that uses the layout's compose services and secrets")
+    alert_receiver: Literal["webhook", "email"] = Field("webhook", description="Where Alertmanager delivers alerts: webhook (a URL you write into secrets/alert_webhook_url: Slack, Mattermost, an incident tool) or email (SMTP; the password goes into secrets/alert_smtp_password)")
+    alert_email_to: str = Field("", description="Email: the address alerts go to")
+    alert_smtp_smarthost: str = Field("", description="Email: the SMTP server as host:port, e.g. smtp.example.com:587 (STARTTLS required)")
+    alert_smtp_from: str = Field("alertmanager@localhost", description="Email: the sender address")
+    alert_smtp_username: str = Field("", description="Email: the SMTP login (empty: no authentication)")
+    backup_interval_hours: int = Field(24, description="Hours between the backup service's database dumps (pg_dump, custom format) into the backups volume")
+    backup_keep: int = Field(7, description="How many dumps the backups volume keeps (the oldest are removed)")
     backend_egress: bool = Field(False, description="A network from the backend to the internet (mail, S3, Sentry); off: only the proxy's network is not internal")
     openapi_command: str = Field("python manage.py spectacular --file openapi.yaml --validate", description="Backend command that writes openapi.yaml (CI validates and publishes it)")
     frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")
@@ -162,6 +176,7 @@ class Answers(BaseModel):
     db_image: str = Field(IMAGES["db_image"][1], description="TimescaleDB image")
     prometheus_image: str = Field(IMAGES["prometheus_image"][1], description="Prometheus image")
     postgres_exporter_image: str = Field(IMAGES["postgres_exporter_image"][1], description="postgres_exporter image")
+    alertmanager_image: str = Field(IMAGES["alertmanager_image"][1], description="Alertmanager image")
 
     # ---- single-field rules -------------------------------------------------------------
     @field_validator("project_name")
@@ -275,6 +290,38 @@ class Answers(BaseModel):
             raise ValueError(f"must be an absolute folder of its own such as /srv/media (not under /app, /opt, /tmp or a system folder), got {v!r}")
         return v
 
+    @field_validator("alert_email_to", "alert_smtp_from")
+    @classmethod
+    def _email(cls, v: str, info) -> str:
+        v = v.strip()
+        if v and not EMAIL_RE.match(v):
+            raise ValueError(f"must be an email address such as ops@example.com, got {v!r}")
+        return v
+
+    @field_validator("alert_smtp_smarthost")
+    @classmethod
+    def _smarthost(cls, v: str) -> str:
+        v = v.strip().lower()
+        host, _, port = v.rpartition(":")
+        if v and not (HOSTNAME_RE.match(host) and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(f"must be host:port such as smtp.example.com:587, got {v!r}")
+        return v
+
+    @field_validator("alert_smtp_username")
+    @classmethod
+    def _smtp_user(cls, v: str) -> str:
+        if any(ord(ch) < 33 or ch in "\"'`$" for ch in v):
+            raise ValueError(f"must be one word without spaces, quotes or '$' (an SMTP login such as alerts@example.com), got {v!r}")
+        return v
+
+    @field_validator("backup_interval_hours", "backup_keep")
+    @classmethod
+    def _backup_count(cls, v: int, info) -> int:
+        low, high = (1, 168) if info.field_name == "backup_interval_hours" else (1, 365)
+        if not low <= v <= high:
+            raise ValueError(f"must be between {low} and {high}, got {v}")
+        return v
+
     @field_validator("api_url")
     @classmethod
     def _api_url(cls, v: str) -> str:
@@ -346,7 +393,7 @@ class Answers(BaseModel):
                     raise ValueError(f"{key}: required when enable_tls is on; give the host path of the PEM file, e.g. /etc/letsencrypt/live/{self.domain}/{'fullchain' if key == 'tls_certificate' else 'privkey'}.pem")
                 if any(ch in value for ch in "\n\r\"'$`{}") or ":" in value:
                     raise ValueError(f"{key}: must be a plain file path without quotes, ':' or '$', got {value!r}")
-        if self.backend_port in (8080, 9090, 9187, 5432):
+        if self.backend_port in (8080, 9090, 9093, 9187, 5432):
             raise ValueError(f"backend_port: {self.backend_port} clashes with a port another service of the layout uses inside the network; choose another, e.g. 8000")
         if self.include_example_app:
             for key, default in (("backend_context", "backend"), ("frontend_context", "frontend")):
@@ -359,6 +406,11 @@ class Answers(BaseModel):
             for key in ("backend_context", "frontend_context"):
                 if not SIBLING_RE.match(getattr(self, key)):
                     raise ValueError(f"{key}: without the example app, point it at your repo beside this layout, e.g. ../my-{key.split('_')[0]} (one '../', then the repo folder; or set include_example_app=yes)")
+        if self.enable_monitoring and self.alert_receiver == "email":
+            for key in ("alert_email_to", "alert_smtp_smarthost"):
+                if not getattr(self, key):
+                    example = "ops@example.com" if key == "alert_email_to" else "smtp.example.com:587"
+                    raise ValueError(f"{key}: required when alert_receiver is email, e.g. {key}={example} (or alert_receiver=webhook)")
         names = self.app_env_names
         if len(set(names)) != len(names):
             raise ValueError("env_*: two answers name the same environment variable; give each a distinct name")
@@ -458,24 +510,42 @@ class Answers(BaseModel):
         return [name for name, svc in SERVICES.items() if self.enable_monitoring or not svc.monitoring]
 
     @property
+    def alerts_by_webhook(self) -> bool:
+        return self.enable_monitoring and self.alert_receiver == "webhook"
+
+    @property
+    def alerts_by_email(self) -> bool:
+        return self.enable_monitoring and self.alert_receiver == "email"
+
+    @property
     def secrets(self) -> dict[str, list[str]]:
         """Runtime secret -> the services of this layout that mount it."""
-        return {name: [svc for svc in s.services if svc in self.services] for name, s in SECRETS.items()}
+        return {name: [svc for svc in s.services if svc in self.services] for name, s in SECRETS.items()
+                if s.needs is None or getattr(self, s.needs)}
 
     def secrets_of(self, service: str) -> str:
         """The runtime secrets a service mounts, as compose lists them."""
         return ", ".join(name for name, users in self.secrets.items() if service in users)
 
     @property
+    def outside_networks(self) -> dict[str, set[str]]:
+        """The networks that reach outside, each with the only services that may join it: the proxy's
+        edge (published ports), Alertmanager's way to the webhook or mail server, the backend's opt-in
+        egress. Row C17 holds a layout to this."""
+        nets = {"edge": {"proxy"}}
+        if self.enable_monitoring:
+            nets["alerting"] = {"alertmanager"}
+        if self.backend_egress:
+            nets["egress"] = {"backend"}
+        return nets
+
+    @property
     def networks(self) -> dict[str, bool]:
-        """Compose network -> internal. Only the proxy's edge (published ports) and the backend's opt-in
-        egress reach outside; row C17 holds a layout to this."""
-        nets = {"edge": False, "app": True, "data": True}
+        """Compose network -> internal."""
+        nets = {"app": True, "data": True}
         if self.enable_monitoring:
             nets["monitoring"] = True
-        if self.backend_egress:
-            nets["egress"] = False
-        return nets
+        return {"edge": False, **nets, **{name: False for name in self.outside_networks if name != "edge"}}
 
     @property
     def https_env(self) -> dict[str, str]:
@@ -492,8 +562,9 @@ class Answers(BaseModel):
         """Service -> why its image carries no digest (compose-lint CL-0019 suppressions)."""
         built = "built from this layout; APP_VERSION tags the build and a registry push reports its digest"
         pulled = {"db": "db_image", "proxy": "nginx_image"}
+        pulled["backup"] = "db_image"
         if self.enable_monitoring:
-            pulled |= {"prometheus": "prometheus_image", "postgres-exporter": "postgres_exporter_image"}
+            pulled |= {"prometheus": "prometheus_image", "postgres-exporter": "postgres_exporter_image", "alertmanager": "alertmanager_image"}
         reasons = {svc: built for svc in ("migrate", "backend", "frontend", "superuser")}
         for svc, key in pulled.items():
             if "@sha256:" not in getattr(self, key):

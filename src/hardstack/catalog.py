@@ -15,6 +15,7 @@ UIDS: dict[str, int] = {
     "db": 70,  # postgres user of the timescale/timescaledb (alpine) image
     "nginx": 101,  # nginxinc/nginx-unprivileged
     "prometheus": 65534,  # nobody, as in prom/prometheus
+    "alertmanager": 65534,  # nobody, as in prom/alertmanager
 }
 APP_UID, DB_UID = UIDS["app"], UIDS["db"]
 
@@ -26,6 +27,7 @@ class Service:
     limits: str  # key of LIMITS
     monitoring: bool = False  # exists only with enable_monitoring
     one_shot: bool = False  # runs to completion (migrate) or by hand (superuser)
+    manual: bool = False  # never started by `up` (compose profile manual)
     single_writer: bool = False  # owns a data directory one process at a time (a deploy stops it before replacing)
 
 
@@ -36,9 +38,12 @@ SERVICES: dict[str, Service] = {
     "backend": Service("app", 8000, "backend"),
     "frontend": Service("nginx", 8080, "frontend"),
     "proxy": Service("nginx", 8080, "proxy"),
-    "superuser": Service("app", None, "superuser", one_shot=True),
+    # Runs as the database's UID from the database image (pg_dump of the server's own version).
+    "backup": Service("db", None, "backup"),
+    "superuser": Service("app", None, "superuser", one_shot=True, manual=True),
     "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True),
     "postgres-exporter": Service("app", 9187, "postgres_exporter", monitoring=True),
+    "alertmanager": Service("alertmanager", 9093, "alertmanager", monitoring=True, single_writer=True),
 }
 
 
@@ -48,15 +53,26 @@ class Secret:
     value: str  # which generated value it holds (two files may hold the same value)
     config_key: str | None  # the Pulumi config key that sets it on deploy (None: derived)
     services: tuple[str, ...]  # the services that mount it
+    needs: str | None = None  # an Answers attribute that must be true for the layout to have it
 
 
 # Runtime secrets: files in the layout's secrets/ (0600), mounted at /run/secrets/<name>.
 SECRETS: dict[str, Secret] = {
     # Same value as db_password, owned by the db's UID so PostgreSQL can read it at initialisation.
-    "postgres_password": Secret("db", "db_password", None, ("db",)),
+    "postgres_password": Secret("db", "db_password", None, ("db", "backup")),
     "db_password": Secret("app", "db_password", "dbPassword", ("migrate", "backend", "superuser", "postgres-exporter")),
     "django_secret_key": Secret("app", "django_secret_key", "djangoSecretKey", ("migrate", "backend", "superuser")),
     "superuser_password": Secret("app", "superuser_password", "superuserPassword", ("superuser",)),
+    # Where Alertmanager delivers (a chat or incident webhook carries its token in the URL).
+    "alert_webhook_url": Secret("alertmanager", "alert_webhook_url", "alertWebhookUrl", ("alertmanager",), "alerts_by_webhook"),
+    "alert_smtp_password": Secret("alertmanager", "alert_smtp_password", "alertSmtpPassword", ("alertmanager",), "alerts_by_email"),
+}
+
+# What a secret file holds until the user sets the real value (generated values are random).
+PLACEHOLDERS: dict[str, str] = {
+    # .invalid never resolves (RFC 2606): delivery fails loudly in Alertmanager's log until it is set.
+    "alert_webhook_url": "https://alerts.invalid/set-secrets-alert_webhook_url",
+    "alert_smtp_password": "set-secrets-alert_smtp_password",
 }
 
 # Variable names that hold credentials: they must come from a *_FILE secret, never a literal.
@@ -71,6 +87,7 @@ IMAGES: dict[str, tuple[str, str]] = {
     "db_image": ("DB_IMAGE", "timescale/timescaledb:2.17.2-pg17"),
     "prometheus_image": ("PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1"),
     "postgres_exporter_image": ("POSTGRES_EXPORTER_IMAGE", "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"),
+    "alertmanager_image": ("ALERTMANAGER_IMAGE", "prom/alertmanager:v0.28.1"),
 }
 
 # GitHub Actions the generated workflows use, pinned by commit SHA (the tag is a comment).
@@ -97,6 +114,8 @@ LIMITS: dict[str, tuple[str, str, int]] = {
     "prometheus": ("512m", "0.5", 64),
     "postgres_exporter": ("64m", "0.25", 32),
     "superuser": ("256m", "0.5", 64),
+    "alertmanager": ("128m", "0.25", 64),
+    "backup": ("256m", "0.5", 64),
 }
 
 

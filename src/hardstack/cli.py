@@ -1,5 +1,6 @@
 """The `hardstack` command: `new` writes a layout, `check` runs the static bar on one, `up` runs it,
-`deploy` runs the Pulumi program on it, `update` merges template changes into it."""
+`backup` / `restore` dump and restore its database, `deploy` runs the Pulumi program on it,
+`update` merges template changes into it."""
 
 from __future__ import annotations
 
@@ -228,6 +229,85 @@ def up(
     out.print(f"[green]Every service healthy[/] in {healthy:.0f}s")
     out.print(f"URL: http://{env.get('BIND_ADDRESS', answers.bind_host)}:{port}/")
     out.print(f"Stop: cd {layout} && docker compose down")
+
+
+def _running_stack(layout: Path, project_name: Optional[str]):
+    """The layout's answers and its compose project (the stand-in variables `hardstack up` wrote, if any)."""
+    from hardstack.answers import validate
+    from hardstack.stack import Stack, read_env_file
+
+    layout = layout.resolve()
+    answers_file = layout / ".hardstack-answers.json"
+    if not answers_file.exists():
+        _fail([f"{layout} is not a hardstack layout (no .hardstack-answers.json)"], header="hardstack:")
+    answers = validate(json.loads(answers_file.read_text()))
+    standins = layout / ".standins.env"
+    env = read_env_file(standins) if standins.exists() else {}
+    return answers, Stack(layout, project_name or answers.compose_project, env)
+
+
+PROJECT_OPTION = typer.Option(None, "--project-name", "-p", help="Compose project name (default: the layout's `name:`).")
+
+
+@app.command()
+def backup(
+    layout: Path = typer.Argument(..., help="A layout whose stack runs (`hardstack up`)."),
+    copy_to: Optional[Path] = typer.Option(None, "--copy-to", help="Also copy the dump to this host folder (e.g. one your off-host sync reads)."),
+    then: Optional[str] = typer.Option(None, "--then", help="A host command run after the copy, with the dump's path in $HARDSTACK_BACKUP_FILE "
+                                       "(e.g. 'rclone copy \"$HARDSTACK_BACKUP_FILE\" offsite:db'). Needs --copy-to."),
+    list_only: bool = typer.Option(False, "--list", help="Only list the dumps in the backups volume, newest first."),
+    project_name: Optional[str] = PROJECT_OPTION,
+) -> None:
+    """Dump the database now into the backups volume (pg_dump, custom format), as the backup service does
+    every backup_interval_hours; optionally copy it to the host and run an off-host command on it."""
+    import os
+    import subprocess
+
+    from hardstack import backups
+
+    if then and not copy_to:
+        _fail(["--then runs on the host copy of the dump: give --copy-to FOLDER as well"], header="hardstack backup:")
+    _, stack = _running_stack(layout, project_name)
+    try:
+        if list_only:
+            for name in backups.dumps(stack):
+                out.print(name, markup=False, highlight=False)
+            return
+        with err.status("pg_dump into the backups volume"):
+            name = backups.take(stack)
+        out.print(f"[green]Backed up[/]: {name} (in the backups volume)")
+        if copy_to:
+            path = backups.copy_out(stack, name, copy_to.resolve())
+            out.print(f"Copied to {path} ({path.stat().st_size} bytes)", markup=False, highlight=False)
+            if then:
+                proc = subprocess.run(then, shell=True, env={**os.environ, "HARDSTACK_BACKUP_FILE": str(path)})
+                if proc.returncode != 0:
+                    _fail([f"--then exited {proc.returncode}; the dump is in the volume and at {path}"], header="hardstack backup:")
+    except backups.BackupError as exc:
+        _fail([str(exc)], header="hardstack backup:")
+
+
+@app.command()
+def restore(
+    layout: Path = typer.Argument(..., help="A layout whose stack runs (`hardstack up`)."),
+    source: str = typer.Argument("latest", help="latest, a dump's name in the backups volume, or a dump file on the host."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before replacing the database."),
+    project_name: Optional[str] = PROJECT_OPTION,
+) -> None:
+    """Replace the database with a dump. The services that use the database are stopped, the dump is
+    restored into a new database (TimescaleDB's pre/post restore around pg_restore) which replaces the
+    current one only when complete (kept as <db>_prev), then the stack is started again."""
+    from hardstack import backups
+
+    answers, stack = _running_stack(layout, project_name)
+    if not yes and not typer.confirm(f"Replace database {answers.db_name} of {stack.project} with {source}?", default=False):
+        err.print("Nothing was changed.")
+        raise typer.Exit(1)
+    try:
+        done = backups.restore(stack, answers, source, echo=lambda line: out.print(line, markup=False, highlight=False))
+    except backups.BackupError as exc:
+        _fail([str(exc)], header="hardstack restore:")
+    out.print(f"[green]Restored[/] {done.name} in {done.seconds:.1f}s; {', '.join(done.stopped)} running again")
 
 
 @app.command()

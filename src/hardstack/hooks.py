@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hardstack.answers import Answers, AnswersError, validate
-from hardstack.catalog import SECRETS, UIDS
+from hardstack.catalog import PLACEHOLDERS, SECRETS, UIDS
 
 ANSWERS_FILE = ".hardstack-answers.json"
 EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "ruff.toml", "config", "demo"]
@@ -56,7 +56,7 @@ def remove_sibling_ignore_file(root: Path, part: str) -> None:
 
 
 def remove_monitoring(root: Path) -> None:
-    _remove(root, "prometheus")
+    _remove(root, "prometheus", "alertmanager")
 
 
 def remove_ci_workflows(root: Path) -> None:
@@ -72,15 +72,17 @@ def remove_tls(root: Path) -> None:
 
 
 def fresh_values() -> dict[str, str]:
-    """Fresh random values, URL-safe so they can sit in a DATABASE_URL unescaped."""
+    """Fresh random values, URL-safe so they can sit in a DATABASE_URL unescaped; placeholders for
+    the values only the user knows (where alerts go)."""
     return {
         "db_password": secrets.token_urlsafe(32),
         "django_secret_key": secrets.token_urlsafe(50),
         "superuser_password": secrets.token_urlsafe(24),
+        **PLACEHOLDERS,
     }
 
 
-def write_secrets(root: Path) -> list[str]:
+def write_secrets(root: Path, answers: Answers) -> list[str]:
     """Fill secrets/ with fresh values, mode 0600, owned by the UID that reads each one.
 
     Compose bind-mounts secret files with their host owner and mode, so a 0600 file must belong
@@ -91,7 +93,8 @@ def write_secrets(root: Path) -> list[str]:
     os.chmod(directory, 0o700)
     values = fresh_values()
     todo = []
-    for name, secret in SECRETS.items():
+    for name in answers.secrets:
+        secret = SECRETS[name]
         uid = UIDS[secret.uid]
         path = directory / name
         if path.exists():
@@ -129,7 +132,7 @@ def post_generate(root: Path, raw: dict[str, Any] | Answers) -> int:
         remove_ci_workflows(root)
     if not answers.enable_devcontainer:
         remove_devcontainer(root)
-    todo = write_secrets(root)
+    todo = write_secrets(root, answers)
     record_answers(root, answers)
     if todo:
         print("hardstack: run these so the containers can read their secrets:", file=sys.stderr)

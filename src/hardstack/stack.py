@@ -93,9 +93,13 @@ class Stack:
     project: str
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
     def compose(self, *args: str, check: bool = True, timeout: int = 1800, capture: bool = True) -> subprocess.CompletedProcess:
         cmd = ["docker", "compose", "-p", self.project, *args]
-        proc = subprocess.run(cmd, cwd=self.layout, env={**os.environ, **self.env}, text=True,
+        proc = subprocess.run(cmd, cwd=self.layout, env=self.environ, text=True,
                               capture_output=capture, timeout=timeout)
         if check and proc.returncode != 0:
             raise StackError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{(proc.stdout or '')[-3000:]}\n{(proc.stderr or '')[-3000:]}")
@@ -105,7 +109,7 @@ class Stack:
         """Run a compose command, echoing its output line by line as it comes; return (exit code, output)."""
         cmd = ["docker", "compose", "-p", self.project, *args]
         lines = []
-        with subprocess.Popen(cmd, cwd=self.layout, env={**os.environ, **self.env}, text=True,
+        with subprocess.Popen(cmd, cwd=self.layout, env=self.environ, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
             for line in proc.stdout:
                 lines.append(line)

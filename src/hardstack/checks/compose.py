@@ -362,13 +362,14 @@ def c16_debug_off(layout: Path) -> Result:
 
 
 def c17_networks(layout: Path) -> Result:
-    """Only the proxy reaches the host's network (edge); only the backend, when the backend_egress answer
-    is on, the internet (egress); every other network is internal."""
+    """Only the networks the answers open reach outside (Answers.outside_networks: the proxy's edge,
+    Alertmanager's alerting, the backend's opt-in egress), each joined only by its service; every
+    other network is internal."""
     from hardstack.checks.layout import layout_answers
 
     answers = layout_answers(layout)
     declared = load(layout).get("networks") or {}
-    allowed_open = {"edge": {"proxy"}, **({"egress": {"backend"}} if answers.backend_egress else {})}
+    allowed_open = answers.outside_networks
     problems = []
     for net, spec in declared.items():
         if not (spec or {}).get("internal") and net not in allowed_open:
@@ -381,7 +382,8 @@ def c17_networks(layout: Path) -> Result:
                 problems.append(f"{name}: on compose's default network, which is not internal; name its networks")
             elif net in allowed_open and name not in allowed_open[net]:
                 problems.append(f"{name}: on {net}, which reaches outside; only {', '.join(sorted(allowed_open[net]))} may be")
-    return check("C17", problems, "networks internal except the proxy's edge" + (" and the backend's egress" if answers.backend_egress else ""))
+    opened = ", ".join(f"{net} ({', '.join(sorted(users))})" for net, users in allowed_open.items())
+    return check("C17", problems, f"networks internal except {opened}")
 
 
 ROWS = [("C1", c1_valid), ("C2", c2_healthchecks), ("C3", c3_depends_on), ("C4", c4_no_new_privileges),

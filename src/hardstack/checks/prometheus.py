@@ -1,4 +1,5 @@
-"""Bar rows P1-P4: prometheus/ (config, alert rules, their unit tests)."""
+"""Bar rows P1-P5: prometheus/ (config, alert rules, their unit tests, where alerts go) and
+alertmanager/ (its config, credentials as files)."""
 
 from __future__ import annotations
 
@@ -96,10 +97,59 @@ def p4_targets(layout: Path) -> Result:
                     problems.append(f"job {job.get('job_name')}: target {target} is not a service of compose.yaml")
                 elif ports.get(host) and port != str(ports[host]):
                     problems.append(f"job {job.get('job_name')}: target {target}, but {host} listens on {ports[host]}")
+    # Firing alerts must reach an Alertmanager of the layout, on its port.
+    senders = [str(target) for am in (config.get("alerting") or {}).get("alertmanagers", [])
+               for sc in am.get("static_configs", []) for target in sc.get("targets", [])]
+    if "alertmanager" in existing and not senders:
+        problems.append("alerts go nowhere: add `alerting: {alertmanagers: [{static_configs: [{targets: [\"alertmanager:9093\"]}]}]}`")
+    for target in senders:
+        host, _, port = target.rpartition(":")
+        if host not in existing or (ports.get(host) and port != str(ports[host])):
+            problems.append(f"alerting: target {target} is not a service of compose.yaml on its port")
     explained = set(NOT_SCRAPED.findall(text))
     problems += [f"{name}: neither a scrape target nor a `# not scraped: {name} - reason` line"
                  for name in existing if name not in hosts | explained]
-    return check("P4", problems, f"{len(hosts)} targets, each a service on its port; {len(explained)} services say why not")
+    return check("P4", problems, f"{len(hosts)} targets, each a service on its port; {len(explained)} services say why not; "
+                                 f"alerts sent to {', '.join(senders) or 'nothing'}")
 
 
-ROWS = [("P1", p1_promtool), ("P2", p2_alert_fields), ("P3", p3_rule_tests), ("P4", p4_targets)]
+# Alertmanager settings that hold a credential, and the *_file setting to use instead.
+AM_CREDENTIALS = {"url": "url_file", "smtp_auth_password": "smtp_auth_password_file", "auth_password": "auth_password_file",
+                  "api_url": "api_url_file", "password": "password_file", "bearer_token": "bearer_token_file",
+                  "routing_key": "routing_key_file", "service_key": "service_key_file", "api_key": "api_key_file",
+                  "smtp_auth_secret": "smtp_auth_secret_file", "auth_secret": "auth_secret_file"}
+
+
+def _inline_credentials(node, where: str = "") -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in AM_CREDENTIALS and isinstance(value, str) and value:
+                found.append(f"{where}{key} holds its value in the file: use {AM_CREDENTIALS[key]} pointing at a /run/secrets file")
+            found += _inline_credentials(value, f"{where}{key}.")
+    elif isinstance(node, list):
+        for item in node:
+            found += _inline_credentials(item, where)
+    return found
+
+
+def p5_alertmanager(layout: Path) -> Result:
+    config_file = layout / "alertmanager" / "alertmanager.yml"
+    if "alertmanager" not in services(layout):
+        return Result("P5", NA, "no alertmanager service")
+    if not config_file.exists():
+        return check("P5", ["alertmanager/alertmanager.yml is missing"], "")
+    problems = []
+    out = tools.run("amtool", "check-config", str(config_file))
+    if not out.ok:
+        problems.append(f"amtool check-config: {tools.first_lines(out.out, 4)}")
+    config = yaml.safe_load(config_file.read_text()) or {}
+    problems += _inline_credentials(config)
+    receivers = [r for r in config.get("receivers", []) if any(k.endswith("_configs") for k in r)]
+    if not receivers:
+        problems.append("no receiver delivers anywhere: give the route's receiver a webhook_configs or email_configs entry")
+    return check("P5", problems, f"amtool check-config passes; {len(receivers)} receiver(s), credentials in files")
+
+
+
+ROWS = [("P1", p1_promtool), ("P2", p2_alert_fields), ("P3", p3_rule_tests), ("P4", p4_targets), ("P5", p5_alertmanager)]

@@ -21,6 +21,7 @@ INSTALL_HINTS = {
     "docker": "install Docker with the Compose v2 plugin (Debian: scripts/bootstrap)",
     "nginx": "apt-get install nginx (only the binary is used, for `nginx -t`), or run scripts/bootstrap --tests",
     "promtool": "Debian trixie's promtool package, or run scripts/bootstrap --tests",
+    "amtool": "Debian trixie's prometheus-alertmanager package (/usr/bin/amtool), or run scripts/bootstrap --tests",
     "unshare": "apt-get install util-linux",
     "actionlint": "scripts/bootstrap --tests (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)",
 }
@@ -32,7 +33,7 @@ class ToolMissing(RuntimeError):
         super().__init__(f"{tool} not found: {INSTALL_HINTS.get(tool, 'install it')}")
 
 
-# Where scripts/bootstrap --tests puts the tools that no PyPI package ships (promtool, actionlint).
+# Where scripts/bootstrap --tests puts the tools that no PyPI package ships (promtool, amtool, actionlint).
 CACHE_BIN = Path(os.environ.get("HARDSTACK_CACHE", Path.home() / ".cache" / "hardstack")) / "tools" / "bin"
 
 

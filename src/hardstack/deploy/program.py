@@ -77,9 +77,10 @@ class Plan:
     def secret_values(self) -> dict[str, pulumi.Output]:
         s = self.settings
         # Each file holds the value of the generated secret it copies (postgres_password = db_password).
-        by_value = {"db_password": s.db_password, "django_secret_key": s.django_secret_key, "superuser_password": s.superuser_password}
-        out = {name: pulumi.Output.secret(by_value[secret.value].get_secret_value())
-               for name, secret in SECRETS.items() if by_value[secret.value] is not None}
+        by_value = {"db_password": s.db_password, "django_secret_key": s.django_secret_key, "superuser_password": s.superuser_password,
+                    "alert_webhook_url": s.alert_webhook_url, "alert_smtp_password": s.alert_smtp_password}
+        out = {name: pulumi.Output.secret(by_value[SECRETS[name].value].get_secret_value())
+               for name in self.answers.secrets if by_value[SECRETS[name].value] is not None}
         for name in ("tls_certificate", "tls_certificate_key"):
             spec = self.compose.get("secrets", {}).get(name)
             if spec:

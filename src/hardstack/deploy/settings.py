@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from hardstack.catalog import SECRETS
+from hardstack.catalog import PLACEHOLDERS, SECRETS
 
 NAMESPACE = "hardstack"
 SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key))
@@ -66,6 +66,10 @@ class DeploySettings(BaseSettings):
     db_password: SecretStr = Field(alias="dbPassword", description="Database password (secret)")
     django_secret_key: SecretStr = Field(alias="djangoSecretKey", description="Django secret key (secret)")
     superuser_password: Optional[SecretStr] = Field(None, alias="superuserPassword", description="Superuser password for the manual superuser step (secret)")
+    alert_webhook_url: SecretStr = Field(SecretStr(PLACEHOLDERS["alert_webhook_url"]), alias="alertWebhookUrl",
+                                         description="Where Alertmanager posts alerts (secret: a webhook URL carries its token); the layout's alert_receiver=webhook")
+    alert_smtp_password: SecretStr = Field(SecretStr(PLACEHOLDERS["alert_smtp_password"]), alias="alertSmtpPassword",
+                                           description="SMTP password for alert email (secret); the layout's alert_receiver=email")
     wait_timeout: int = Field(300, alias="waitTimeout", ge=10, le=3600,
                               description="Seconds a new container may take to become healthy before `up` fails (the old one keeps serving)")
     protect_volumes: bool = Field(True, alias="protectVolumes",
@@ -78,7 +82,10 @@ class DeploySettings(BaseSettings):
     @field_validator("layout_dir")
     @classmethod
     def _layout(cls, v: Path) -> Path:
-        v = v.expanduser().resolve()
+        try:
+            v = v.expanduser().resolve()
+        except RuntimeError:  # ~user of a user that does not exist
+            raise ValueError(f"{v}: no such home folder; give the layout's path") from None
         if not (v / "compose.yaml").is_file() or not (v / ".hardstack-answers.json").is_file():
             raise ValueError(f"{v} is not a layout written by `hardstack new` (no compose.yaml/.hardstack-answers.json)")
         return v
@@ -130,6 +137,13 @@ class DeploySettings(BaseSettings):
         if v is not None and len(v.get_secret_value()) < 16:
             raise ValueError("is shorter than 16 characters; generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return v
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook(cls, v: SecretStr) -> SecretStr:
+        if not re.fullmatch(r"https?://\S+", v.get_secret_value().strip()):
+            raise ValueError("must be an http(s) URL, e.g. https://hooks.example.com/services/T000/B000/XXXX")
+        return SecretStr(v.get_secret_value().strip())
 
     @model_validator(mode="after")
     def _digests_need_registry(self) -> "DeploySettings":
