@@ -26,7 +26,18 @@ from hardstack.stack import Stack, http, registry_reachable, standin_env
 
 pytestmark = pytest.mark.stack
 
-SERVICES = ["db", "backend", "frontend", "proxy", "prometheus", "postgres-exporter"]
+SERVICES = ["db", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"]
+# A webhook receiver for Alertmanager: prints each POST body on a line (read back with `docker logs`).
+SINK = """
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        print(body.decode(), flush=True)
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("0.0.0.0", 8080), Sink).serve_forever()
+"""
 SECURITY_HEADERS = ["x-content-type-options", "referrer-policy", "content-security-policy", "permissions-policy"]
 
 
@@ -58,12 +69,20 @@ def stack(tmp_path_factory):
         env = standin_env(out / "standins.env")
     s = Stack(out / "hardstack_demo", f"hstest{uuid.uuid4().hex[:8]}", env)
     s.url = f"http://127.0.0.1:{port}"
+    # Alerts go to a sink on Alertmanager's own way out (the alerting network), as a chat webhook would.
+    (s.layout / "secrets" / "alert_webhook_url").write_text("http://alert-sink:8080/hooks/team\n")
+    s.sink = f"{s.project}-alert-sink"
     try:
         print(f"\n[stack] build: {s.build():.1f}s")
         s.time_to_healthy = s.up()
         print(f"[stack] docker compose up -d --wait: every service healthy in {s.time_to_healthy:.1f}s")
+        backend_image = s.inspect(s.container_id("backend"))["Config"]["Image"]
+        subprocess.run(["docker", "run", "-d", "--name", s.sink, "--network", f"{s.project}_alerting", "--network-alias", "alert-sink",
+                        "--read-only", "--cap-drop", "ALL", "--user", "10001:10001", "--entrypoint", "python", backend_image, "-c", SINK],
+                       check=True, capture_output=True)
         yield s
     finally:
+        subprocess.run(["docker", "rm", "-f", s.sink], capture_output=True)
         down_leaving_nothing(s)
 
 
@@ -308,6 +327,49 @@ def test_r6_database_restart_keeps_data_and_backend_recovers(stack):
     assert stack.inspect(stack.container_id("backend"))["State"]["StartedAt"] == backend_started
 
 
+# ---- backups: the restore drill ---------------------------------------------------------
+
+def test_restore_drill_rows_come_back_after_the_database_volume_is_destroyed(stack, tmp_path, monkeypatch):
+    for name, value in stack.env.items():  # the stand-in images, for the compose runs of the CLI
+        monkeypatch.setenv(name, value)
+    cli = lambda command, *args: CliRunner().invoke(app, [command, str(stack.layout), *args, "-p", stack.project], catch_exceptions=False)  # noqa: E731
+    markers = [900000.25 + i + (uuid.uuid4().int % 1000) for i in range(3)]
+    for marker in markers:
+        assert post_reading(stack, marker, signed_in(stack))[0] == 201
+    # The scheduled backup ran at start: the volume holds a dump, owned by the postgres UID, private.
+    assert stack.compose("exec", "-T", "backup", "sh", "-c", "stat -c '%u %a' /var/lib/postgresql/backups/*.dump | sort -u").stdout.split("\n")[0] == "70 600"
+    taken = cli("backup", "--copy-to", str(tmp_path))
+    assert taken.exit_code == 0, taken.output
+    name = re.search(r"Backed up: (\S+\.dump)", taken.output).group(1)
+    assert (tmp_path / name).stat().st_size > 0 and (tmp_path / name).read_bytes()[:5] == b"PGDMP"
+
+    # Lose the database: every service stopped, the db container and its volume removed, a fresh start.
+    stack.compose("stop")
+    stack.compose("rm", "-f", "db")
+    subprocess.run(["docker", "volume", "rm", f"{stack.project}_db-data"], check=True, capture_output=True)
+    stack.up()
+    listed = [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
+    assert not set(markers) & set(listed), "the database was not really lost"
+
+    restored = cli("restore", "latest", "--yes")
+    assert restored.exit_code == 0, restored.output
+    assert f"Restored {name}" in restored.output  # the newest dump, not the one taken at start
+    listed = [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
+    assert set(markers) <= set(listed)
+    for service in SERVICES:
+        assert stack.health(service) == "healthy", service
+    hypertables = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-tAc",
+                                "SELECT hypertable_name FROM timescaledb_information.hypertables").stdout
+    assert "demo_reading" in hypertables  # restored as a hypertable, not a plain table
+
+    # A file that is not a dump is refused before anything is stopped or dropped.
+    bogus = tmp_path / "app-20000101T000000Z.dump"
+    bogus.write_text("not a dump")
+    refused = cli("restore", str(bogus), "--yes")
+    assert refused.exit_code != 0 and "not a readable pg_dump archive" in refused.output
+    assert set(markers) <= {r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]}
+
+
 # ---- R5 ---------------------------------------------------------------------------------
 
 def test_r5_killed_backend_comes_back_and_proxy_fails_fast(stack):
@@ -343,11 +405,12 @@ def test_r7_every_target_up_then_target_down_fires(stack):
     while True:
         targets = prometheus_api(stack, "targets")["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        if set(health) == {"prometheus", "backend", "postgres"} and set(health.values()) == {"up"}:
+        if set(health) == {"prometheus", "backend", "postgres", "alertmanager"} and set(health.values()) == {"up"}:
             break
         assert time.monotonic() < deadline, f"targets not all up: {health}"
         time.sleep(3)
     stack.compose("stop", "backend")
+    stopped = time.monotonic()
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -358,9 +421,24 @@ def test_r7_every_target_up_then_target_down_fires(stack):
             assert time.monotonic() < deadline, f"TargetDown did not fire: {alerts}"
             time.sleep(5)
         assert firing[0]["labels"]["job"] == "backend" and firing[0]["labels"]["severity"] == "critical"
+        # ...and Alertmanager delivers it to the webhook the secret names (its first group waits 10 s).
+        deadline = time.monotonic() + 90
+        while not (delivered := delivered_alerts(stack, "TargetDown", "firing")):
+            assert time.monotonic() < deadline, f"TargetDown never reached the webhook; alertmanager says: " \
+                f"{stack.compose('logs', '--tail=20', 'alertmanager').stdout[-1500:]}"
+            time.sleep(3)
+        assert delivered[0]["labels"]["job"] == "backend" and delivered[0]["annotations"]["runbook_url"] == "RUNBOOK.md#targetdown"
+        print(f"\n[stack] TargetDown delivered to the webhook {time.monotonic() - stopped:.0f}s after the backend stopped")
     finally:
         stack.compose("start", "backend")
     stack.wait_healthy("backend", 120)
+
+
+def delivered_alerts(stack: Stack, name: str, status: str) -> list[dict]:
+    """The alerts the webhook sink received, as Alertmanager's webhook payloads carry them."""
+    logs = subprocess.run(["docker", "logs", stack.sink], capture_output=True, text=True).stdout
+    payloads = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    return [a for p in payloads for a in p["alerts"] if a["labels"]["alertname"] == name and a["status"] == status]
 
 
 # ---- the example app's own CI commands, against the real TimescaleDB --------------------

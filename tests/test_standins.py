@@ -26,7 +26,7 @@ def run(image: str, *cmd: str, args: tuple = ()) -> subprocess.CompletedProcess:
 
 
 def test_env_file_points_every_image_variable_at_a_stand_in(images):
-    for var in ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "DB_IMAGE", "PROMETHEUS_IMAGE", "POSTGRES_EXPORTER_IMAGE"):
+    for var in ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "DB_IMAGE", "PROMETHEUS_IMAGE", "POSTGRES_EXPORTER_IMAGE", "ALERTMANAGER_IMAGE"):
         assert images[var].startswith("hardstack-standin/"), var
     assert images["BUILD_NETWORK"] == "host"
 
@@ -107,3 +107,25 @@ def test_postgres_exporter_contract(images):
     out = run(images["POSTGRES_EXPORTER_IMAGE"], "--version")
     assert out.returncode == 0 and "postgres_exporter" in (out.stdout + out.stderr)
     assert run(images["POSTGRES_EXPORTER_IMAGE"], "-c", "command -v wget", args=("--entrypoint", "sh")).returncode == 0
+
+
+def test_alertmanager_contract(images, tmp_path):
+    out = run(images["ALERTMANAGER_IMAGE"], "--version")
+    assert out.returncode == 0 and "alertmanager" in (out.stdout + out.stderr)
+    who = run(images["ALERTMANAGER_IMAGE"], "-c", "id -u && stat -c %u /alertmanager && wget --version | head -1", args=("--entrypoint", "sh"))
+    assert who.stdout.splitlines()[:2] == ["65534", "65534"], who
+    # url_file (0.26+): a config that reads the webhook URL from a secret file loads.
+    (tmp_path / "am.yml").write_text("route: {receiver: team}\nreceivers:\n  - name: team\n    webhook_configs: [{url_file: /run/secrets/url}]\n")
+    (tmp_path / "url").write_text("http://sink:8080/\n")
+    for f in tmp_path.iterdir():
+        f.chmod(0o644)
+    check = run(images["ALERTMANAGER_IMAGE"], "check-config", "/etc/alertmanager/alertmanager.yml",
+                args=("--entrypoint", "amtool", "-v", f"{tmp_path / 'am.yml'}:/etc/alertmanager/alertmanager.yml:ro",
+                      "-v", f"{tmp_path / 'url'}:/run/secrets/url:ro"))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_timescaledb_has_the_backup_tools_and_folder(images):
+    out = run(images["DB_IMAGE"], "-c", "command -v pg_dump && command -v pg_restore && stat -c %u /var/lib/postgresql", args=("--entrypoint", "sh"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "70"

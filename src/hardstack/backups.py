@@ -100,6 +100,7 @@ def restore(stack: Stack, answers: Answers, source: str, echo=print) -> Restored
         name = source
     else:
         raise BackupError(f"{source!r} is neither `latest`, a dump's name nor a file; `hardstack backup LAYOUT --list` shows the dumps")
+    _script(stack, "check", name)  # an unreadable dump is refused before anything is stopped
     stopped = clients(answers)
     echo(f"Stopping {', '.join(stopped)}")
     stack.compose("stop", *stopped)

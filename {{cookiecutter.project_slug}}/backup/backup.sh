@@ -3,7 +3,8 @@
 #   backup.sh schedule     a dump whenever the newest is older than BACKUP_INTERVAL_HOURS (checked every 5 min)
 #   backup.sh once         one dump now; prints its name
 #   backup.sh list         the dumps, newest first
-#   backup.sh cat NAME     a dump to stdout;  backup.sh import NAME: a dump from stdin
+#   backup.sh cat NAME     a dump to stdout;  backup.sh import NAME: a dump from stdin (checked first)
+#   backup.sh check NAME   fails unless NAME is a readable pg_dump archive
 #   backup.sh restore NAME replace the database with a dump (the other services stopped first)
 #   backup.sh health       the healthcheck: fails while the last scheduled dump failed
 # Dumps are pg_dump's custom format (compressed, restored table by table) in the backups volume,
@@ -120,9 +121,12 @@ case ${1:-} in
   import)
     file=$(path_of "${2:?NAME}")
     mkdir -p "$DIR"
-    cat >"$file.partial" && mv "$file.partial" "$file"
+    cat >"$file.partial"
+    pg_restore --list "$file.partial" >/dev/null || { rm -f "$file.partial"; say "${2} is not a readable pg_dump archive; not imported"; exit 2; }
+    mv "$file.partial" "$file"
     ;;
+  check) pg_restore --list "$(path_of "${2:?NAME}")" >/dev/null || { say "${2} is not a readable pg_dump archive"; exit 2; } ;;
   restore) restore "${2:?NAME}" ;;
   health) [ ! -e "$FAILED" ] ;;
-  *) say "usage: backup.sh schedule|once|list|cat NAME|import NAME|restore NAME|health"; exit 2 ;;
+  *) say "usage: backup.sh schedule|once|list|cat NAME|import NAME|check NAME|restore NAME|health"; exit 2 ;;
 esac
