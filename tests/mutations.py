@@ -41,6 +41,7 @@ def M(id: str, row: str, file: str, old: str, new: str, **kw) -> Mutation:
 BE, FE, CO = "backend/Dockerfile", "frontend/Dockerfile", "compose.yaml"
 PROXY, SNIP, FRONT_NGINX = "nginx/nginx.conf", "nginx/snippets", "frontend/deploy/nginx.conf"
 ALERTS, ALERT_TESTS, PROM = "prometheus/rules/alerts.yml", "prometheus/tests/alerts.test.yml", "prometheus/prometheus.yml"
+AM = "alertmanager/alertmanager.yml"
 DB_HEALTH = 'test: ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", "app", "-d", "app"]'
 BACKEND_HEALTH = 'test: ["CMD", "python", "/opt/hardstack/healthcheck.py"]'
 FRONTEND_HEALTH = 'test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]'
@@ -100,6 +101,8 @@ MUTATIONS: list[Mutation] = [
     M("data-network-open", "C17", CO, "  data:\n    internal: true\n", "  data: {}\n"),
     M("db-on-edge", "C17", CO, "    networks: [data]\n", "    networks: [data, edge]\n"),
     M("prometheus-default-network", "C17", CO, "    networks: [monitoring]\n", ""),
+    M("backend-on-alerting", "C17", CO, "    networks: [app, data, monitoring]\n", "    networks: [app, data, monitoring, alerting]\n"),
+    M("backup-user-removed", "C15", CO, '    user: "70:70"\n    entrypoint:', "    entrypoint:"),
     # nginx
     M("unknown-upstream", "N1", PROXY, "set $backend http://backend:8000;", "set $backend http://backend-old:8000;"),
     M("upstream-wrong-port", "N1", PROXY, "set $frontend http://frontend:8080;", "set $frontend http://frontend:80;"),
@@ -132,6 +135,10 @@ MUTATIONS: list[Mutation] = [
     M("untested-alert", "P3", ALERT_TESTS, "alertname: DatabaseDiskUsageHigh", "alertname: NoSuchAlert"),
     M("target-wrong-port", "P4", PROM, '"backend:8000"', '"backend:9000"'),
     M("target-gone-service", "P4", PROM, '"postgres-exporter:9187"', '"pgbouncer:9127"'),
+    M("alerts-unwired", "P4", PROM, 'alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["alertmanager:9093"]\n', ""),
+    M("alerts-wrong-port", "P4", PROM, '"alertmanager:9093"', '"alertmanager:9094"'),
+    M("receiver-undefined", "P5", AM, "  receiver: team\n", "  receiver: oncall\n"),
+    M("webhook-url-inline", "P5", AM, "- url_file: /run/secrets/alert_webhook_url", "- url: https://chat.example.com/hooks/T0001/B0001/abcdefghij"),
     # everything else
     M("unquoted-args", "S1", "backend/deploy/entrypoint.sh", 'exec "$@"', "exec $@"),
     M("gitignore-commented", "S2", ".gitignore", "\nsecrets/\n", "\n# secrets/\n"),

@@ -125,7 +125,7 @@ def test_y2_up_brings_the_stack_up_healthy_and_the_url_answers(deployment):
     assert health.status == 200 and health.json()["status"] == "ok"
     assert http(url).status == 200
     digests = result.outputs["imageDigests"].value
-    assert all(v.startswith("sha256:") for v in digests.values()) and len(digests) == 6
+    assert all(v.startswith("sha256:") for v in digests.values()) and len(digests) == 7  # backend, frontend, 5 pulled
     for name in result.outputs["containers"].value.values():
         state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]
         assert state["HostConfig"]["ReadonlyRootfs"] and state["HostConfig"]["CapDrop"] == ["ALL"], name
@@ -251,7 +251,7 @@ def test_y6_destroy_keeps_the_data_volumes_unless_asked(deployment):
     assert left["containers"] == [] and left["networks"] == []
     kept = sorted(subprocess.run(["docker", "volume", "inspect", "-f", "{{.Name}}", *left["volumes"]],
                                  capture_output=True, text=True).stdout.split())
-    assert kept == [f"{deployment.name}-db-data", f"{deployment.name}-media", f"{deployment.name}-prometheus-data"]
+    assert kept == [f"{deployment.name}-{v}" for v in ("alertmanager-data", "backups", "db-data", "media", "prometheus-data")]
     configure(deployment, protectVolumes=("false", False))
     run.up(deployment.stack, on_output=lambda _: None)  # adopts the kept volumes, with the data in them
     assert http(health_url(deployment)).json()["status"] == "ok"
