@@ -106,7 +106,7 @@ MUTATIONS: list[Mutation] = [
     # nginx
     M("unknown-upstream", "N1", PROXY, "set $backend http://backend:8000;", "set $backend http://backend-old:8000;"),
     M("upstream-wrong-port", "N1", PROXY, "set $frontend http://frontend:8080;", "set $frontend http://frontend:80;"),
-    M("resolver-gone", "N1", PROXY, "    resolver 127.0.0.11 valid=5s ipv6=off;\n", "", alone=False),  # gixy too
+    M("resolver-gone", "N1", PROXY, "    resolver 127.0.0.11 valid=1s ipv6=off;\n", "", alone=False),  # gixy too
     M("server-tokens-on", "N2", FRONT_NGINX, "server_tokens off;", "server_tokens on;", alone=False),
     M("server-tokens-gone", "N2", FRONT_NGINX, "server_tokens off;", "", alone=False),
     M("upstream-server-header", "N2", f"{SNIP}/proxy-backend.conf", "proxy_http_version 1.1;", "proxy_http_version 1.1;\nproxy_pass_header Server;"),

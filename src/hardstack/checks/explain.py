@@ -120,7 +120,7 @@ EXPLANATIONS: dict[str, Explanation] = {
                       "A proxy that does not start, or that proxies to a name nothing answers, takes the whole site down.",
                       (("nginx -t error", "fix the file and line nginx names"),
                        ("is not a service of compose.yaml", "point proxy_pass (or the `set $backend` it uses) at a compose service"),
-                       ("no resolver is set", "add `resolver 127.0.0.11 valid=5s ipv6=off;` at http level"))),
+                       ("no resolver is set", "add `resolver 127.0.0.11 valid=1s ipv6=off;` at http level"))),
     "N2": Explanation("server_tokens off in both configs; no proxy_pass_header that passes an upstream's Server or X-Powered-By.",
                       "Version banners tell an attacker which CVEs to try.",
                       (("server_tokens", "server_tokens off; at http level"), ("proxy_pass_header", "remove proxy_pass_header Server"))),
