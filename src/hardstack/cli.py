@@ -1,5 +1,6 @@
 """The `hardstack` command: `new` writes a layout, `check` runs the static bar on one, `up` runs it,
-`backup` / `restore` dump and restore its database, `deploy` runs the Pulumi program on it,
+`backup` / `restore` dump and restore its database, `audit` reviews existing repositories,
+`deploy` runs the Pulumi program on it,
 `update` merges template changes into it."""
 
 from __future__ import annotations
@@ -229,6 +230,47 @@ def up(
     out.print(f"[green]Every service healthy[/] in {healthy:.0f}s")
     out.print(f"URL: http://{env.get('BIND_ADDRESS', answers.bind_host)}:{port}/")
     out.print(f"Stop: cd {layout} && docker compose down")
+
+
+@app.command()
+def audit(
+    paths: list[Path] = typer.Argument(..., help="One or more repository roots (e.g. a backend and its frontend sibling)."),
+    as_json: bool = typer.Option(False, "--json", help="Findings as JSON."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="A review to paste into an issue."),
+    fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 when a finding at or above this severity is present: low, medium, high."),
+) -> None:
+    """Review existing repositories as an infrastructure reviewer would: `hardstack check`'s rows on every
+    Dockerfile, compose file, script and workflow they hold, plus what only shows across files (secrets,
+    dev servers in deployment, paths that break, dev container drift, a predictable superuser, CI that
+    tests the wrong thing, env names that disagree, logged payloads). Read only: nothing is executed."""
+    from hardstack.audit import SEVERITIES, AuditInputError, markdown
+    from hardstack.audit import audit as run_audit
+
+    if fail_on not in SEVERITIES:
+        _fail([f"--fail-on must be one of {', '.join(SEVERITIES)}, got {fail_on!r}"], header="hardstack audit:")
+    try:
+        with err.status(f"Reading {', '.join(str(p) for p in paths)}") if not (as_json or as_markdown) else nullcontext():
+            report = run_audit(paths)
+    except AuditInputError as exc:
+        _fail([str(exc)], header="hardstack audit:")
+    if as_json:
+        print(json.dumps({"roots": [str(r) for r in report.roots], "files_read": report.files_read, "skipped": report.skipped,
+                          "findings": [f.as_dict() for f in report.findings]}, indent=2))
+    elif as_markdown:
+        print(markdown(report), end="")
+    else:
+        table = Table(title=f"hardstack audit: {report.files_read} files read in {report.seconds:.1f}s")
+        for column in ("id", "severity", "where", "finding", "fix"):
+            table.add_column(column, overflow="fold")
+        style = {"high": "bold red", "medium": "yellow", "low": "dim"}
+        for f in report.findings:
+            table.add_row(f.id, Text(f.severity, style=style[f.severity]), Text(f.where), Text(f.message),
+                          Text(f.fix + (f" (hardstack: {f.fixed_by})" if f.fixed_by else "")))
+        out.print(table)
+        counts = report.counts()
+        out.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (f"; not read: {len(report.skipped)} files" if report.skipped else ""))
+    if report.at_or_above(fail_on):
+        raise typer.Exit(1)
 
 
 def _running_stack(layout: Path, project_name: Optional[str]):

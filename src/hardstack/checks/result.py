@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 PASS, FAIL, NA = "pass", "fail", "n/a"
@@ -13,15 +13,16 @@ class Result:
     id: str
     status: str
     detail: str = ""
+    problems: list[str] = field(default_factory=list, repr=False)  # one per failure (the audit reports each)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {"id": self.id, "status": self.status, "detail": self.detail}
 
 
 def check(rid: str, problems: Iterable[str], ok_detail: str = "") -> Result:
     """A row that fails with the listed problems, or passes when there are none."""
     problems = list(problems)
-    return Result(rid, FAIL, "; ".join(problems)) if problems else Result(rid, PASS, ok_detail)
+    return Result(rid, FAIL, "; ".join(problems), problems) if problems else Result(rid, PASS, ok_detail)
 
 
 def guarded(rid: str, fn: Callable[[], Result]) -> Result:

@@ -1,0 +1,116 @@
+"""What an audit reads: the text files of the roots, sorted by kind, read once, never executed.
+
+Binary and huge files are skipped, vendored folders are not entered, and a symlink is followed only
+when it stays inside its root."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_BYTES = 512 * 1024
+SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox",
+             "dist", "build", "coverage", "htmlcov", ".next", ".cache", "staticfiles", "site-packages"}
+DEV_NAME = re.compile(r"(^|[._-])(dev|devel|development|local|override|test|ci)([._-]|$)", re.I)
+
+
+class AuditInputError(ValueError):
+    """A root that cannot be audited (missing, not a folder): a clear message, no traceback."""
+
+
+@dataclass
+class TextFile:
+    root: Path
+    path: Path
+
+    @property
+    def rel(self) -> str:
+        return f"{self.root.name}/{self.path.relative_to(self.root)}"
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(errors="replace")
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @property
+    def dev_named(self) -> bool:
+        """A file its name marks as for development (docker-compose.dev.yml, Dockerfile.dev, .env.local)."""
+        return bool(DEV_NAME.search(self.path.name))
+
+
+@dataclass
+class Tree:
+    roots: list[Path]
+    files: list[TextFile] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: why"
+
+    def kind(self, kind: str) -> list[TextFile]:
+        return [f for f in self.files if classify(f.path) == kind]
+
+
+def classify(path: Path) -> str:
+    name = path.name.lower()
+    parts = {p.lower() for p in path.parts}
+    if name == "dockerfile" or name.startswith("dockerfile.") and not name.endswith(".dockerignore") or name.endswith(".dockerfile"):
+        return "dockerfile"
+    if re.fullmatch(r"(docker-)?compose([._-][\w.-]+)?\.ya?ml", name):
+        return "compose"
+    if name == ".env" or name.startswith(".env.") or name.endswith(".env"):
+        return "env"
+    if ".github" in parts and "workflows" in parts and name.endswith((".yml", ".yaml")):
+        return "workflow"
+    if name == "devcontainer.json":
+        return "devcontainer"
+    if name.endswith(".conf") and ("nginx" in name or "nginx" in parts):
+        return "nginx"
+    if name.endswith(".sh"):
+        return "shell"
+    if name.endswith(".py"):
+        return "python"
+    if name.endswith((".js", ".mjs", ".cjs", ".ts")):
+        return "js"
+    return "other"
+
+
+def is_text(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    return b"\0" not in head
+
+
+def scan(roots: list[Path]) -> Tree:
+    checked = []
+    for root in roots:
+        if not root.exists():
+            raise AuditInputError(f"{root}: no such folder; give the root of a repository")
+        if not root.is_dir():
+            raise AuditInputError(f"{root}: a file, not a folder; give the root of the repository that holds it")
+        checked.append(root.resolve())
+    tree = Tree(checked)
+    for root in checked:
+        for folder, dirs, names in os.walk(root, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not (Path(folder) / d).is_symlink())
+            for name in sorted(names):
+                path = Path(folder) / name
+                rel = path.relative_to(root)
+                try:
+                    if path.is_symlink() and root not in path.resolve().parents:
+                        tree.skipped.append(f"{root.name}/{rel}: a symlink out of the root, not followed")
+                        continue
+                    if not path.is_file():
+                        continue
+                    if path.stat().st_size > MAX_BYTES:
+                        tree.skipped.append(f"{root.name}/{rel}: larger than {MAX_BYTES // 1024} KB")
+                        continue
+                    if not is_text(path):
+                        continue
+                except OSError as err:
+                    tree.skipped.append(f"{root.name}/{rel}: unreadable ({err.strerror})")
+                    continue
+                tree.files.append(TextFile(root, path))
+    return tree

@@ -1,0 +1,153 @@
+"""The single-file rows of `hardstack check`, run on whatever the audited repos hold.
+
+A row reads a layout folder. Each artifact is staged as one: a compose file as `compose.yaml` (its
+own text, beside links to its folder's entries, so relative build contexts still resolve); each
+Dockerfile behind a one-service `compose.yaml` that builds it; shell scripts and workflows as links.
+The row's problems become findings against the original file. Nothing is copied into the repos.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from hardstack.audit import Finding
+from hardstack.audit.files import TextFile, Tree
+from hardstack.checks import compose, dockerfiles, misc
+from hardstack.checks.explain import EXPLANATIONS
+from hardstack.checks.result import FAIL, guarded
+
+# The rows that judge one file on its own (no answers of a generated layout needed), with the severity
+# a reviewer gives a failure. Secrets and root stay high in a file named for development too.
+COMPOSE_ROWS = {"C2": (compose.c2_healthchecks, "medium"), "C4": (compose.c4_no_new_privileges, "medium"),
+                "C5": (compose.c5_capabilities, "high"), "C6": (compose.c6_read_only, "medium"),
+                "C7": (compose.c7_limits, "medium"), "C8": (compose.c8_isolation, "high"),
+                "C10": (compose.c10_restart, "low"), "C11": (compose.c11_credentials, "high"),
+                "C12": (compose.c12_logs, "low"), "C15": (compose.c15_users, "high")}
+DOCKERFILE_ROWS = {"D1": (dockerfiles.d1_hadolint, "medium"), "D2": (dockerfiles.d2_user, "high"),
+                   "D3": (dockerfiles.d3_base_images, "medium"), "D4": (dockerfiles.d4_no_add, "medium"),
+                   "D5": (dockerfiles.d5_multistage, "low"), "D6": (dockerfiles.d6_hygiene, "low"),
+                   "D7": (dockerfiles.d7_shell_exec, "medium"), "D8": (dockerfiles.d8_no_secrets, "high"),
+                   "D9": (dockerfiles.d9_healthcheck, "medium"), "D10": (dockerfiles.d10_dockerignore, "high")}
+KEEP_SEVERITY = {"C11", "D8", "D10"}
+FIXED_BY = {"C": "compose.yaml", "D": "backend/Dockerfile and frontend/Dockerfile", "S1": "", "S3": ".github/workflows/"}
+
+
+def first_fix(rid: str) -> str:
+    explanation = EXPLANATIONS.get(rid)
+    return explanation.fixes[0][1] if explanation and explanation.fixes else f"see `hardstack check --explain {rid}`"
+
+
+def severity_for(rid: str, base: str, source: TextFile) -> str:
+    return base if rid in KEEP_SEVERITY or not source.dev_named else "low"
+
+
+def line_of(source: TextFile, problem: str) -> int | None:
+    """The line a problem is about: the service it names (`name: ...`), else a `line N` it quotes."""
+    service = re.match(r"([\w.-]+)( ->|:)", problem)
+    if service:
+        for number, line in enumerate(source.lines, 1):
+            if re.match(rf"\s{{2,4}}{re.escape(service.group(1))}:\s*$", line):
+                return number
+    quoted = re.search(r"\bline (\d+)", problem)
+    return int(quoted.group(1)) if quoted else None
+
+
+def findings_of(results, source: TextFile, severities: dict[str, str], staged: Path) -> list[Finding]:
+    found = []
+    for r in results:
+        if r.status != FAIL:
+            continue
+        for problem in r.problems or [r.detail]:
+            problem = problem.replace(str(staged) + "/", "").replace(str(source.root), source.root.name)
+            found.append(Finding(r.id, severity_for(r.id, severities[r.id], source), source.rel, line_of(source, problem),
+                                 problem, first_fix(r.id), FIXED_BY.get(r.id, FIXED_BY.get(r.id[0], ""))))
+    return found
+
+
+def link_folder(staged: Path, folder: Path, skip: str) -> None:
+    for entry in folder.iterdir():
+        if entry.name != skip and not (staged / entry.name).exists():
+            (staged / entry.name).symlink_to(entry)
+
+
+def compose_findings(source: TextFile, scratch: Path) -> list[Finding]:
+    try:
+        doc = yaml.safe_load(source.text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        return [Finding("AU0", "medium", source.rel, mark.line + 1 if mark else None,
+                        f"not valid YAML, so nothing else in it was checked: {getattr(err, 'problem', err)}",
+                        "fix the syntax at that line (`docker compose config` shows it too)")]
+    if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict):
+        return []  # not a compose file after all (a YAML of another kind named like one)
+    staged = scratch / "layout"
+    staged.mkdir(parents=True)
+    (staged / "compose.yaml").write_text(source.text)
+    link_folder(staged, source.path.parent, source.path.name)
+    results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in COMPOSE_ROWS.items()]
+    return findings_of(results, source, {rid: sev for rid, (_, sev) in COMPOSE_ROWS.items()}, staged)
+
+
+def dockerfile_findings(source: TextFile, scratch: Path) -> list[Finding]:
+    staged = scratch / "layout"
+    staged.mkdir(parents=True)
+    spec = {"services": {"image": {"build": {"context": str(source.path.parent), "dockerfile": source.path.name}}}}
+    (staged / "compose.yaml").write_text(yaml.safe_dump(spec))
+    results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in DOCKERFILE_ROWS.items()]
+    found = findings_of(results, source, {rid: sev for rid, (_, sev) in DOCKERFILE_ROWS.items()}, staged)
+    for f in found:  # the rows name a build by its part or folder; here the file says which
+        f.message = re.sub(r"^(backend|frontend|[\w.-]+): ", "", f.message, count=1)
+    return found
+
+
+def shell_findings(scripts: list[TextFile], scratch: Path) -> list[Finding]:
+    if not scripts:
+        return []
+    staged = scratch / "layout"
+    staged.mkdir(parents=True)
+    for i, s in enumerate(scripts):
+        (staged / f"{i}.sh").symlink_to(s.path)
+    result = guarded("S1", lambda: misc.s1_shellcheck(staged))
+    if result.status != FAIL:
+        return []
+    found = []
+    for i, s in enumerate(scripts):
+        if f"{i}.sh" in result.detail:
+            found.append(Finding("S1", "low", s.rel, None, "shellcheck finds problems: run `shellcheck " + s.rel + "`",
+                                 first_fix("S1")))
+    return found
+
+
+def workflow_findings(workflows: list[TextFile], scratch: Path) -> list[Finding]:
+    found = []
+    for root in {w.root for w in workflows}:
+        mine = [w for w in workflows if w.root == root]
+        staged = scratch / root.name / "layout"
+        (staged / ".github" / "workflows").mkdir(parents=True)
+        for w in mine:
+            (staged / ".github" / "workflows" / w.path.name).symlink_to(w.path)
+        result = guarded("S3", lambda staged=staged: misc.s3_workflows(staged))
+        if result.status != FAIL:
+            continue
+        for problem in result.problems or [result.detail]:
+            problem = problem.replace(str(staged) + "/", "")
+            owner = next((w for w in mine if problem.startswith(w.path.name) or w.path.name in problem), mine[0])
+            found.append(Finding("S3", "medium", owner.rel, None, problem, first_fix("S3"), FIXED_BY["S3"]))
+    return found
+
+
+def run_all(tree: Tree) -> list[Finding]:
+    with tempfile.TemporaryDirectory(prefix="hardstack-audit-") as tmp:
+        scratch = Path(tmp)
+        jobs = [(compose_findings, f, scratch / f"c{i}") for i, f in enumerate(tree.kind("compose"))]
+        jobs += [(dockerfile_findings, f, scratch / f"d{i}") for i, f in enumerate(tree.kind("dockerfile"))]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            parts = list(pool.map(lambda job: job[0](job[1], job[2]), jobs))
+        parts.append(shell_findings(tree.kind("shell"), scratch / "shell"))
+        parts.append(workflow_findings(tree.kind("workflow"), scratch / "workflows"))
+    return [f for part in parts for f in part]

@@ -1,0 +1,315 @@
+"""What a reviewer finds across files (AU1-AU7), each with the file and line, or the two files that
+disagree. The single-file rules are `hardstack check`'s own rows (rows.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable, Iterator
+
+import yaml
+
+from hardstack.audit import Finding
+from hardstack.audit.files import DEV_NAME, TextFile, Tree, classify
+from hardstack.catalog import CREDENTIAL_NAME
+from hardstack.checks import tools
+from hardstack.checks.misc import NAME_ONLY_LINES
+
+EXAMPLE_NAME = re.compile(r"\.(example|sample|template|dist|tmpl)$|example", re.I)
+LOCKFILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "Pipfile.lock", "uv.lock"}
+DEV_SERVER = re.compile(r"\b(runserver|flask run|nodemon|npm run (dev|serve|start:dev)|vite(?!\s+build)(\s|$)|--reload\b|yarn dev)")
+SUPERUSER_LITERAL = [
+    re.compile(r"create_superuser\([^)]*password\s*=\s*['\"][^'\"]+['\"]"),
+    re.compile(r"create_superuser\(\s*['\"][^'\"]*['\"]\s*,\s*['\"][^'\"]*['\"]\s*,\s*['\"][^'\"]+['\"]"),
+    re.compile(r"\.set_password\(\s*['\"][^'\"]+['\"]\s*\)"),
+    re.compile(r"DJANGO_SUPERUSER_PASSWORD\s*[=:]\s*['\"]?(?!\$)[^\s'\"$]+"),
+]
+TEST_RUN = re.compile(r"(\bpytest\b|manage\.py\s+test\b)")
+SQLITE = re.compile(r"sqlite", re.I)
+SCHEMA_FROM_DEFAULT = re.compile(r"(raw\.githubusercontent\.com/\S+/(main|master)/\S*(openapi|schema)"
+                                 r"|git\s+(show|checkout)\s+\S*(main|master)\S*\s+\S*(openapi|schema)"
+                                 r"|/(blob|raw)/(main|master)/\S*(openapi|schema))", re.I)
+ENV_READ = re.compile(r"(?:process\.env\.|process\.env\[['\"]|import\.meta\.env\.)([A-Z][A-Z0-9_]*)")
+STANDARD_ENV = {"NODE_ENV", "PORT", "HOME", "PATH", "CI", "MODE", "DEV", "PROD", "BASE_URL", "SSR", "HOSTNAME", "TZ"}
+PAYLOAD_LOG = re.compile(r"(console\.(log|info|debug|warn)|logger\.\w+|log\.\w+)\([^\n]*\b(req|request)\.(body|data|POST)\b")
+
+
+def finding(rid: str, severity: str, source: TextFile, line: int | None, message: str, fix: str, fixed_by: str = "",
+            other: TextFile | None = None) -> Finding:
+    return Finding(rid, severity, source.rel, line, message, fix, fixed_by, other.rel if other else "")
+
+
+def grep(source: TextFile, pattern: re.Pattern) -> Iterator[tuple[int, re.Match]]:
+    for number, line in enumerate(source.lines, 1):
+        if m := pattern.search(line):
+            yield number, m
+
+
+def load_yaml(source: TextFile):
+    try:
+        return yaml.safe_load(source.text)
+    except yaml.YAMLError:
+        return None  # the compose rows report it (AU0); other YAML is not ours to judge
+
+
+def compose_docs(tree: Tree) -> list[tuple[TextFile, dict]]:
+    docs = []
+    for f in tree.kind("compose"):
+        doc = load_yaml(f)
+        if isinstance(doc, dict) and isinstance(doc.get("services"), dict):
+            docs.append((f, doc))
+    return docs
+
+
+def service_line(source: TextFile, name: str) -> int | None:
+    return next((n for n, line in enumerate(source.lines, 1) if re.match(rf"\s{{2,4}}{re.escape(name)}:\s*$", line)), None)
+
+
+def environment(svc: dict) -> dict[str, str]:
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+# ---- AU1 secrets in the repository ------------------------------------------------------------
+
+def au1_secrets(tree: Tree) -> list[Finding]:
+    found = []
+    # Compose files and Dockerfiles: their rows (C11, D8) run detect-secrets on them.
+    # Env files (but examples): the rule below names each variable they set.
+    scanned = [f for f in tree.files if f.path.name not in LOCKFILES and f.path.suffix not in (".md", ".svg")
+               and classify(f.path) not in ("compose", "dockerfile")
+               and not (classify(f.path) == "env" and not EXAMPLE_NAME.search(f.path.name))]
+    by_path = {str(f.path): f for f in scanned}
+    # Lines that name a variable (DB_PASSWORD) or a commit are not secrets (as row S2 reads them).
+    for path, hits in tools.scan_secrets([f.path for f in scanned], exclude_lines=NAME_ONLY_LINES).items():
+        for h in hits:
+            found.append(finding("AU1", "high", by_path[path], h["line_number"], f"a secret is committed ({h['type']})",
+                                 "remove it from the file and from git history, rotate it, and read it from a secret file (*_FILE)",
+                                 "secrets/ (generated, gitignored, 0600) read through *_FILE"))
+    for f in tree.kind("env"):
+        if EXAMPLE_NAME.search(f.path.name):
+            continue
+        for number, line in enumerate(f.lines, 1):
+            key, sep, value = line.strip().removeprefix("export ").partition("=")
+            if sep and CREDENTIAL_NAME.search(key) and value.strip().strip("'\""):
+                found.append(finding("AU1", "high", f, number, f"an env file in the repository sets {key.strip()}",
+                                     "delete the file from the repository, add it to .gitignore, keep an .env.example without values",
+                                     "secrets/ files and .gitignore"))
+    return found
+
+
+# ---- AU2 development images and servers used for deployment -----------------------------------
+
+def au2_dev_in_deployment(tree: Tree) -> list[Finding]:
+    found = []
+    for f, doc in compose_docs(tree):
+        if f.dev_named:
+            continue
+        for name, svc in doc["services"].items():
+            svc = svc or {}
+            line = service_line(f, name)
+            command = svc.get("command")
+            command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+            if m := DEV_SERVER.search(command):
+                found.append(finding("AU2", "high", f, line, f"{name} runs a development server ({m.group(1).strip()})",
+                                     "serve with gunicorn (Django) or a static nginx (Vite build output) from a production image",
+                                     "backend/Dockerfile (gunicorn) and frontend/Dockerfile (nginx)"))
+            build = svc.get("build")
+            dockerfile = build.get("dockerfile", "") if isinstance(build, dict) else ""
+            if dockerfile and DEV_NAME.search(Path(str(dockerfile)).name):
+                found.append(finding("AU2", "high", f, line, f"{name} is built from the development Dockerfile {dockerfile}",
+                                     "build a multi-stage production Dockerfile; keep the dev one for the dev container",
+                                     "backend/Dockerfile and frontend/Dockerfile"))
+            for vol in svc.get("volumes") or []:
+                source = vol.split(":", 1)[0] if isinstance(vol, str) else (vol or {}).get("source", "")
+                if str(source).rstrip("/") in (".", "..") or re.fullmatch(r"\.\./[\w.-]+/?", str(source)):
+                    found.append(finding("AU2", "medium", f, line, f"{name} bind-mounts the source tree ({source}) over the image",
+                                         "ship the code in the image (COPY) and mount only data volumes",
+                                         "compose.yaml (code in images, volumes for data only)"))
+    return found
+
+
+# ---- AU3 paths that break ------------------------------------------------------------------------
+
+def au3_paths(tree: Tree) -> list[Finding]:
+    found = []
+    for f, doc in compose_docs(tree):
+        base = f.path.parent
+        for name, svc in doc["services"].items():
+            svc = svc or {}
+            line = service_line(f, name)
+            build = svc.get("build")
+            if build is not None:
+                spec = {"context": build} if isinstance(build, str) else build
+                context = (base / str(spec.get("context", "."))).resolve()
+                if "$" in str(spec.get("context", "")):
+                    pass
+                elif not context.is_dir():
+                    found.append(finding("AU3", "high", f, line, f"{name} builds from {spec.get('context')}, which does not exist here",
+                                         "point the context at a folder of this repository (or check the sibling repo out beside it)",
+                                         "compose.yaml with contexts checked by `hardstack check` (C14)"))
+                elif f.root not in (context, *context.parents):
+                    found.append(finding("AU3", "medium", f, line, f"{name} builds from {spec.get('context')}, outside this repository",
+                                         "document the checkout layout it needs, or build from an image the other repo publishes",
+                                         "a layout beside the repos, built with its own Dockerfile.dockerignore (C14)"))
+                elif spec.get("dockerfile") and "$" not in str(spec["dockerfile"]) and not (context / str(spec["dockerfile"])).is_file():
+                    found.append(finding("AU3", "high", f, line, f"{name} names the Dockerfile {spec['dockerfile']}, which does not exist",
+                                         "fix the dockerfile path (relative to the context)"))
+            for vol in svc.get("volumes") or []:
+                source = vol.split(":", 1)[0] if isinstance(vol, str) else ((vol or {}).get("source", "") if (vol or {}).get("type") == "bind" else "")
+                if str(source).startswith((".", "/")) and "$" not in str(source) and str(source).startswith("."):
+                    if not (base / source).exists():
+                        found.append(finding("AU3", "high", f, line, f"{name} mounts {source}, which is not in the repository",
+                                             "add the file to the repository (configs) or create it in a setup step and say so in the README",
+                                             "configs in the layout (nginx/, prometheus/), mounted read-only"))
+            for env_file in ([svc["env_file"]] if isinstance(svc.get("env_file"), str) else svc.get("env_file") or []):
+                path = env_file if isinstance(env_file, str) else env_file.get("path", "")
+                if path and "$" not in path and not (base / path).exists():
+                    found.append(finding("AU3", "medium", f, line, f"{name} reads env_file {path}, which is not in the repository",
+                                         "say where it comes from, or pass settings in environment: and secrets as files"))
+    return found
+
+
+# ---- AU4 a dev container that drifted from compose ---------------------------------------------
+
+def jsonc(text: str):
+    text = re.sub(r"^\s*//.*$", "", text, flags=re.M)
+    text = re.sub(r",(\s*[}\]])", r"\1", text)
+    return json.loads(text)
+
+
+def au4_devcontainer(tree: Tree) -> list[Finding]:
+    found = []
+    composed = {str(f.path.resolve()): (f, doc) for f, doc in compose_docs(tree)}
+    for dc in tree.kind("devcontainer"):
+        try:
+            config = jsonc(dc.text)
+        except ValueError as err:
+            found.append(finding("AU4", "medium", dc, None, f"devcontainer.json does not parse: {err}", "fix the JSON"))
+            continue
+        files = config.get("dockerComposeFile") or []
+        dev_docs = [composed[str((dc.path.parent / p).resolve())] for p in ([files] if isinstance(files, str) else files)
+                    if str((dc.path.parent / p).resolve()) in composed]
+        dev_paths = {d[0].path for d in dev_docs}
+        others = [(f, doc) for f, doc in composed.values() if f.root == dc.root and f.path not in dev_paths]
+        for dev_file, dev_doc in dev_docs:
+            dev_env = {k: (v, dev_file, name) for name, svc in dev_doc["services"].items() for k, v in environment(svc or {}).items()}
+            for other_file, other_doc in others:
+                for name, svc in other_doc["services"].items():
+                    for key, value in environment(svc or {}).items():
+                        if key in dev_env and (CREDENTIAL_NAME.search(key) or re.search(r"^(POSTGRES|DB|DATABASE)_", key)) \
+                                and value and dev_env[key][0] and value != dev_env[key][0]:
+                            found.append(finding("AU4", "medium", dev_file, service_line(dev_file, dev_env[key][2]),
+                                                 f"{key} differs between the dev container ({dev_env[key][2]}) and {other_file.path.name} ({name})",
+                                                 "derive both from one place (the same compose service and secret files)",
+                                                 ".devcontainer/ on the layout's compose services and secret files (S4)", other_file))
+        for hook in ("onCreateCommand", "postCreateCommand", "updateContentCommand", "postStartCommand"):
+            command = config.get(hook)
+            command = " ".join(command) if isinstance(command, list) else str(command or "")
+            if re.search(r"\bnpm (install|ci)\b", command) and not re.search(r"\bcd\b|--prefix|-C\s", command) \
+                    and not (dc.root / "package.json").exists():
+                found.append(finding("AU4", "medium", dc, None, f"{hook} runs npm in the workspace root, which has no package.json",
+                                     "run it in the frontend folder (`npm ci --prefix frontend` or `cd frontend && npm ci`)",
+                                     ".devcontainer/ (one install per part, in its folder)"))
+    return found
+
+
+# ---- AU5 a predictable superuser ----------------------------------------------------------------
+
+def au5_superuser(tree: Tree) -> list[Finding]:
+    found = []
+    workflows = tree.kind("workflow")
+    for f in tree.files:
+        if f.path.suffix not in (".py", ".sh", ".yml", ".yaml", ".json", ""):
+            continue
+        lines = sorted({number for pattern in SUPERUSER_LITERAL for number, _ in grep(f, pattern)})
+        for number in lines:
+            runner = next((w for w in workflows if f.path.name in w.text and w.path != f.path), None)
+            found.append(finding("AU5", "high", f, number,
+                                 "a superuser is created with a password written in the file" + (f", and {runner.path.name} runs it" if runner else ""),
+                                 "read the password from a secret file, refuse weak or default ones, and run the step by hand",
+                                 "the superuser service (ensure_superuser.py, manual profile, secrets/superuser_password)", runner))
+    return found
+
+
+# ---- AU6 CI that tests the wrong thing ----------------------------------------------------------
+
+def au6_ci(tree: Tree) -> list[Finding]:
+    found = []
+    for wf in tree.kind("workflow"):
+        doc = load_yaml(wf)
+        if not isinstance(doc, dict):
+            continue
+        for job_name, job in (doc.get("jobs") or {}).items():
+            job = job or {}
+            runs = [str(s.get("run", "")) for s in job.get("steps") or [] if isinstance(s, dict)]
+            job_line = service_line(wf, job_name)
+            test_runs = sum(len(TEST_RUN.findall(r)) for r in runs)
+            if test_runs >= 2:
+                found.append(finding("AU6", "low", wf, job_line, f"job {job_name} runs the test suite {test_runs} times (once more for coverage)",
+                                     "run it once, under coverage (`coverage run -m pytest` or `pytest --cov`)",
+                                     ".github/workflows/backend.yml"))
+            services = json.dumps(job.get("services") or {})
+            env_text = json.dumps([job.get("env"), doc.get("env")] + [s.get("env") for s in job.get("steps") or [] if isinstance(s, dict)])
+            if re.search(r"postgres|timescale", services, re.I) and (SQLITE.search(env_text) or any(SQLITE.search(r) for r in runs)):
+                found.append(finding("AU6", "medium", wf, job_line, f"job {job_name} starts PostgreSQL but migrates or tests against SQLite",
+                                     "point DATABASE_URL (or the DB_* variables) at the service container",
+                                     ".github/workflows/backend.yml (migrations and tests on TimescaleDB)"))
+        for number, _ in grep(wf, SCHEMA_FROM_DEFAULT):
+            found.append(finding("AU6", "medium", wf, number, "the OpenAPI schema is fetched from the default branch, not this change's",
+                                 "generate it from the same commit (the backend job writes it; the frontend job uses that artifact)",
+                                 ".github/workflows/frontend.yml (client from the same branch's schema)"))
+    return found
+
+
+# ---- AU7 env names that disagree, payloads in logs ---------------------------------------------
+
+def au7_env_and_logs(tree: Tree) -> list[Finding]:
+    found = []
+    for root in tree.roots:
+        env_files = [f for f in tree.kind("env") if f.root == root]
+        defined: dict[str, TextFile] = {}
+        for f in env_files:
+            for line in f.lines:
+                key = line.strip().removeprefix("export ").split("=", 1)[0].strip()
+                if re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+                    defined.setdefault(key, f)
+        # Compose environment and build args, Dockerfile ARG and ENV: names a build or a container gets.
+        for _, doc in ((f, d) for f, d in compose_docs(tree) if f.root == root):
+            for svc in doc["services"].values():
+                build = (svc or {}).get("build")
+                args = build.get("args") if isinstance(build, dict) else None
+                args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args) if isinstance(args, list) else (args or {})
+                for key in [*environment(svc or {}), *args]:
+                    defined.setdefault(key, env_files[0] if env_files else None)
+        for f in (x for x in tree.kind("dockerfile") if x.root == root):
+            for _, m in grep(f, re.compile(r"^\s*(?:ARG|ENV)\s+([A-Z][A-Z0-9_]*)")):
+                defined.setdefault(m.group(1), env_files[0] if env_files else None)
+        if not env_files:
+            continue
+        for f in (x for x in tree.kind("js") if x.root == root):
+            for number, m in grep(f, ENV_READ):
+                name = m.group(1)
+                if name not in defined and name not in STANDARD_ENV:
+                    hint = ", ".join(sorted(k for k in defined if set(k.split("_")) & set(name.split("_")) - {"URL", "API"})[:3]) \
+                        or ", ".join(sorted(defined)[:3])
+                    found.append(finding("AU7", "medium", f, number, f"reads {name}, which no env file or compose service defines (they define {hint})",
+                                         f"use one name in the code and the env files", "answers that name each variable once (env_*)",
+                                         env_files[0]))
+    for f in tree.kind("js") + tree.kind("python"):
+        for number, _ in grep(f, PAYLOAD_LOG):
+            found.append(finding("AU7", "medium", f, number, "request payloads are written to the log",
+                                 "log the method, path, status and timing, never the body (it holds passwords and personal data)",
+                                 "nginx/snippets/logging.conf (no bodies; stack tier R2 checks it)"))
+    return found
+
+
+RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployment, au3_paths, au4_devcontainer,
+                                               au5_superuser, au6_ci, au7_env_and_logs]
+
+
+def run_all(tree: Tree) -> list[Finding]:
+    return [f for rule in RULES for f in rule(tree)]

@@ -1,0 +1,227 @@
+"""Fixture repositories for `hardstack audit`: a backend (`api`) and its frontend sibling (`web`) as they
+grow out of development tooling, with every class of finding planted, and a clean twin of each.
+
+`write(tmp, planted=True)` writes both repos and returns their roots. Every planted finding has its
+fixed form in the clean twin, so a class must show up in one and never in the other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# class -> (planted files, clean files), each {repo-relative path: text}; repos "api" and "web".
+PLANTED: dict[str, str] = {
+    # AU1: an env file with values and a secret in settings (and no .dockerignore: D10)
+    "api/.env": "DJANGO_SECRET_KEY=dev-3f9a8c1e77b2\nDB_PASSWORD=hunter2-for-real\n",
+    "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
+    "api/shop/settings.py": 'import os\nSECRET_KEY = "django-insecure-9x#k2!vq7@m1p$z0w8r5t3y6u4i2o0p"\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n',
+    "api/requirements.txt": "django==5.1.4\n",
+    "api/manage.py": "import django\n",
+    # AU2: the development Dockerfile and server used by the deployment compose file
+    "api/Dockerfile.dev": "FROM python:3.12\nWORKDIR /app\nCOPY . /app\nRUN pip install -r requirements.txt\nCMD python manage.py runserver 0.0.0.0:8000\n",
+    # AU2, AU3, C11: the deployment compose file
+    "api/docker-compose.yml": """services:
+  db:
+    image: timescale/timescaledb:2.17.2-pg17
+    environment:
+      POSTGRES_PASSWORD: postgres
+  web:
+    build:
+      context: .
+      dockerfile: Dockerfile.dev
+    command: python manage.py runserver 0.0.0.0:8000
+    volumes:
+      - .:/app
+      - ./monitoring/prometheus.yml:/etc/prometheus/prometheus.yml
+    environment:
+      DB_HOST: db
+  frontend:
+    build: ../web
+  nginx:
+    image: nginx:1.27
+    volumes:
+      - ./ssl:/etc/nginx/ssl:ro
+""",
+    # AU4: the dev container drifted from compose
+    "api/.devcontainer/devcontainer.json": """{
+  // generated long ago
+  "name": "api",
+  "dockerComposeFile": "docker-compose.dev.yml",
+  "service": "dev",
+  "postCreateCommand": "pip install -r requirements.txt && npm install",
+}
+""",
+    "api/.devcontainer/docker-compose.dev.yml": """services:
+  dev:
+    image: python:3.12
+    command: sleep infinity
+  db:
+    image: timescale/timescaledb:2.17.2-pg17
+    environment:
+      POSTGRES_PASSWORD: devpass
+""",
+    # AU5: a predictable superuser, run by the deploy workflow
+    "api/scripts/create_admin.py": 'from django.contrib.auth import get_user_model\n\nget_user_model().objects.create_superuser("admin", "admin@example.com", "admin123")\n',
+    "api/.github/workflows/deploy.yml": """name: deploy
+on: {push: {branches: [main]}}
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: docker compose up -d && docker compose exec -T web python scripts/create_admin.py
+""",
+    # AU6: tests twice, SQLite beside a Postgres service
+    "api/.github/workflows/ci.yml": """name: ci
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      postgres:
+        image: postgres:17
+    env:
+      DATABASE_URL: sqlite:///db.sqlite3
+    steps:
+      - uses: actions/checkout@v4
+      - run: pytest
+      - run: coverage run -m pytest && coverage xml
+""",
+    # AU6: the schema of the default branch; AU7: env names disagree, payloads logged
+    "web/.github/workflows/ci.yml": """name: ci
+on: [pull_request]
+jobs:
+  client:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: curl -fsSL -o openapi.yaml https://raw.githubusercontent.com/acme/api/main/openapi.yaml
+      - run: npx openapi-typescript openapi.yaml -o src/api.d.ts
+""",
+    "web/package.json": '{"name": "web", "private": true, "scripts": {"build": "vite build"}}\n',
+    "web/.env.production": "BACKEND_URL=http://api:8000\n",
+    "web/server.js": """const express = require("express");
+const app = express();
+const target = process.env.API_BACKEND_URL;
+app.use(express.json());
+app.post("/api/*", (req, res) => {
+  console.log("proxying", req.method, req.body);
+  res.redirect(307, target + req.path);
+});
+app.listen(process.env.PORT || 3000);
+""",
+}
+
+CLEAN: dict[str, str] = {
+    "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
+    "api/.gitignore": ".env\n",
+    "api/shop/settings.py": 'import os\nSECRET_KEY = os.environ["DJANGO_SECRET_KEY"]\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n',
+    "api/requirements.txt": "django==5.1.4\n",
+    "api/manage.py": "import django\n",
+    "api/Dockerfile": """ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+FROM ${PYTHON_IMAGE} AS build
+RUN python -m venv /opt/venv
+COPY requirements.txt /tmp/requirements.txt
+RUN /opt/venv/bin/pip install --no-cache-dir -r /tmp/requirements.txt
+
+FROM ${PYTHON_IMAGE} AS runtime
+COPY --from=build /opt/venv /opt/venv
+USER 10001:10001
+COPY --chown=10001:10001 . /app
+WORKDIR /app
+HEALTHCHECK --interval=10s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/')"]
+CMD ["/opt/venv/bin/gunicorn", "shop.wsgi:application"]
+""",
+    "api/.dockerignore": ".git\n.gitignore\n.env\n.env.*\n**/.env\n**/.env.*\nsecrets\n**/secrets\nnode_modules\n**/node_modules\ntests\n**/tests\n",
+    "api/docker-compose.yml": """services:
+  db:
+    image: timescale/timescaledb:2.17.2-pg17
+    environment:
+      POSTGRES_PASSWORD_FILE: /run/secrets/db_password
+    secrets: [db_password]
+  web:
+    build:
+      context: .
+      dockerfile: Dockerfile
+    command: ["/opt/venv/bin/gunicorn", "shop.wsgi:application"]
+    volumes:
+      - media:/srv/media
+      - ./nginx/nginx.conf:/etc/nginx/nginx.conf:ro
+    environment:
+      DB_HOST: db
+secrets:
+  db_password:
+    file: ./secrets/db_password
+volumes:
+  media: {}
+""",
+    "api/nginx/nginx.conf": "events {}\nhttp { server { listen 8080; } }\n",
+    "api/.devcontainer/devcontainer.json": """{
+  "name": "api",
+  "dockerComposeFile": "docker-compose.dev.yml",
+  "service": "dev",
+  "postCreateCommand": "pip install -r requirements.txt",
+}
+""",
+    "api/.devcontainer/docker-compose.dev.yml": """services:
+  dev:
+    image: python:3.12
+    command: sleep infinity
+  db:
+    image: timescale/timescaledb:2.17.2-pg17
+    environment:
+      POSTGRES_PASSWORD_FILE: /run/secrets/db_password
+""",
+    "api/scripts/create_admin.py": """import os
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+
+password = Path(os.environ["SUPERUSER_PASSWORD_FILE"]).read_text().strip()
+get_user_model().objects.create_superuser("admin", "admin@example.com", password)
+""",
+    "api/.github/workflows/ci.yml": """name: ci
+on: [push]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    services:
+      postgres:
+        image: postgres:17
+    env:
+      DB_HOST: localhost
+    steps:
+      - uses: actions/checkout@v4
+      - run: coverage run -m pytest && coverage xml
+""",
+    "web/.github/workflows/ci.yml": """name: ci
+on: [pull_request]
+jobs:
+  client:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/download-artifact@v4
+        with: {name: openapi}
+      - run: npx openapi-typescript openapi.yaml -o src/api.d.ts
+""",
+    "web/package.json": '{"name": "web", "private": true, "scripts": {"build": "vite build"}}\n',
+    "web/.env.production": "BACKEND_URL=http://api:8000\n",
+    "web/server.js": """const express = require("express");
+const app = express();
+const target = process.env.BACKEND_URL;
+app.post("/api/*", (req, res) => {
+  console.log("proxying", req.method, req.path);
+  res.redirect(307, target + req.path);
+});
+app.listen(process.env.PORT || 3000);
+""",
+}
+
+
+def write(tmp: Path, planted: bool = True) -> list[Path]:
+    for rel, text in (PLANTED if planted else CLEAN).items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return [tmp / "api", tmp / "web"]

@@ -1,0 +1,111 @@
+"""`hardstack audit`: every class of finding has a true positive (planted) and a true negative (its clean
+twin); a fresh layout audits without a high finding; bad input is a message, never a traceback; the
+repos are only read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import audit_repos
+from hardstack.audit import audit
+from hardstack.cli import app
+
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "C11", "D10"]
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    planted = audit(audit_repos.write(tmp_path_factory.mktemp("planted"), planted=True))
+    clean = audit(audit_repos.write(tmp_path_factory.mktemp("clean"), planted=False))
+    return planted, clean
+
+
+def ids(report, rid):
+    return [f for f in report.findings if f.id == rid]
+
+
+@pytest.mark.parametrize("rid", CLASSES)
+def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, rid):
+    planted, clean = reports
+    assert ids(planted, rid), f"{rid} not found in the planted repos"
+    assert not ids(clean, rid), f"{rid} found in the clean twin: {[f.message for f in ids(clean, rid)]}"
+
+
+@pytest.mark.parametrize("rid, where, words", [
+    ("AU1", "api/.env:2", "DB_PASSWORD"),
+    ("AU1", "api/shop/settings.py:2", "secret is committed"),
+    ("AU2", "api/docker-compose.yml:6", "runserver"),
+    ("AU2", "api/docker-compose.yml:6", "Dockerfile.dev"),
+    ("AU2", "api/docker-compose.yml:6", "bind-mounts the source tree"),
+    ("AU3", "api/docker-compose.yml:6", "monitoring/prometheus.yml"),
+    ("AU3", "api/docker-compose.yml:18", "./ssl"),
+    ("AU3", "api/docker-compose.yml:16", "outside this repository"),
+    ("AU4", "api/.devcontainer/docker-compose.dev.yml:5 vs api/docker-compose.yml", "POSTGRES_PASSWORD differs"),
+    ("AU4", "api/.devcontainer/devcontainer.json", "no package.json"),
+    ("AU5", "api/scripts/create_admin.py:3 vs api/.github/workflows/deploy.yml", "deploy.yml runs it"),
+    ("AU6", "api/.github/workflows/ci.yml:4", "SQLite"),
+    ("AU6", "api/.github/workflows/ci.yml:4", "2 times"),
+    ("AU6", "web/.github/workflows/ci.yml:8", "default branch"),
+    ("AU7", "web/server.js:3 vs web/.env.production", "API_BACKEND_URL"),
+    ("AU7", "web/server.js:6", "payloads"),
+    ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
+    ("D10", "api/Dockerfile.dev", "no .dockerignore"),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
+def test_each_finding_says_where_and_what(reports, rid, where, words):
+    planted, _ = reports
+    matches = [f for f in ids(planted, rid) if f.where == where and words in f.message]
+    assert matches, [(f.where, f.message) for f in ids(planted, rid)]
+    assert all(f.fix for f in matches)
+
+
+def test_a_fresh_layout_audits_without_a_high_or_medium_finding(default_layout):
+    report = audit([default_layout])
+    assert not report.at_or_above("medium"), [(f.id, f.where, f.message) for f in report.at_or_above("medium")]
+
+
+def tree_digest(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_outputs_exit_codes_and_nothing_written(tmp_path):
+    roots = audit_repos.write(tmp_path, planted=True)
+    before = {str(r): tree_digest(r) for r in roots}
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["audit", *map(str, roots), "--json"])
+    assert as_json.exit_code == 1  # high findings, --fail-on high by default
+    findings = json.loads(as_json.output)["findings"]
+    assert {"id", "severity", "file", "line", "message", "fix", "fixed_by", "other"} <= set(findings[0])
+    markdown = runner.invoke(app, ["audit", *map(str, roots), "--markdown"])
+    assert markdown.output.startswith("# Infrastructure review of api, web") and "| AU5 | high |" in markdown.output
+    table = runner.invoke(app, ["audit", *map(str, roots)])
+    assert "AU4" in table.output and table.exit_code == 1
+    assert {str(r): tree_digest(r) for r in roots} == before  # read only
+    clean = audit_repos.write(tmp_path / "clean", planted=False)
+    assert runner.invoke(app, ["audit", *map(str, clean), "--json", "--fail-on", "high"]).exit_code == 1  # C5/C15 stay
+    assert runner.invoke(app, ["audit", str(clean[1]), "--fail-on", "medium"]).exit_code == 1  # S3: unpinned actions
+    bad = runner.invoke(app, ["audit", str(clean[1]), "--fail-on", "urgent"])
+    assert bad.exit_code == 2 and "--fail-on must be one of" in bad.output
+
+
+def test_bad_input_is_a_message_or_a_finding_never_a_traceback(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(app, ["audit", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no such folder" in missing.output and "Traceback" not in missing.output
+    (tmp_path / "file.txt").write_text("x")
+    a_file = runner.invoke(app, ["audit", str(tmp_path / "file.txt")])
+    assert a_file.exit_code == 2 and "a file, not a folder" in a_file.output
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "docker-compose.yml").write_text("services:\n  web:\n    image: [unclosed\n")
+    (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0binary")
+    (repo / "dump.sql").write_text("x" * (600 * 1024))
+    (repo / "outside").symlink_to(tmp_path / "file.txt")
+    report = audit([repo])
+    assert [f.id for f in report.findings] == ["AU0"] and report.findings[0].line in (3, 4)  # where YAML stops
+    assert any("dump.sql: larger than" in s for s in report.skipped)
+    assert any("outside: a symlink out of the root" in s for s in report.skipped)
+    assert report.files_read == 1  # the compose file; the binary is not read as text
