@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 MAX_BYTES = 512 * 1024
@@ -29,13 +30,17 @@ class TextFile:
     def rel(self) -> str:
         return f"{self.root.name}/{self.path.relative_to(self.root)}"
 
-    @property
-    def text(self) -> str:
+    @cached_property
+    def text(self) -> str:  # read once: every rule reads from here
         return self.path.read_text(errors="replace")
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
         return self.text.splitlines()
+
+    @cached_property
+    def kind(self) -> str:
+        return classify(self.path)
 
     @property
     def dev_named(self) -> bool:
@@ -50,7 +55,7 @@ class Tree:
     skipped: list[str] = field(default_factory=list)  # "path: why"
 
     def kind(self, kind: str) -> list[TextFile]:
-        return [f for f in self.files if classify(f.path) == kind]
+        return [f for f in self.files if f.kind == kind]
 
 
 def classify(path: Path) -> str:

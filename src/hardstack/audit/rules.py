@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 import yaml
 
 from hardstack.audit import Finding
-from hardstack.audit.files import DEV_NAME, TextFile, Tree, classify
+from hardstack.audit.files import DEV_NAME, TextFile, Tree
 from hardstack.catalog import CREDENTIAL_NAME
 from hardstack.checks import tools
 from hardstack.checks.misc import NAME_ONLY_LINES
@@ -25,6 +25,18 @@ SUPERUSER_LITERAL = [
     re.compile(r"\.set_password\(\s*['\"][^'\"]+['\"]\s*\)"),
     re.compile(r"DJANGO_SUPERUSER_PASSWORD\s*[=:]\s*['\"]?(?!\$)[^\s'\"$]+"),
 ]
+# What any detect-secrets plugin needs to fire: a keyword, a long quoted token (entropy plugins), a known
+# key prefix, a private key header, or credentials in a URL.
+SECRET_WORDS = ("pass", "pwd", "secret", "token", "api_key", "apikey", "api-key", "private", "auth", "credential")
+SECRET_SHAPES = re.compile(r"['\"][A-Za-z0-9+/=_.-]{20,}['\"]|AKIA|xox[abpr]-|sk_live|ghp_|github_pat|glpat|AIza|eyJ|-----BEGIN"
+                           r"|://[^/\s:@]+:[^@\s]+@")
+
+
+def secret_candidate(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in SECRET_WORDS) or bool(SECRET_SHAPES.search(text))
+
+
 TEST_RUN = re.compile(r"(\bpytest\b|manage\.py\s+test\b)")
 SQLITE = re.compile(r"sqlite", re.I)
 SCHEMA_FROM_DEFAULT = re.compile(r"(raw\.githubusercontent\.com/\S+/(main|master)/\S*(openapi|schema)"
@@ -80,8 +92,9 @@ def au1_secrets(tree: Tree) -> list[Finding]:
     # Compose files and Dockerfiles: their rows (C11, D8) run detect-secrets on them.
     # Env files (but examples): the rule below names each variable they set.
     scanned = [f for f in tree.files if f.path.name not in LOCKFILES and f.path.suffix not in (".md", ".svg")
-               and classify(f.path) not in ("compose", "dockerfile")
-               and not (classify(f.path) == "env" and not EXAMPLE_NAME.search(f.path.name))]
+               and f.kind not in ("compose", "dockerfile") and not (f.kind == "env" and not EXAMPLE_NAME.search(f.path.name))]
+    # detect-secrets costs milliseconds a file: it reads only the files a cheap pass finds a candidate in.
+    scanned = [f for f in scanned if secret_candidate(f.text)]
     by_path = {str(f.path): f for f in scanned}
     # Lines that name a variable (DB_PASSWORD) or a commit are not secrets (as row S2 reads them).
     for path, hits in tools.scan_secrets([f.path for f in scanned], exclude_lines=NAME_ONLY_LINES).items():
@@ -223,7 +236,7 @@ def au5_superuser(tree: Tree) -> list[Finding]:
     found = []
     workflows = tree.kind("workflow")
     for f in tree.files:
-        if f.path.suffix not in (".py", ".sh", ".yml", ".yaml", ".json", ""):
+        if f.path.suffix not in (".py", ".sh", ".yml", ".yaml", ".json", "") or not ("superuser" in f.text or "set_password" in f.text):
             continue
         lines = sorted({number for pattern in SUPERUSER_LITERAL for number, _ in grep(f, pattern)})
         for number in lines:
