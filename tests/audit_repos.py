@@ -42,6 +42,9 @@ PLANTED: dict[str, str] = {
     volumes:
       - ./ssl:/etc/nginx/ssl:ro
 """,
+    # N10: an nginx config gixy objects to (a Host header taken from the request); P1: no alert rules
+    "api/nginx/default.conf": "server {\n    listen 80;\n    location / {\n        proxy_pass http://web:8000;\n        proxy_set_header Host $http_host;\n    }\n}\n",
+    "api/prometheus/prometheus.yml": "global:\n  scrape_interval: 15s\nscrape_configs:\n  - job_name: web\n    static_configs:\n      - targets: [\"web:8000\"]\n",
     # AU4: the dev container drifted from compose
     "api/.devcontainer/devcontainer.json": """{
   // generated long ago
@@ -155,7 +158,7 @@ secrets:
 volumes:
   media: {}
 """,
-    "api/nginx/nginx.conf": "events {}\nhttp { server { listen 8080; } }\n",
+    "api/nginx/nginx.conf": "events {}\nhttp {\n    server_tokens off;\n    server { listen 8080; }\n}\n",
     "api/.devcontainer/devcontainer.json": """{
   "name": "api",
   "dockerComposeFile": "docker-compose.dev.yml",

@@ -14,7 +14,7 @@ import audit_repos
 from hardstack.audit import audit
 from hardstack.cli import app
 
-CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "C11", "D10"]
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "C11", "D10", "N10", "P1"]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,8 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU7", "web/server.js:6", "payloads"),
     ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
+    ("N10", "api/nginx/default.conf", "host_spoofing"),
+    ("P1", "api/prometheus/prometheus.yml", "no alert rule files"),
 ], ids=lambda v: v if isinstance(v, str) and len(v) < 20 else None)
 def test_each_finding_says_where_and_what(reports, rid, where, words):
     planted, _ = reports

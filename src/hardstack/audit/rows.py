@@ -1,4 +1,6 @@
-"""The single-file rows of `hardstack check`, run on whatever the audited repos hold.
+"""The single-file rows of `hardstack check`, run on whatever the audited repos hold: D1-D10 on every
+Dockerfile, the compose-only C rows on every compose file, N10 (gixy) on every nginx config, P1-P3 on
+every prometheus.yml with its folder, S1 on shell scripts and S3 on workflows.
 
 A row reads a layout folder. Each artifact is staged as one: a compose file as `compose.yaml` (its
 own text, beside links to its folder's entries, so relative build contexts still resolve); each
@@ -17,7 +19,7 @@ import yaml
 
 from hardstack.audit import Finding
 from hardstack.audit.files import TextFile, Tree
-from hardstack.checks import compose, dockerfiles, misc
+from hardstack.checks import compose, dockerfiles, misc, nginx, prometheus
 from hardstack.checks.explain import EXPLANATIONS
 from hardstack.checks.result import FAIL, guarded
 
@@ -33,8 +35,12 @@ DOCKERFILE_ROWS = {"D1": (dockerfiles.d1_hadolint, "medium"), "D2": (dockerfiles
                    "D5": (dockerfiles.d5_multistage, "low"), "D6": (dockerfiles.d6_hygiene, "low"),
                    "D7": (dockerfiles.d7_shell_exec, "medium"), "D8": (dockerfiles.d8_no_secrets, "high"),
                    "D9": (dockerfiles.d9_healthcheck, "medium"), "D10": (dockerfiles.d10_dockerignore, "high")}
+NGINX_ROWS = {"N10": (nginx.n10_gixy, "medium")}
+PROMETHEUS_ROWS = {"P1": (prometheus.p1_promtool, "medium"), "P2": (prometheus.p2_alert_fields, "low"),
+                   "P3": (prometheus.p3_rule_tests, "low")}
 KEEP_SEVERITY = {"C11", "D8", "D10"}
-FIXED_BY = {"C": "compose.yaml", "D": "backend/Dockerfile and frontend/Dockerfile", "S1": "", "S3": ".github/workflows/"}
+FIXED_BY = {"C": "compose.yaml", "D": "backend/Dockerfile and frontend/Dockerfile", "S1": "", "S3": ".github/workflows/",
+            "N": "nginx/ (one snippet per concern)", "P": "prometheus/ (alert rules, their promtool tests, the runbook)"}
 
 
 def first_fix(rid: str) -> str:
@@ -105,6 +111,28 @@ def dockerfile_findings(source: TextFile, scratch: Path) -> list[Finding]:
     return found
 
 
+def nginx_findings(source: TextFile, scratch: Path) -> list[Finding]:
+    """A config as the proxy's main file (gixy reads a server block on its own too)."""
+    staged = scratch / "layout"
+    (staged / "nginx").mkdir(parents=True)
+    (staged / "nginx" / "nginx.conf").write_text(source.text)
+    link_folder(staged / "nginx", source.path.parent, source.path.name)  # what it includes, beside it
+    results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in NGINX_ROWS.items()]
+    found = findings_of(results, source, {rid: sev for rid, (_, sev) in NGINX_ROWS.items()}, staged)
+    for f in found:
+        f.message = f.message.removeprefix("nginx.conf: ")
+    return found
+
+
+def prometheus_findings(source: TextFile, scratch: Path) -> list[Finding]:
+    """A prometheus.yml with the rules and promtool tests of its folder (rules/, tests/), as a layout holds them."""
+    staged = scratch / "layout"
+    staged.mkdir(parents=True)
+    (staged / "prometheus").symlink_to(source.path.parent)
+    results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in PROMETHEUS_ROWS.items()]
+    return findings_of(results, source, {rid: sev for rid, (_, sev) in PROMETHEUS_ROWS.items()}, staged)
+
+
 def shell_findings(scripts: list[TextFile], scratch: Path) -> list[Finding]:
     if not scripts:
         return []
@@ -146,6 +174,10 @@ def run_all(tree: Tree) -> list[Finding]:
         scratch = Path(tmp)
         jobs = [(compose_findings, f, scratch / f"c{i}") for i, f in enumerate(tree.kind("compose"))]
         jobs += [(dockerfile_findings, f, scratch / f"d{i}") for i, f in enumerate(tree.kind("dockerfile"))]
+        # Top-level configs only: a snippet is read where a config includes it.
+        jobs += [(nginx_findings, f, scratch / f"n{i}") for i, f in enumerate(tree.kind("nginx"))
+                 if re.search(r"^\s*(server|http)\s*\{", f.text, re.M)]
+        jobs += [(prometheus_findings, f, scratch / f"p{i}") for i, f in enumerate(tree.files) if f.path.name == "prometheus.yml"]
         with ThreadPoolExecutor(max_workers=8) as pool:
             parts = list(pool.map(lambda job: job[0](job[1], job[2]), jobs))
         parts.append(shell_findings(tree.kind("shell"), scratch / "shell"))

@@ -39,9 +39,12 @@ def p1_promtool(layout: Path) -> Result:
     out = tools.run("promtool", "check", "config", "--syntax-only", str(prom_dir(layout) / "prometheus.yml"))
     if not out.ok:
         problems.append(f"check config: {tools.first_lines(out.out)}")
-    out = tools.run("promtool", "check", "rules", *map(str, rule_files(layout)))
-    if not out.ok or not rule_files(layout):
-        problems.append(f"check rules: {tools.first_lines(out.out) or 'no rule files'}")
+    if not rule_files(layout):
+        problems.append("no alert rule files (prometheus/rules/*.yml): nothing would ever fire")
+    else:
+        out = tools.run("promtool", "check", "rules", *map(str, rule_files(layout)))
+        if not out.ok:
+            problems.append(f"check rules: {tools.first_lines(out.out)}")
     return check("P1", problems, f"config valid, {len(alerts(layout))} alerts valid")
 
 
@@ -71,9 +74,12 @@ def p3_rule_tests(layout: Path) -> Result:
     tested = {t["alertname"] for f in tests for case in yaml.safe_load(f.read_text()).get("tests", [])
               for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
     problems = [f"{r['alert']}: no promtool test expects it to fire" for r in alerts(layout) if r["alert"] not in tested]
-    out = tools.run("promtool", "test", "rules", *[t.name for t in tests], cwd=prom_dir(layout) / "tests")
-    if not out.ok or not tests:
-        problems.append(f"promtool test rules: {tools.first_lines(out.out) or 'no tests'}")
+    if not tests:
+        problems.append("no promtool tests (prometheus/tests/*.yml)")
+    else:
+        out = tools.run("promtool", "test", "rules", *[t.name for t in tests], cwd=prom_dir(layout) / "tests")
+        if not out.ok:
+            problems.append(f"promtool test rules: {tools.first_lines(out.out)}")
     return check("P3", problems, f"{len(tested)} alerts exercised by promtool test rules")
 
 
