@@ -178,8 +178,8 @@ def run_all(tree: Tree) -> list[Finding]:
         jobs += [(nginx_findings, f, scratch / f"n{i}") for i, f in enumerate(tree.kind("nginx"))
                  if re.search(r"^\s*(server|http)\s*\{", f.text, re.M)]
         jobs += [(prometheus_findings, f, scratch / f"p{i}") for i, f in enumerate(tree.files) if f.path.name == "prometheus.yml"]
+        jobs += [(shell_findings, tree.kind("shell"), scratch / "shell"), (workflow_findings, tree.kind("workflow"), scratch / "workflows")]
+        # Each job mostly waits on a checker's process (hadolint, gixy, promtool, actionlint): side by side.
         with ThreadPoolExecutor(max_workers=8) as pool:
             parts = list(pool.map(lambda job: job[0](job[1], job[2]), jobs))
-        parts.append(shell_findings(tree.kind("shell"), scratch / "shell"))
-        parts.append(workflow_findings(tree.kind("workflow"), scratch / "workflows"))
     return [f for part in parts for f in part]
