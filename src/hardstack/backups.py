@@ -3,6 +3,7 @@ database image) run on demand, and dumps copied between its volume and the host.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -28,16 +29,20 @@ class Restored:
     stopped: list[str]  # services stopped for it and started again
 
 
-def _script(stack: Stack, *args: str, stdin=None, binary: bool = False) -> subprocess.CompletedProcess:
+def _script(stack: Stack, *args: str, stdin=None, stdout=None) -> subprocess.CompletedProcess:
     """Run backup.sh in a one-off backup container; --no-deps: it needs the database, nothing else
-    (compose would otherwise run migrate first)."""
+    (compose would otherwise run migrate first). Dumps stream through stdin/stdout files, never memory."""
     cmd = ["docker", "compose", "-p", stack.project, "run", "--rm", "--no-deps", "-T", "--entrypoint", SCRIPT[0], "backup",
            *SCRIPT[1:], *args]
-    proc = subprocess.run(cmd, cwd=stack.layout, env=stack.environ, stdin=stdin, capture_output=True, text=not binary, timeout=3600)
+    proc = subprocess.run(cmd, cwd=stack.layout, env=stack.environ, stdin=stdin, stdout=stdout or subprocess.PIPE,
+                          stderr=subprocess.PIPE, timeout=3600)
     if proc.returncode != 0:
-        stderr = proc.stderr if isinstance(proc.stderr, str) else proc.stderr.decode(errors="replace")
-        raise BackupError(f"backup.sh {' '.join(args[:1])} failed: {stderr.strip()[-2000:]}")
+        raise BackupError(f"backup.sh {' '.join(args[:1])} failed: {proc.stderr.decode(errors='replace').strip()[-2000:]}")
     return proc
+
+
+def _lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return proc.stdout.decode(errors="replace").split()
 
 
 def database_running(stack: Stack) -> None:
@@ -48,20 +53,21 @@ def database_running(stack: Stack) -> None:
 def take(stack: Stack) -> str:
     """One dump now, into the backups volume; returns its name."""
     database_running(stack)
-    return _script(stack, "once").stdout.strip().splitlines()[-1]
+    return _lines(_script(stack, "once"))[-1]
 
 
 def dumps(stack: Stack) -> list[str]:
     """The dumps in the backups volume, newest first."""
-    return [line for line in _script(stack, "list").stdout.split() if DUMP_NAME.match(line)]
+    return [line for line in _lines(_script(stack, "list")) if DUMP_NAME.match(line)]
 
 
 def copy_out(stack: Stack, name: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     partial = target.with_suffix(".partial")
-    partial.write_bytes(_script(stack, "cat", name, binary=True).stdout)
-    partial.chmod(0o600)
+    # 0600 from the first byte: a dump holds every row, password hashes included.
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        _script(stack, "cat", name, stdout=fh)
     partial.replace(target)
     return target
 
@@ -71,7 +77,7 @@ def copy_in(stack: Stack, path: Path) -> str:
     if not DUMP_NAME.match(path.name):
         raise BackupError(f"{path.name}: a dump keeps the name `hardstack backup` gave it (<db>-YYYYMMDDTHHMMSSZ.dump); rename it so")
     with path.open("rb") as fh:
-        _script(stack, "import", path.name, stdin=fh, binary=True)
+        _script(stack, "import", path.name, stdin=fh)
     return path.name
 
 

@@ -171,7 +171,7 @@ def au3_paths(tree: Tree) -> list[Finding]:
                 spec = {"context": build} if isinstance(build, str) else build
                 context = (base / str(spec.get("context", "."))).resolve()
                 if "$" in str(spec.get("context", "")):
-                    pass
+                    pass  # interpolated: its value is known only where compose runs
                 elif not context.is_dir():
                     found.append(finding("AU3", "high", f, line, f"{name} builds from {spec.get('context')}, which does not exist here",
                                          "point the context at a folder of this repository (or check the sibling repo out beside it)",
@@ -185,7 +185,8 @@ def au3_paths(tree: Tree) -> list[Finding]:
                                          "fix the dockerfile path (relative to the context)"))
             for vol in svc.get("volumes") or []:
                 source = vol.split(":", 1)[0] if isinstance(vol, str) else ((vol or {}).get("source", "") if (vol or {}).get("type") == "bind" else "")
-                if str(source).startswith((".", "/")) and "$" not in str(source) and str(source).startswith("."):
+                # Relative host paths only: an absolute one is the host's business, ${VAR} is known where it runs.
+                if str(source).startswith(".") and "$" not in str(source):
                     if not (base / source).exists():
                         found.append(finding("AU3", "high", f, line, f"{name} mounts {source}, which is not in the repository",
                                              "add the file to the repository (configs) or create it in a setup step and say so in the README",
