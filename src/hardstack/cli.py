@@ -187,15 +187,11 @@ def up(
     an answer does not fit the app names that answer; a stack that does not get healthy in time is
     stopped again (its volumes are kept), so nothing half-started is left running.
     """
-    from hardstack.answers import validate
     from hardstack.catalog import IMAGES
     from hardstack.stack import BuildError, Stack, StackError, missing_contexts, read_env_file, registry_reachable, standin_env
 
     layout = layout.resolve()
-    answers_file = layout / ".hardstack-answers.json"
-    if not answers_file.exists():
-        _fail([f"{layout} is not a hardstack layout (no .hardstack-answers.json)"], header="hardstack up:")
-    answers = validate(json.loads(answers_file.read_text()))
+    answers = _layout_answers(layout, "hardstack up:")
     problems = missing_contexts(layout, answers)
     if problems:
         _fail(problems, header="hardstack up: nothing was built or started:")
@@ -273,16 +269,22 @@ def audit(
         raise typer.Exit(1)
 
 
+def _layout_answers(layout: Path, header: str) -> Answers:
+    """The answers a layout was generated with, or a clear failure when the folder is not a layout."""
+    from hardstack.answers import validate
+
+    answers_file = layout / ".hardstack-answers.json"
+    if not answers_file.exists():
+        _fail([f"{layout} is not a hardstack layout (no .hardstack-answers.json)"], header=header)
+    return validate(json.loads(answers_file.read_text()))
+
+
 def _running_stack(layout: Path, project_name: Optional[str]):
     """The layout's answers and its compose project (the stand-in variables `hardstack up` wrote, if any)."""
-    from hardstack.answers import validate
     from hardstack.stack import Stack, read_env_file
 
     layout = layout.resolve()
-    answers_file = layout / ".hardstack-answers.json"
-    if not answers_file.exists():
-        _fail([f"{layout} is not a hardstack layout (no .hardstack-answers.json)"], header="hardstack:")
-    answers = validate(json.loads(answers_file.read_text()))
+    answers = _layout_answers(layout, "hardstack:")
     standins = layout / ".standins.env"
     env = read_env_file(standins) if standins.exists() else {}
     return answers, Stack(layout, project_name or answers.compose_project, env)

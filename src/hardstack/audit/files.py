@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 MAX_BYTES = 512 * 1024
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox",
@@ -41,6 +44,19 @@ class TextFile:
     @cached_property
     def kind(self) -> str:
         return classify(self.path)
+
+    @cached_property
+    def parsed(self) -> tuple[Any, yaml.YAMLError | None]:
+        """The file as YAML, parsed once for every rule that reads it: (document, None) or (None, error)."""
+        try:
+            return yaml.safe_load(self.text), None
+        except yaml.YAMLError as err:
+            return None, err
+
+    def service_line(self, name: str) -> int | None:
+        """The line that opens a compose service or workflow job of that name."""
+        pattern = re.compile(rf"\s{{2,4}}{re.escape(name)}:\s*$")
+        return next((n for n, line in enumerate(self.lines, 1) if pattern.match(line)), None)
 
     @property
     def dev_named(self) -> bool:

@@ -55,10 +55,8 @@ def severity_for(rid: str, base: str, source: TextFile) -> str:
 def line_of(source: TextFile, problem: str) -> int | None:
     """The line a problem is about: the service it names (`name: ...`), else a `line N` it quotes."""
     service = re.match(r"([\w.-]+)( ->|:)", problem)
-    if service:
-        for number, line in enumerate(source.lines, 1):
-            if re.match(rf"\s{{2,4}}{re.escape(service.group(1))}:\s*$", line):
-                return number
+    if service and (number := source.service_line(service.group(1))):
+        return number
     quoted = re.search(r"\bline (\d+)", problem)
     return int(quoted.group(1)) if quoted else None
 
@@ -82,9 +80,8 @@ def link_folder(staged: Path, folder: Path, skip: str) -> None:
 
 
 def compose_findings(source: TextFile, scratch: Path) -> list[Finding]:
-    try:
-        doc = yaml.safe_load(source.text)
-    except yaml.YAMLError as err:
+    doc, err = source.parsed
+    if err is not None:
         mark = getattr(err, "problem_mark", None)
         return [Finding("AU0", "medium", source.rel, mark.line + 1 if mark else None,
                         f"not valid YAML, so nothing else in it was checked: {getattr(err, 'problem', err)}",

@@ -9,12 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-import yaml
-
 from hardstack.audit import Finding
 from hardstack.audit.files import DEV_NAME, TextFile, Tree
 from hardstack.catalog import CREDENTIAL_NAME
 from hardstack.checks import tools
+from hardstack.checks.compose import environment_of
 from hardstack.checks.misc import NAME_ONLY_LINES
 
 EXAMPLE_NAME = re.compile(r"\.(example|sample|template|dist|tmpl)$|example", re.I)
@@ -60,31 +59,10 @@ def grep(source: TextFile, pattern: re.Pattern) -> Iterator[tuple[int, re.Match]
             yield number, m
 
 
-def load_yaml(source: TextFile):
-    try:
-        return yaml.safe_load(source.text)
-    except yaml.YAMLError:
-        return None  # the compose rows report it (AU0); other YAML is not ours to judge
-
-
 def compose_docs(tree: Tree) -> list[tuple[TextFile, dict]]:
-    docs = []
-    for f in tree.kind("compose"):
-        doc = load_yaml(f)
-        if isinstance(doc, dict) and isinstance(doc.get("services"), dict):
-            docs.append((f, doc))
-    return docs
-
-
-def service_line(source: TextFile, name: str) -> int | None:
-    return next((n for n, line in enumerate(source.lines, 1) if re.match(rf"\s{{2,4}}{re.escape(name)}:\s*$", line)), None)
-
-
-def environment(svc: dict) -> dict[str, str]:
-    env = svc.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
-    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+    """The compose files that parse, with their documents (one that does not is AU0, a rows.py finding)."""
+    return [(f, f.parsed[0]) for f in tree.kind("compose")
+            if isinstance(f.parsed[0], dict) and isinstance(f.parsed[0].get("services"), dict)]
 
 
 # ---- AU1 secrets in the repository ------------------------------------------------------------
@@ -135,7 +113,7 @@ def au2_dev_in_deployment(tree: Tree) -> list[Finding]:
             continue
         for name, svc in doc["services"].items():
             svc = svc or {}
-            line = service_line(f, name)
+            line = f.service_line(name)
             command = svc.get("command")
             command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
             if m := DEV_SERVER.search(command):
@@ -165,7 +143,7 @@ def au3_paths(tree: Tree) -> list[Finding]:
         base = f.path.parent
         for name, svc in doc["services"].items():
             svc = svc or {}
-            line = service_line(f, name)
+            line = f.service_line(name)
             build = svc.get("build")
             if build is not None:
                 spec = {"context": build} if isinstance(build, str) else build
@@ -222,13 +200,13 @@ def au4_devcontainer(tree: Tree) -> list[Finding]:
         dev_paths = {d[0].path for d in dev_docs}
         others = [(f, doc) for f, doc in composed.values() if f.root == dc.root and f.path not in dev_paths]
         for dev_file, dev_doc in dev_docs:
-            dev_env = {k: (v, dev_file, name) for name, svc in dev_doc["services"].items() for k, v in environment(svc or {}).items()}
+            dev_env = {k: (v, dev_file, name) for name, svc in dev_doc["services"].items() for k, v in environment_of(svc or {}).items()}
             for other_file, other_doc in others:
                 for name, svc in other_doc["services"].items():
-                    for key, value in environment(svc or {}).items():
+                    for key, value in environment_of(svc or {}).items():
                         if key in dev_env and (CREDENTIAL_NAME.search(key) or re.search(r"^(POSTGRES|DB|DATABASE)_", key)) \
                                 and value and dev_env[key][0] and value != dev_env[key][0]:
-                            found.append(finding("AU4", "medium", dev_file, service_line(dev_file, dev_env[key][2]),
+                            found.append(finding("AU4", "medium", dev_file, dev_file.service_line(dev_env[key][2]),
                                                  f"{key} differs between the dev container ({dev_env[key][2]}) and {other_file.path.name} ({name})",
                                                  "derive both from one place (the same compose service and secret files)",
                                                  ".devcontainer/ on the layout's compose services and secret files (S4)", other_file))
@@ -266,13 +244,13 @@ def au5_superuser(tree: Tree) -> list[Finding]:
 def au6_ci(tree: Tree) -> list[Finding]:
     found = []
     for wf in tree.kind("workflow"):
-        doc = load_yaml(wf)
+        doc = wf.parsed[0]  # one that does not parse: actionlint says so (S3)
         if not isinstance(doc, dict):
             continue
         for job_name, job in (doc.get("jobs") or {}).items():
             job = job or {}
             runs = [str(s.get("run", "")) for s in job.get("steps") or [] if isinstance(s, dict)]
-            job_line = service_line(wf, job_name)
+            job_line = wf.service_line(job_name)
             test_runs = sum(len(TEST_RUN.findall(r)) for r in runs)
             if test_runs >= 2:
                 found.append(finding("AU6", "low", wf, job_line, f"job {job_name} runs the test suite {test_runs} times (once more for coverage)",
@@ -309,7 +287,7 @@ def au7_env_and_logs(tree: Tree) -> list[Finding]:
                 build = (svc or {}).get("build")
                 args = build.get("args") if isinstance(build, dict) else None
                 args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args) if isinstance(args, list) else (args or {})
-                for key in [*environment(svc or {}), *args]:
+                for key in [*environment_of(svc or {}), *args]:
                     defined.setdefault(key, env_files[0] if env_files else None)
         for f in (x for x in tree.kind("dockerfile") if x.root == root):
             for _, m in grep(f, re.compile(r"^\s*(?:ARG|ENV)\s+([A-Z][A-Z0-9_]*)")):

@@ -331,13 +331,15 @@ def c15_users(layout: Path) -> Result:
     return check("C15", problems, "every service runs as a numeric non-root uid:gid")
 
 
+def environment_of(svc: dict) -> dict[str, str]:
+    """A service's environment as a mapping, whether compose lists it as a mapping or as KEY=value lines."""
+    env = svc.get("environment") or {}
+    return {str(k): ("" if v is None else str(v)) for k, v in env.items()} if isinstance(env, dict) else \
+        {k: v for k, _, v in (str(e).partition("=") for e in env)}
+
+
 def environments(layout: Path) -> dict[str, dict[str, str]]:
-    found = {}
-    for name, svc in services(layout).items():
-        env = svc.get("environment") or {}
-        found[name] = {str(k): ("" if v is None else str(v)) for k, v in env.items()} if isinstance(env, dict) else \
-            {k: v for k, _, v in (str(e).partition("=") for e in env)}
-    return found
+    return {name: environment_of(svc) for name, svc in services(layout).items()}
 
 
 def c16_debug_off(layout: Path) -> Result:
