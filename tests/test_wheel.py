@@ -69,6 +69,15 @@ def test_new_check_update_and_deploy_preview_from_the_installed_wheel(installed)
     rows = {r["id"]: r["status"] for r in json.loads(checked.stdout)}
     assert checked.returncode == 0 and "fail" not in rows.values(), checked.stdout[-3000:]
 
+    # `hardstack audit` from the wheel: the layout has no high finding; repos grown from dev tooling do.
+    audited = sh(hardstack, "audit", layout, "--json", cwd=work, env=env, check=False)
+    assert audited.returncode == 0, audited.stdout[-3000:] + audited.stderr[-2000:]
+    import audit_repos
+
+    repos = audit_repos.write(work / "repos", planted=True)
+    planted = sh(hardstack, "audit", *repos, "--json", cwd=work, env=env, check=False)
+    assert planted.returncode == 1 and {"AU1", "AU5", "C11"} <= {f["id"] for f in json.loads(planted.stdout)["findings"]}
+
     # The recorded source is a git repository cruft can fetch: the layout is current with it.
     git_env = {**env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
                "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
