@@ -34,6 +34,9 @@ class Mutation:
         path.write_text(text.replace(self.old, self.new, 1))
 
 
+STACK = "stack.yaml"
+
+
 def M(id: str, row: str, file: str, old: str, new: str, **kw) -> Mutation:
     return Mutation(id, row, file, old, new, **kw)
 
@@ -139,6 +142,13 @@ MUTATIONS: list[Mutation] = [
     M("alerts-wrong-port", "P4", PROM, '"alertmanager:9093"', '"alertmanager:9094"'),
     M("receiver-undefined", "P5", AM, "  receiver: team\n", "  receiver: oncall\n"),
     M("webhook-url-inline", "P5", AM, "- url_file: /run/secrets/alert_webhook_url", "- url: https://chat.example.com/hooks/T0001/B0001/abcdefghij"),
+    # Swarm (stack.yaml)
+    M("stack-network-plain", "W1", STACK, '    driver_opts: {encrypted: "true"}\n', ""),
+    M("stack-writable", "W2", STACK, "x-hardening: &hardening\n  read_only: true\n", "x-hardening: &hardening\n"),
+    M("stack-no-rollback", "W2", STACK, "    failure_action: rollback\n    monitor: 20s\n    max_failure_ratio: 0", "    failure_action: pause\n    monitor: 20s"),
+    M("stack-secret-readable", "W2", STACK, "mode: 0400}", "mode: 0444}"),
+    M("stack-db-unpinned", "W2", STACK, "      placement: *data-node\n      resources:\n        limits: {memory: 1g", "      resources:\n        limits: {memory: 1g"),
+    M("stack-security-opt", "W3", STACK, "  cap_drop: [ALL]\n  logging:", '  cap_drop: [ALL]\n  security_opt: ["no-new-privileges:true"]\n  logging:'),
     # everything else
     M("unquoted-args", "S1", "backend/deploy/entrypoint.sh", 'exec "$@"', "exec $@"),
     M("gitignore-commented", "S2", ".gitignore", "\nsecrets/\n", "\n# secrets/\n"),

@@ -65,4 +65,4 @@ def test_every_row_has_a_mutation_it_alone_catches(outcomes, bases):
 
 def test_suite_is_big_enough():
     families = Counter(m.row[0] for m in MUTATIONS)
-    assert len(MUTATIONS) >= 40 and set(families) >= set("DCNPS"), families
+    assert len(MUTATIONS) >= 40 and set(families) >= set("DCNPSW"), families

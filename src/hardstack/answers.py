@@ -161,6 +161,9 @@ class Answers(BaseModel):
     alert_smtp_username: str = Field("", description="Email: the SMTP login (empty: no authentication)")
     backup_interval_hours: int = Field(24, description="Hours between the backup service's database dumps (pg_dump, custom format) into the backups volume")
     backup_keep: int = Field(7, description="How many dumps the backups volume keeps (the oldest are removed)")
+    backend_replicas: int = Field(2, description="Swarm (stack.yaml): backend tasks; rolling updates replace one at a time, started before the old one stops")
+    frontend_replicas: int = Field(1, description="Swarm (stack.yaml): frontend tasks")
+    proxy_replicas: int = Field(1, description="Swarm (stack.yaml): proxy tasks, at most one per node (its ports are published on the node itself)")
     backend_egress: bool = Field(False, description="A network from the backend to the internet (mail, S3, Sentry); off: only the proxy's network is not internal")
     openapi_command: str = Field("python manage.py spectacular --file openapi.yaml --validate", description="Backend command that writes openapi.yaml (CI validates and publishes it)")
     frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")
@@ -362,6 +365,13 @@ class Answers(BaseModel):
             raise ValueError(f"must be a port number between 1 and 65535, got {v}")
         return v
 
+    @field_validator("backend_replicas", "frontend_replicas", "proxy_replicas")
+    @classmethod
+    def _replicas(cls, v: int) -> int:
+        if not 1 <= v <= 32:
+            raise ValueError(f"must be between 1 and 32, got {v}")
+        return v
+
     @field_validator("gunicorn_workers")
     @classmethod
     def _workers(cls, v: int) -> int:
@@ -526,6 +536,37 @@ class Answers(BaseModel):
     def secrets_of(self, service: str) -> str:
         """The runtime secrets a service mounts, as compose lists them."""
         return ", ".join(name for name, users in self.secrets.items() if service in users)
+
+    def swarm_secrets(self, service: str) -> list[tuple[str, int]]:
+        """The runtime secrets a swarm service mounts, each with the UID that owns it (mode 0400)."""
+        return [(name, UIDS[SECRETS[name].uid]) for name, users in self.secrets.items() if service in users]
+
+    @property
+    def replicas(self) -> dict[str, int]:
+        return {"backend": self.backend_replicas, "frontend": self.frontend_replicas, "proxy": self.proxy_replicas}
+
+    @property
+    def swarm_configs(self) -> dict[str, dict[str, str]]:
+        """Swarm config -> its file in the layout, the service that mounts it and where: the read-only
+        folders compose bind-mounts, as configs every node receives from the managers."""
+        nginx = ["nginx.conf", "snippets/gzip.conf", "snippets/limits.conf", "snippets/logging.conf", "snippets/media.conf",
+                 "snippets/proxy-backend.conf", "snippets/security-headers.conf"] + (["snippets/tls.conf"] if self.enable_tls else [])
+        files = [("proxy", f"nginx/{f}", f"/etc/nginx/hardstack/{f}") for f in nginx]
+        files.append(("backup", "backup/backup.sh", "/etc/hardstack/backup/backup.sh"))
+        if self.enable_monitoring:
+            files += [("prometheus", "prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+                      ("prometheus", "prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
+                      ("alertmanager", "alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml")]
+        return {re.sub(r"[^a-z0-9]+", "_", path.removesuffix(".conf").removesuffix(".yml").removesuffix(".sh")): {"service": svc, "file": path, "target": target}
+                for svc, path, target in files}
+
+    def swarm_configs_of(self, service: str) -> dict[str, str]:
+        return {name: c["target"] for name, c in self.swarm_configs.items() if c["service"] == service}
+
+    @property
+    def swarm_db_label(self) -> str:
+        """The node label that places the database (and its volume) on one node."""
+        return f"{self.project_slug}.db"
 
     @property
     def outside_networks(self) -> dict[str, set[str]]:

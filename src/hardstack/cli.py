@@ -180,12 +180,18 @@ def up(
     wait_timeout: int = typer.Option(600, "--wait-timeout", help="Seconds to wait for the migrations to finish and every service to be healthy; "
                                      "raise it for a database with many or slow migrations."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the build output (failures are still reported)."),
+    swarm: bool = typer.Option(False, "--swarm", help="Deploy stack.yaml on this engine's Docker Swarm (`docker stack deploy`) instead of compose."),
+    init_swarm: bool = typer.Option(False, "--init-swarm", help="With --swarm: make this engine a one-node swarm first if it is not in one."),
 ) -> None:
     """Build the images and bring the layout up healthy (`docker compose up -d --wait`), then print its URL.
 
     The build output and the migrations' progress are shown as they run. A build that fails because
     an answer does not fit the app names that answer; a stack that does not get healthy in time is
     stopped again (its volumes are kept), so nothing half-started is left running.
+
+    With --swarm the same images run as the swarm stack of stack.yaml: the database's node is
+    labelled (on a one-node swarm), secrets and configs are versioned by their contents, and the
+    command waits until every service has converged healthy.
     """
     from hardstack.catalog import IMAGES
     from hardstack.stack import BuildError, Stack, StackError, missing_contexts, read_env_file, registry_reachable, standin_env
@@ -193,6 +199,8 @@ def up(
     layout = layout.resolve()
     answers = _layout_answers(layout, "hardstack up:")
     problems = missing_contexts(layout, answers)
+    if swarm:
+        problems += _swarm_problems(layout, init_swarm)
     if problems:
         _fail(problems, header="hardstack up: nothing was built or started:")
     env: dict[str, str] = {}
@@ -214,6 +222,9 @@ def up(
         if exc.problems:
             _fail(exc.problems, header="hardstack up: the build failed on an answer; nothing was started:")
         _fail([str(exc)], header="hardstack up: the build failed; nothing was started:")
+    if swarm:
+        _up_swarm(layout, answers, env, wait_timeout, show, built)
+        return
     out.print(f"[bold]Starting[/] (docker compose up -d --wait, at most {wait_timeout}s), built in {built:.0f}s")
     try:
         healthy = stack.up(wait_timeout, echo=show, follow=("migrate",))
@@ -267,6 +278,46 @@ def audit(
         out.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (f"; not read: {len(report.skipped)} files" if report.skipped else ""))
     if report.at_or_above(fail_on):
         raise typer.Exit(1)
+
+
+def _swarm_problems(layout: Path, init_swarm: bool) -> list[str]:
+    """Why `up --swarm` cannot deploy on this engine (a swarm is created only when asked)."""
+    from hardstack.swarm import init_single_node, swarm_state
+
+    if not (layout / "stack.yaml").exists():
+        return [f"{layout}/stack.yaml is missing: re-render the layout with this hardstack (`hardstack update`)"]
+    state = swarm_state()
+    if state == "inactive" and init_swarm:
+        out.print("Making this engine a one-node swarm (docker swarm init --advertise-addr 127.0.0.1)")
+        init_single_node()
+        return []
+    if state == "inactive":
+        return ["--swarm: this engine is not in a swarm; run `docker swarm init` (or `docker swarm join` to an existing one), "
+                "or pass --init-swarm to make it a one-node swarm"]
+    if state != "active":
+        return [f"--swarm: this engine's swarm state is {state!r}; deploy from a manager node (`docker node ls` there)"]
+    return []
+
+
+def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout: int, show, built: float) -> None:
+    from hardstack.stack import StackError
+    from hardstack.swarm import SwarmStack, label_db_node
+
+    stack = SwarmStack(layout, answers.compose_project, env)
+    try:
+        node = label_db_node(answers.swarm_db_label)
+        stack.env = {**env, **stack.versions(answers)}
+        out.print(f"Database placed on node {node[:12]} (label {answers.swarm_db_label}=true)")
+        out.print(f"[bold]Deploying[/] (docker stack deploy -c stack.yaml {stack.name}, at most {wait_timeout}s), built in {built:.0f}s")
+        took = stack.deploy(echo=show, timeout=wait_timeout)
+    except StackError as exc:
+        _fail([str(exc)[-2000:], f"the stack is left as it is for a look (`docker stack ps {stack.name}`); "
+               f"remove it with `docker stack rm {stack.name}` (volumes are kept)"],
+              header="hardstack up --swarm: the stack did not converge:")
+    port = env.get("HTTP_PORT", str(answers.http_port))
+    out.print(f"[green]Every service converged healthy[/] in {took:.0f}s")
+    out.print(f"URL: http://<any node running the proxy>:{port}/ (published on every interface of that node)")
+    out.print(f"Stop: docker stack rm {stack.name}  (volumes stay; `docker volume ls` to see them)")
 
 
 def _layout_answers(layout: Path, header: str) -> Answers:

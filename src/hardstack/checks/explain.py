@@ -180,6 +180,18 @@ EXPLANATIONS: dict[str, Explanation] = {
     "S4": Explanation("The dev container uses compose's services, the backend's settings module and the same secret files.",
                       "A dev setup that differs from production hides the bugs production will have.",
                       (("service or secret mismatch", "name existing compose services in devcontainer.json; mount the same secrets as the backend"),)),
+    "W1": Explanation("`docker stack config` accepts stack.yaml; it has the services compose.yaml runs (the manual ones aside) and the same networks, as encrypted overlays with the same internal flags.",
+                      "The swarm target must be the same system as the single host, not a second design that drifts.",
+                      (("docker stack config error", "fix the line it names (`docker stack config -c stack.yaml`)"),
+                       ("service or network differs", "add or remove it so stack.yaml and compose.yaml list the same"),
+                       ("not encrypted", "add `driver_opts: {encrypted: \"true\"}` to the network"))),
+    "W2": Explanation("Every swarm service is read-only, drops ALL capabilities, runs as a numeric non-root user, has memory, cpus and pids limits, a healthcheck (jobs aside) and 0400 secrets owned by its user; stateless services update start-first and roll back on failure; data services stop-first and are pinned by a node label; dnsrr endpoints and host-mode ports.",
+                      "Swarm applies only what the deploy section and the service options say; a rolling update without health and rollback is an outage waiting.",
+                      (("option missing", "add it to the service as the message says (see the backend service in stack.yaml)"),
+                       ("secret mode/owner", "write the secret as {source: NAME, uid: \"<service uid>\", gid: \"<uid>\", mode: 0400}"))),
+    "W3": Explanation("stack.yaml sets no option `docker stack deploy` ignores (security_opt, tmpfs, mem_limit, depends_on, build, restart, ...); the detail lists the gaps swarm leaves and where they are met instead.",
+                      "An ignored option reads as hardening and does nothing.",
+                      (("ignored option", "remove it, or use the swarm form the message names"),)),
 }
 
 

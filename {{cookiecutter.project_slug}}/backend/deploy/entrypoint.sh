@@ -26,4 +26,20 @@ if [ -n "${HARDSTACK_DATABASE_URL_VAR:-}" ]; then
 fi
 unset HARDSTACK_FILE_VARS HARDSTACK_DATABASE_URL_VAR
 
+# Swarm has no depends_on: stack.yaml gives the backend HARDSTACK_WAIT_FOR_MIGRATIONS (seconds), and
+# it starts only once the migrate job has applied every migration this image ships. A rolled image
+# whose migrations never apply never turns healthy, and swarm rolls the update back.
+if [ -n "${HARDSTACK_WAIT_FOR_MIGRATIONS:-}" ]; then
+  deadline=$(( $(date +%s) + HARDSTACK_WAIT_FOR_MIGRATIONS ))
+  until python -m django migrate --check >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "entrypoint: this image's migrations are still not applied after ${HARDSTACK_WAIT_FOR_MIGRATIONS}s; see the migrate service's logs" >&2
+      exit 75
+    fi
+    echo "entrypoint: waiting for the migrate job to apply this image's migrations" >&2
+    sleep 2
+  done
+fi
+unset HARDSTACK_WAIT_FOR_MIGRATIONS
+
 exec "$@"

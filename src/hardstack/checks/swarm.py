@@ -1,0 +1,127 @@
+"""Rows W1-W3: stack.yaml, the Docker Swarm target (`docker stack deploy`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from hardstack.catalog import SERVICES
+from hardstack.checks import compose, tools
+from hardstack.checks.result import NA, Result, check
+
+STACK = "stack.yaml"
+# Keys `docker stack deploy` ignores (with a warning at most): hardening written there does nothing.
+IGNORED_BY_SWARM = ("build", "depends_on", "security_opt", "tmpfs", "restart", "container_name", "cgroup_parent",
+                    "devices", "external_links", "links", "network_mode", "userns_mode", "mem_limit", "cpus", "pids_limit",
+                    "shm_size", "profiles")
+# What swarm on Engine 20.10+ cannot set per service, and how the layout still gets it (README.md's table).
+GAPS = {
+    "no-new-privileges": "no per-service option: set `\"no-new-privileges\": true` in the daemon.json of every node",
+    "bind address": "ports publish on every interface of the proxy's node: firewall the port or put a load balancer in front",
+    "tmpfs mode": "`docker stack deploy` drops tmpfs.mode: a tmpfs takes its folder's mode from the image",
+}
+
+
+def resolved(layout: Path) -> dict:
+    """stack.yaml as `docker stack config` resolves it (anchors merged, ${VAR:-default} applied)."""
+    out = tools.run("docker", "stack", "config", "-c", STACK, cwd=layout)
+    if not out.ok:
+        raise ValueError(f"docker stack config: {tools.first_lines(out.out)}")
+    return yaml.safe_load(out.out)
+
+
+def _uid(user: str | None) -> int | None:
+    head = str(user or "").split(":")[0]
+    return int(head) if head.isdigit() else None
+
+
+def w1_matches_compose(layout: Path) -> Result:
+    if not (layout / STACK).exists():
+        return Result("W1", NA, "no stack.yaml (re-render with this hardstack to get the swarm target)")
+    problems = []
+    try:
+        stack = resolved(layout)
+    except ValueError as err:
+        return check("W1", [str(err)])
+    wanted = {name for name, svc in compose.services(layout).items() if not svc.get("profiles")}
+    have = set(stack.get("services", {}))
+    problems += [f"service {name} of compose.yaml is missing from stack.yaml" for name in sorted(wanted - have)]
+    problems += [f"service {name} is not in compose.yaml" for name in sorted(have - wanted)]
+    compose_nets = compose.load(layout).get("networks") or {}
+    for name, net in (stack.get("networks") or {}).items():
+        if net.get("driver") != "overlay":
+            problems.append(f"network {name}: driver must be overlay")
+        if str((net.get("driver_opts") or {}).get("encrypted")).lower() != "true":
+            problems.append(f"network {name}: add driver_opts: {{encrypted: \"true\"}} (traffic between nodes unencrypted)")
+        if bool(net.get("internal")) != bool((compose_nets.get(name) or {}).get("internal")):
+            problems.append(f"network {name}: internal must be as in compose.yaml ({bool((compose_nets.get(name) or {}).get('internal'))})")
+    return check("W1", problems, f"docker stack config accepts it; {len(have)} services and {len(stack.get('networks') or {})} "
+                 "encrypted overlay networks as compose.yaml has them")
+
+
+def _service_problems(name: str, svc: dict) -> list[str]:
+    deploy = svc.get("deploy") or {}
+    job = deploy.get("mode") in ("replicated-job", "global-job")
+    problems = []
+    if svc.get("read_only") is not True:
+        problems.append(f"{name}: read_only: true")
+    if "ALL" not in (svc.get("cap_drop") or []):
+        problems.append(f"{name}: cap_drop: [ALL]")
+    uid = _uid(svc.get("user"))
+    if not uid:
+        problems.append(f"{name}: user must be a numeric non-root uid:gid")
+    limits = (deploy.get("resources") or {}).get("limits") or {}
+    problems += [f"{name}: deploy.resources.limits.{key} missing" for key in ("memory", "cpus", "pids") if not limits.get(key)]
+    health = svc.get("healthcheck") or {}
+    if not job and (not health.get("test") or health.get("disable")):
+        problems.append(f"{name}: healthcheck missing (swarm routes to and rolls on health)")
+    for secret in svc.get("secrets") or []:
+        if not isinstance(secret, dict) or secret.get("mode") != 0o400 or _uid(secret.get("uid")) != uid:
+            source = secret.get("source") if isinstance(secret, dict) else secret
+            problems.append(f"{name}: secret {source} must be mode 0400 and owned by uid {uid}")
+    if job:
+        return problems
+    update = deploy.get("update_config") or {}
+    catalog = SERVICES.get(name)
+    stateful = catalog is None or catalog.single_writer or name in ("backup", "proxy")
+    if update.get("failure_action") != "rollback":
+        problems.append(f"{name}: update_config.failure_action: rollback")
+    if not stateful and update.get("order") != "start-first":
+        problems.append(f"{name}: update_config.order: start-first (a stateless service is replaced without a gap)")
+    if stateful and update.get("order", "stop-first") != "stop-first":
+        problems.append(f"{name}: update_config.order: stop-first (it owns a volume or a host port)")
+    if catalog and catalog.single_writer and not any("node.labels." in c for c in (deploy.get("placement") or {}).get("constraints") or []):
+        problems.append(f"{name}: placement.constraints must pin it to the node holding its volume (node.labels.<project>.db == true)")
+    if deploy.get("endpoint_mode") != "dnsrr":
+        problems.append(f"{name}: endpoint_mode: dnsrr (service VIPs need dockerd's iptables; nginx re-resolves the task addresses)")
+    for port in svc.get("ports") or []:
+        if port.get("mode") != "host":
+            problems.append(f"{name}: port {port.get('published')} must use mode: host (the ingress mesh needs dockerd's iptables)")
+    return problems
+
+
+def w2_hardened(layout: Path) -> Result:
+    if not (layout / STACK).exists():
+        return Result("W2", NA, "no stack.yaml")
+    try:
+        stack = resolved(layout)
+    except ValueError as err:
+        return check("W2", [str(err)])
+    problems = [p for name, svc in stack.get("services", {}).items() for p in _service_problems(name, svc)]
+    return check("W2", problems, "every service read-only, ALL capabilities dropped, non-root, memory/cpus/pids limited, "
+                 "health-checked, secrets 0400; stateless ones roll start-first and roll back on failure; data services pinned")
+
+
+def w3_no_dead_options(layout: Path) -> Result:
+    if not (layout / STACK).exists():
+        return Result("W3", NA, "no stack.yaml")
+    raw = yaml.safe_load((layout / STACK).read_text()) or {}
+    problems = [f"{name}: `{key}` is ignored by docker stack deploy; " + ("use deploy.resources.limits" if key in ("mem_limit", "cpus", "pids_limit")
+                else "use a long-syntax volume {type: tmpfs, target: ...}" if key == "tmpfs" else "remove it (it looks like hardening but does nothing)")
+                for name, svc in (raw.get("services") or {}).items() for key in IGNORED_BY_SWARM if key in (svc or {})]
+    gaps = "; ".join(f"{k}: {v}" for k, v in GAPS.items())
+    return check("W3", problems, f"no option swarm ignores; gaps, met outside the file: {gaps}")
+
+
+ROWS = [("W1", w1_matches_compose), ("W2", w2_hardened), ("W3", w3_no_dead_options)]

@@ -1,0 +1,195 @@
+"""Running a generated layout's stack.yaml on Docker Swarm.
+
+Used by `hardstack up --swarm`, the swarm tests and the benchmark: deploy, wait until every
+service has converged healthy, scale, roll, and remove leaving only the protected volumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hardstack.stack import StackError
+
+# Swarm never removes volumes; `remove` drops every other volume of the stack and keeps these.
+PROTECTED_VOLUMES = ("db-data", "backups")
+
+
+def docker(*args: str, check: bool = True, env: dict | None = None, cwd: Path | None = None,
+           timeout: int = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise StackError(f"docker {' '.join(args)} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return proc
+
+
+def swarm_state() -> str:
+    """inactive, active, pending, error or locked (`docker info`); active with a manager role to deploy."""
+    info = json.loads(docker("info", "--format", "{{json .Swarm}}").stdout)
+    return info.get("LocalNodeState", "inactive") if info.get("ControlAvailable", True) else "worker"
+
+
+def init_single_node() -> None:
+    """A one-node swarm on this machine, advertised on loopback (nothing listens outside)."""
+    docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+
+
+def node_labels(node: str) -> dict[str, str]:
+    return json.loads(docker("node", "inspect", "--format", "{{json .Spec.Labels}}", node).stdout) or {}
+
+
+def label_db_node(label: str) -> str:
+    """Place the database: the node that already carries the label, else this one when it is the only node."""
+    nodes = docker("node", "ls", "--format", "{{.ID}}").stdout.split()
+    labelled = [n for n in nodes if node_labels(n).get(label) == "true"]
+    if labelled:
+        return labelled[0]
+    if len(nodes) != 1:
+        raise StackError(f"no node carries the label {label}=true, and this swarm has {len(nodes)} nodes: choose the node that "
+                         f"holds the database volume and run `docker node update --label-add {label}=true <node>`")
+    docker("node", "update", "--label-add", f"{label}=true", nodes[0])
+    return nodes[0]
+
+
+def content_version(layout: Path, files: list[str]) -> str:
+    """A short hash of the files' contents: a new value makes swarm create new (immutable) secrets or configs."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        path = layout / name
+        digest.update(name.encode() + b"\0" + (path.read_bytes() if path.exists() else b"") + b"\0")
+    return digest.hexdigest()[:10]
+
+
+@dataclass
+class SwarmStack:
+    layout: Path
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    stack_file: str = "stack.yaml"
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return {**os.environ, **self.env}
+
+    def versions(self, answers) -> dict[str, str]:
+        """SECRETS_VERSION and CONFIG_VERSION from the files they are made of."""
+        secrets = [f"secrets/{name}" for name in answers.secrets]
+        configs = [c["file"] for c in answers.swarm_configs.values()]
+        return {"SECRETS_VERSION": content_version(self.layout, secrets), "CONFIG_VERSION": content_version(self.layout, configs)}
+
+    def deploy(self, echo=None, timeout: int = 600) -> float:
+        """`docker stack deploy`, then wait until every service has converged; seconds taken."""
+        start = time.monotonic()
+        proc = docker("stack", "deploy", "--detach=true", "--prune", "-c", self.stack_file, self.name,
+                      env=self.environ, cwd=self.layout, check=False)
+        if proc.returncode != 0:
+            raise StackError(f"docker stack deploy failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
+        self.wait_converged(timeout, echo=echo)
+        return time.monotonic() - start
+
+    def services(self) -> dict[str, dict]:
+        """Short service name -> `docker service inspect` of it."""
+        ids = docker("stack", "services", "-q", self.name).stdout.split()
+        if not ids:
+            return {}
+        found = json.loads(docker("service", "inspect", *ids).stdout)
+        return {s["Spec"]["Name"].removeprefix(f"{self.name}_"): s for s in found}
+
+    def tasks(self, service: str, running_only: bool = True) -> list[dict]:
+        args = ["service", "ps", "--no-trunc", "--format", "{{json .}}", f"{self.name}_{service}"]
+        if running_only:
+            args[2:2] = ["--filter", "desired-state=running"]
+        return [json.loads(line) for line in docker(*args).stdout.splitlines() if line.strip()]
+
+    def containers(self, service: str) -> list[dict]:
+        """`docker inspect` of the running containers of a service (on this node)."""
+        ids = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.name}_{service}").stdout.split()
+        return json.loads(docker("inspect", *ids).stdout) if ids else []
+
+    def healthy(self, service: str) -> int:
+        return sum(1 for c in self.containers(service) if c["State"].get("Health", {}).get("Status", "healthy") == "healthy"
+                   and c["State"]["Status"] == "running")
+
+    def lagging(self) -> list[str]:
+        """One line per service not yet where it should be: replicas healthy, the job completed, no update running."""
+        lines = []
+        for short, svc in self.services().items():
+            mode = svc["Spec"]["Mode"]
+            update = (svc.get("UpdateStatus") or {}).get("State", "")
+            if "ReplicatedJob" in mode:
+                done = [t for t in self.tasks(short, running_only=False) if t["CurrentState"].startswith("Complete")]
+                if not done:
+                    lines.append(f"{short}: job not completed yet")
+                continue
+            want = mode.get("Replicated", {}).get("Replicas", 1)
+            have = self.healthy(short)
+            if have != want:
+                lines.append(f"{short}: {have}/{want} healthy")
+            elif update in ("updating", "rollback_started"):
+                lines.append(f"{short}: {update}")
+        return lines
+
+    def wait_converged(self, timeout: float = 600, echo=None) -> float:
+        start, last = time.monotonic(), None
+        while True:
+            lagging = self.lagging()
+            if not lagging:
+                return time.monotonic() - start
+            if echo and lagging != last:
+                echo(f"[{time.monotonic() - start:4.0f}s] waiting: " + "; ".join(lagging))
+                last = lagging
+            if time.monotonic() - start > timeout:
+                raise StackError(f"not converged after {timeout:.0f}s: " + "; ".join(lagging) + self.task_errors())
+            time.sleep(1)
+
+    def task_errors(self) -> str:
+        errors = []
+        for short in self.services():
+            for t in self.tasks(short, running_only=False)[:3]:
+                if t.get("Error"):
+                    errors.append(f"{short}: {t['Error']}")
+        return ("; task errors: " + "; ".join(errors)) if errors else ""
+
+    def update_state(self, service: str) -> str:
+        return (self.services()[service].get("UpdateStatus") or {}).get("State", "")
+
+    def scale(self, service: str, replicas: int) -> None:
+        docker("service", "scale", "--detach", f"{self.name}_{service}={replicas}")
+
+    def roll(self, service: str, image: str) -> None:
+        """Start a rolling update of one service to `image` (returns at once; see wait_update)."""
+        docker("service", "update", "--detach", "--image", image, f"{self.name}_{service}")
+
+    def wait_update(self, service: str, timeout: float = 300) -> str:
+        """Wait until the service's update (or rollback) has finished; its final state."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            state = self.update_state(service)
+            if state in ("completed", "rollback_completed", "paused", "rollback_paused"):
+                return state
+            time.sleep(1)
+        raise StackError(f"{service}: update still {self.update_state(service)!r} after {timeout:.0f}s")
+
+    def volumes(self) -> list[str]:
+        return docker("volume", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").stdout.split()
+
+    def remove(self, keep_data: bool = True, timeout: float = 120) -> list[str]:
+        """`docker stack rm`, wait until its tasks and networks are gone, then remove every volume but
+        the protected ones (all of them with keep_data=False). Returns the volumes left."""
+        docker("stack", "rm", self.name, check=False)
+        start = time.monotonic()
+        label = f"label=com.docker.stack.namespace={self.name}"
+        while time.monotonic() - start < timeout:
+            if not (docker("ps", "-aq", "--filter", label).stdout.split() or docker("network", "ls", "-q", "--filter", label).stdout.split()):
+                break
+            time.sleep(1)
+        protected = {f"{self.name}_{v}" for v in PROTECTED_VOLUMES} if keep_data else set()
+        for volume in self.volumes():
+            if volume not in protected:
+                docker("volume", "rm", volume, check=False)
+        return self.volumes()
