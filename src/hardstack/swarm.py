@@ -112,22 +112,27 @@ class SwarmStack:
         return json.loads(docker("inspect", *ids).stdout) if ids else []
 
     def healthy(self, service: str) -> int:
-        return sum(1 for c in self.containers(service) if c["State"].get("Health", {}).get("Status", "healthy") == "healthy"
-                   and c["State"]["Status"] == "running")
+        """Tasks running the service's current image. A task with a healthcheck is reported running only
+        once it is healthy (swarm's executor waits for it), so these are the healthy ones, on any node."""
+        image = self.services()[service]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
+        return sum(1 for t in self.tasks(service) if t["CurrentState"].startswith("Running") and t["Image"].split("@")[0] == image)
 
     def lagging(self) -> list[str]:
-        """One line per service not yet where it should be: replicas healthy, the job completed, no update running."""
+        """One line per service not yet where it should be: its replicas running healthy on the current
+        image, its job completed on it, no update or rollback under way."""
         lines = []
         for short, svc in self.services().items():
             mode = svc["Spec"]["Mode"]
-            update = (svc.get("UpdateStatus") or {}).get("State", "")
+            image = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
+            tasks = self.tasks(short, running_only=False)
             if "ReplicatedJob" in mode:
-                done = [t for t in self.tasks(short, running_only=False) if t["CurrentState"].startswith("Complete")]
-                if not done:
+                if not any(t["CurrentState"].startswith("Complete") and t["Image"].split("@")[0] == image for t in tasks):
                     lines.append(f"{short}: job not completed yet")
                 continue
             want = mode.get("Replicated", {}).get("Replicas", 1)
-            have = self.healthy(short)
+            have = sum(1 for t in tasks if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running")
+                       and t["Image"].split("@")[0] == image)
+            update = (svc.get("UpdateStatus") or {}).get("State", "")
             if have != want:
                 lines.append(f"{short}: {have}/{want} healthy")
             elif update in ("updating", "rollback_started"):
@@ -185,9 +190,13 @@ class SwarmStack:
         start = time.monotonic()
         label = f"label=com.docker.stack.namespace={self.name}"
         while time.monotonic() - start < timeout:
-            if not (docker("ps", "-aq", "--filter", label).stdout.split() or docker("network", "ls", "-q", "--filter", label).stdout.split()):
+            if not (docker("ps", "-q", "--filter", label).stdout.split() or docker("network", "ls", "-q", "--filter", label).stdout.split()):
                 break
             time.sleep(1)
+        # A completed job's containers outlive `docker stack rm` (Engine 20.10): they are this stack's too.
+        exited = docker("ps", "-aq", "--filter", label).stdout.split()
+        if exited:
+            docker("rm", "-f", *exited, check=False)
         protected = {f"{self.name}_{v}" for v in PROTECTED_VOLUMES} if keep_data else set()
         for volume in self.volumes():
             if volume not in protected:
