@@ -34,6 +34,8 @@ BAD = {
     "port-zero": ({"http_port": 0}, "http_port", "between 1 and 65535"),
     "port-too-big": ({"http_port": 70000}, "http_port", "between 1 and 65535"),
     "port-not-int": ({"http_port": "eighty"}, "http_port", "valid integer"),
+    "replicas-zero": ({"backend_replicas": 0}, "backend_replicas", "between 1 and 32"),
+    "replicas-many": ({"proxy_replicas": 100}, "proxy_replicas", "between 1 and 32"),
     "ports-clash": ({"enable_tls": True, "http_port": 8443, "tls_certificate": "a.pem", "tls_certificate_key": "b.pem"}, "https_port", "clash"),
     "image-latest": ({"db_image": "timescale/timescaledb:latest"}, "db_image", "latest"),
     "image-untagged": ({"python_image": "python"}, "python_image", "tag"),

@@ -1,9 +1,9 @@
 """Stack tier, swarm: the layout's stack.yaml on a one-node Docker Swarm of the real engine.
 
 The engine is made a one-node swarm (advertised on 127.0.0.1) if it is not in one, and left again
-afterwards. The proxy publishes in host mode on every interface, which tests here must not do: the
-test copy of stack.yaml (stack.test.yaml) drops the proxy's ports and makes the edge network
-attachable, and a forwarder container publishes 127.0.0.1:<port> into edge, as a host's load
+afterwards. The proxy publishes in host mode on every interface, which tests here must not do: a copy of
+stack.yaml without the proxy's ports and with edge attachable (swarm.loopback_copy), and a forwarder
+container on 127.0.0.1:<port> into edge (swarm.loopback_forwarder), reach it as a host's load
 balancer would. Everything else is the generated file as it is.
 """
 
@@ -15,60 +15,28 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 from test_stack import free_port, require_engine
 from typer.testing import CliRunner
 
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.stack import RequestLoop, Stack, http, registry_reachable, standin_env
-from hardstack.swarm import PROTECTED_VOLUMES, SwarmStack, init_single_node, label_db_node, swarm_state
+from hardstack.swarm import (PROTECTED_VOLUMES, SwarmStack, init_single_node, label_db_node, loopback_copy, loopback_forwarder,
+                             swarm_state)
 
 pytestmark = pytest.mark.stack
 
-FORWARDER_CONF = """pid /tmp/nginx.pid;
-error_log /dev/stderr warn;
-events {}
-http {
-    access_log off;
-    client_body_temp_path /tmp/client_temp;
-    proxy_temp_path /tmp/proxy_temp;
-    fastcgi_temp_path /tmp/fastcgi_temp;
-    uwsgi_temp_path /tmp/uwsgi_temp;
-    scgi_temp_path /tmp/scgi_temp;
-    resolver 127.0.0.11 valid=1s ipv6=off;
-    server {
-        listen 8080;
-        location / {
-            set $proxy http://proxy:8080;
-            proxy_pass $proxy;
-            proxy_set_header Host $http_host;
-        }
-    }
-}
-"""
-
-
 def daemon_sets_no_new_privileges() -> bool:
     """dockerd's own setting (`docker info` does not report it): its command line or daemon.json."""
-    pids = subprocess.run(["pidof", "dockerd"], capture_output=True, text=True).stdout.split()
-    for pid in pids:
-        if "--no-new-privileges" in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0"):
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            args = (proc / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if Path(args[0]).name == "dockerd" and "--no-new-privileges" in args:
             return True
     daemon_json = Path("/etc/docker/daemon.json")
     return daemon_json.exists() and json.loads(daemon_json.read_text() or "{}").get("no-new-privileges") is True
-
-
-def stack_test_copy(layout: Path) -> str:
-    """stack.test.yaml: the generated stack without host-published ports, edge attachable."""
-    doc = yaml.safe_load((layout / "stack.yaml").read_text())
-    ports = doc["services"]["proxy"].pop("ports")
-    assert [p["mode"] for p in ports] == ["host"]
-    doc["networks"]["edge"]["attachable"] = True
-    for key in [k for k in doc if k.startswith("x-")]:
-        del doc[key]
-    (layout / "stack.test.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    return "stack.test.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +54,7 @@ def swarm(tmp_path_factory):
     name = f"hsw{uuid.uuid4().hex[:6]}"
     build = Stack(layout, name, env)
     print(f"\n[swarm] build: {build.build():.1f}s")
-    s = SwarmStack(layout, name, env, stack_file=stack_test_copy(layout))
+    s = SwarmStack(layout, name, env, stack_file=loopback_copy(layout))
     from hardstack.answers import validate
 
     answers = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
@@ -98,11 +66,7 @@ def swarm(tmp_path_factory):
     try:
         s.time_to_converged = s.deploy(timeout=600)
         print(f"[swarm] docker stack deploy: every service converged healthy in {s.time_to_converged:.1f}s")
-        (out / "forwarder.conf").write_text(FORWARDER_CONF)
-        subprocess.run(["docker", "run", "-d", "--name", s.forwarder, "--network", f"{name}_edge", "-p", f"127.0.0.1:{port}:8080",
-                        "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL", "--user", "101:101",
-                        "-v", f"{out / 'forwarder.conf'}:/etc/fwd/nginx.conf:ro", env.get("NGINX_IMAGE", IMAGES["nginx_image"][1]),
-                        "nginx", "-c", "/etc/fwd/nginx.conf", "-g", "daemon off;"], check=True, capture_output=True)
+        loopback_forwarder(s.forwarder, f"{name}_edge", port, env.get("NGINX_IMAGE", IMAGES["nginx_image"][1]), out)
         wait_answering(s.url + "/healthz")
         yield s
     finally:

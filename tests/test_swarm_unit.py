@@ -1,0 +1,53 @@
+"""Fast tier, swarm: `hardstack up --swarm` refuses clearly before building, and the secrets and
+configs of stack.yaml follow the answers (the one-node swarm itself is tests/test_swarm.py)."""
+
+from __future__ import annotations
+
+import yaml
+from typer.testing import CliRunner
+
+import hardstack.swarm
+from hardstack.answers import Answers
+from hardstack.cli import app
+
+
+def render(tmp_path, *answers: str):
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), *answers], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "hardstack_demo"
+
+
+def test_up_swarm_on_an_engine_outside_a_swarm_says_how_and_builds_nothing(tmp_path, monkeypatch):
+    layout = render(tmp_path)
+    monkeypatch.setattr(hardstack.swarm, "swarm_state", lambda: "inactive")
+    monkeypatch.setattr(hardstack.swarm, "init_single_node", lambda: (_ for _ in ()).throw(AssertionError("not asked to init")))
+    result = CliRunner().invoke(app, ["up", "--swarm", "--standins", "no", str(layout)])
+    assert result.exit_code != 0
+    assert "not in a swarm" in result.output and "docker swarm init" in result.output and "--init-swarm" in result.output
+    assert "Building images" not in result.output
+
+
+def test_up_swarm_on_a_worker_node_says_to_use_a_manager(tmp_path, monkeypatch):
+    layout = render(tmp_path)
+    monkeypatch.setattr(hardstack.swarm, "swarm_state", lambda: "worker")
+    result = CliRunner().invoke(app, ["up", "--swarm", "--standins", "no", str(layout)])
+    assert result.exit_code != 0 and "manager" in result.output
+
+
+def test_stack_secrets_and_configs_follow_the_answers(tmp_path):
+    layout = render(tmp_path, "enable_monitoring=no", "alert_receiver=webhook")
+    doc = yaml.safe_load((layout / "stack.yaml").read_text())
+    answers = Answers(enable_monitoring=False)
+    assert set(doc["secrets"]) == set(answers.secrets)
+    assert "alert_webhook_url" not in doc["secrets"] and "prometheus" not in doc["services"]
+    for name, config in doc["configs"].items():
+        assert (layout / config["file"]).is_file(), name  # every config file exists in the layout
+    mounted = {c["source"] for svc in doc["services"].values() for c in svc.get("configs", [])}
+    assert mounted == set(doc["configs"])
+
+
+def test_content_version_changes_with_a_secret_file(tmp_path):
+    layout = render(tmp_path)
+    before = hardstack.swarm.content_version(layout, ["secrets/db_password"])
+    (layout / "secrets" / "db_password").write_text("rotated\n")
+    assert hardstack.swarm.content_version(layout, ["secrets/db_password"]) != before
