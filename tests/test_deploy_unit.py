@@ -272,3 +272,79 @@ def test_any_settings_validate_or_name_each_bad_key(default_layout, values, secr
         return
     assert isinstance(s, DeploySettings) and secret
     assert (s.layout_dir / "compose.yaml").exists()
+
+
+# ---- swarm target (hardstack:target = swarm) ----------------------------------------------------
+SERVICE, SECRET, CONFIG = "docker:index/service:Service", "docker:index/secret:Secret", "docker:index/serviceConfig:ServiceConfig"
+
+
+@pytest.fixture(scope="module")
+def declared_swarm(default_layout):
+    from hardstack.deploy.swarm import deploy_swarm
+
+    swarm_plan = make_plan(from_values({**valid_values(default_layout), "target": "swarm"}, all_secret), "unit")
+    MOCKS.resources.clear()
+    result = {}
+
+    @pulumi.runtime.test
+    def run():
+        outputs = deploy_swarm(swarm_plan)
+        result.update(outputs)
+        return pulumi.Output.all(outputs["url"], outputs["services"]).apply(lambda v: v)
+
+    run()
+    return {r.name.removeprefix("svc-"): r for r in of_type(SERVICE)}, result
+
+
+def test_swarm_every_service_of_stack_yaml_is_a_hardened_service(declared_swarm):
+    services, outputs = declared_swarm
+    assert set(services) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
+    for name, r in services.items():
+        spec = r.inputs["taskSpec"]["containerSpec"]
+        user = spec["user"].split(":")[0]
+        assert user.isdigit() and user != "0", name
+        assert spec["readOnly"] is True and spec["capDrops"] == ["ALL"], name
+        limits = r.inputs["taskSpec"]["resources"]["limits"]
+        assert limits["memoryBytes"] > 0 and limits["nanoCpus"] > 0, name
+        assert r.inputs["endpointSpec"]["mode"] == "dnsrr", name
+        for secret in spec.get("secrets", []):
+            assert secret["fileMode"] == 0o400 and secret["fileUid"] == user, (name, secret)
+        if name == "migrate":
+            assert "convergeConfig" not in r.inputs and r.inputs["taskSpec"]["restartPolicy"]["condition"] == "on-failure"
+        else:
+            assert r.inputs["convergeConfig"]["timeout"] == "300s", name
+            assert spec["healthcheck"]["tests"][0] == "CMD", name
+    assert set(outputs["pidsLimits"]) == set(services)
+
+
+def test_swarm_rolls_stateless_services_start_first_and_pins_the_data_ones(declared_swarm):
+    services, _ = declared_swarm
+    backend = services["backend"].inputs
+    assert backend["updateConfig"]["order"] == "start-first" and backend["updateConfig"]["failureAction"] == "rollback"
+    assert backend["mode"]["replicated"]["replicas"] == 2
+    for name in ("db", "prometheus", "alertmanager", "backup"):
+        assert services[name].inputs["updateConfig"]["order"] == "stop-first", name
+        assert services[name].inputs["taskSpec"]["placement"]["constraints"] == ["node.labels.hardstack_demo.db == true"], name
+    ports = services["proxy"].inputs["endpointSpec"]["ports"]
+    assert [(p["publishMode"], p["targetPort"]) for p in ports] == [("host", 8080)]
+
+
+def test_swarm_secrets_are_secret_outputs_and_never_in_env(declared_swarm):
+    services, _ = declared_swarm
+    secrets = of_type(SECRET)
+    assert {r.name for r in secrets} >= {"secret-db_password", "secret-django_secret_key", "secret-postgres_password"}
+    for r in secrets:
+        assert r.inputs["data"].get(SECRET_SIG) == SECRET_MARKER, r.name  # the data stays a Pulumi secret
+    for name, r in services.items():
+        env = json.dumps(r.inputs["taskSpec"]["containerSpec"].get("env", {}))
+        assert DB_PASSWORD not in env and SECRET_KEY not in env, name
+    nets = {r.name: r.inputs for r in of_type(NETWORK)}
+    assert all(n["driver"] == "overlay" and n["options"] == {"encrypted": "true"} for n in nets.values())
+    assert {name for name, n in nets.items() if not n.get("internal")} == {"net-edge", "net-alerting"}
+    assert {r.name for r in of_type(CONFIG)} >= {"config-nginx_nginx", "config-backup_backup"}
+
+
+def test_swarm_refuses_a_bind_address(default_layout):
+    with pytest.raises(SettingsError) as exc:
+        from_values({**valid_values(default_layout), "target": "swarm", "bindAddress": "127.0.0.1"}, all_secret)
+    assert "bindAddress: swarm publishes on every interface" in str(exc.value)

@@ -537,6 +537,22 @@ class Answers(BaseModel):
         """The runtime secrets a service mounts, as compose lists them."""
         return ", ".join(name for name, users in self.secrets.items() if service in users)
 
+    @property
+    def backend_env(self) -> dict[str, str]:
+        """The backend's environment (migrate and superuser share it), as compose.yaml and stack.yaml
+        write it: name -> the YAML value, already quoted where YAML needs it."""
+        env = {"DJANGO_SETTINGS_MODULE": self.django_settings_module, self.env_debug: '"0"',
+               self.env_allowed_hosts: f"${{ALLOWED_HOSTS:-{self.allowed_hosts}}}", self.env_db_host: "db", self.env_db_port: '"5432"',
+               self.env_db_name: self.db_name, self.env_db_user: self.db_user,
+               f"{self.env_db_password}_FILE": "/run/secrets/db_password", f"{self.env_secret_key}_FILE": "/run/secrets/django_secret_key",
+               # The entrypoint turns exactly these NAME_FILE variables into NAME for the app process.
+               "HARDSTACK_FILE_VARS": f'"{self.env_db_password} {self.env_secret_key}"'}
+        if self.env_database_url:
+            env["HARDSTACK_DATABASE_URL_VAR"] = self.env_database_url
+        env["GUNICORN_WORKERS"] = f'"{self.gunicorn_workers}"'
+        env |= {name: f'"{value}"' for name, value in self.https_env.items()}
+        return env
+
     def swarm_secrets(self, service: str) -> list[tuple[str, int]]:
         """The runtime secrets a swarm service mounts, each with the UID that owns it (mode 0400)."""
         return [(name, UIDS[SECRETS[name].uid]) for name, users in self.secrets.items() if service in users]

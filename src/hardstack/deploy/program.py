@@ -312,5 +312,11 @@ def program() -> None:
     settings = from_pulumi_config()  # fails here, before any resource, on bad config
     plan = make_plan(settings, pulumi.get_stack())
     build_images(plan)
-    for key, value in deploy(plan).items():
+    if settings.target == "swarm":
+        from hardstack.deploy.swarm import deploy_swarm
+
+        outputs = deploy_swarm(plan)
+    else:
+        outputs = deploy(plan)
+    for key, value in outputs.items():
         pulumi.export(key, value)

@@ -94,9 +94,20 @@ def refuse_db_password_change(stack: auto.Stack) -> None:
 
 
 def apply_pids_limits(outputs: dict, on_output: Callable[[str], None]) -> None:
-    """kreuzwerker's docker_container has no pids limit: set the layout's on every running container."""
-    names = outputs["containers"].value if "containers" in outputs else {}
+    """kreuzwerker's docker_container and docker_service have no pids limit: set the layout's on every
+    running container, or on every swarm service (a service whose limit changes rolls, health-gated)."""
     limits = outputs["pidsLimits"].value if "pidsLimits" in outputs else {}
+    if "services" in outputs:
+        names = outputs["services"].value
+        for service, limit in limits.items():
+            if service in names:
+                proc = subprocess.run(["docker", "service", "update", "--quiet", "--limit-pids", str(int(limit)), names[service]],
+                                      capture_output=True, text=True)
+                if proc.returncode != 0:
+                    raise DeployError(f"docker service update --limit-pids {limit} {names[service]}: {proc.stderr.strip()}")
+        on_output(f"pids limits set on {len(limits)} swarm services\n")
+        return
+    names = outputs["containers"].value if "containers" in outputs else {}
     for service, limit in limits.items():
         if service in names:
             proc = subprocess.run(["docker", "update", "--pids-limit", str(int(limit)), names[service]],

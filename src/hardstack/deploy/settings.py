@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -72,6 +72,10 @@ class DeploySettings(BaseSettings):
                                            description="SMTP password for alert email (secret); the layout's alert_receiver=email")
     wait_timeout: int = Field(300, alias="waitTimeout", ge=10, le=3600,
                               description="Seconds a new container may take to become healthy before `up` fails (the old one keeps serving)")
+    target: Literal["compose", "swarm"] = Field("compose", alias="target",
+                                               description="compose: containers on one Docker host (compose.yaml); swarm: services on the engine's Docker Swarm (stack.yaml), deployed from a manager")
+    publish_proxy: bool = Field(True, alias="publishProxy",
+                                description="swarm: false publishes no port (swarm publishes on every interface) and makes the edge network attachable, for a load balancer container of your own on it")
     protect_volumes: bool = Field(True, alias="protectVolumes",
                                   description="Keep the data volumes (database, Prometheus) on `destroy`; false lets destroy remove them")
 
@@ -149,6 +153,13 @@ class DeploySettings(BaseSettings):
     def _digests_need_registry(self) -> "DeploySettings":
         if self.image_digests and not self.image_registry:
             raise ValueError("imageDigests needs imageRegistry (where the digests were pushed)")
+        return self
+
+    @model_validator(mode="after")
+    def _swarm_has_no_bind_address(self) -> "DeploySettings":
+        if self.target == "swarm" and self.bind_address:
+            raise ValueError("bindAddress: swarm publishes on every interface of the proxy's node and has no bind address; "
+                             "remove hardstack:bindAddress, firewall the port, or set hardstack:publishProxy false")
         return self
 
     @model_validator(mode="after")

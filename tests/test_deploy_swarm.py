@@ -1,0 +1,143 @@
+"""Deploy tier, swarm target (hardstack:target = swarm): the real Pulumi CLI and pulumi-docker's
+Service, Secret, ServiceConfig and overlay Network resources on a one-node swarm of the local engine.
+
+hardstack:publishProxy is false (swarm would publish on every interface): the edge network is
+attachable and a forwarder on 127.0.0.1 reaches the proxy, as a load balancer of the user's would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from pulumi import automation as auto
+from test_deploy import PASSPHRASE, require_tools
+from test_stack import free_port
+from test_swarm import daemon_sets_no_new_privileges, wait_answering
+from typer.testing import CliRunner
+
+from hardstack.catalog import IMAGES
+from hardstack.cli import app
+from hardstack.deploy import run
+from hardstack.deploy.program import LABEL
+from hardstack.stack import RequestLoop, http, registry_reachable, standin_env
+from hardstack.swarm import init_single_node, label_db_node, loopback_forwarder, swarm_state
+
+pytestmark = pytest.mark.deploy
+
+PREFIX = "hsdeploysw-swarm"
+
+
+def labelled(kind: list[str]) -> list[str]:
+    return subprocess.run(["docker", *kind, "--filter", f"label={LABEL}={PREFIX}"], capture_output=True, text=True).stdout.split()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    require_tools()
+    joined = swarm_state() == "inactive"
+    if joined:
+        init_single_node()
+    root = tmp_path_factory.mktemp("deployswarm")
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(root), "project_slug=hsdeploysw"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    layout = root / "hsdeploysw"
+    env_file = layout / ".env"
+    if not registry_reachable(IMAGES["python_image"][1]):
+        standin_env(env_file)
+    nginx = (dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#"))
+             .get("NGINX_IMAGE", IMAGES["nginx_image"][1])) if env_file.exists() else IMAGES["nginx_image"][1]
+    label_db_node("hsdeploysw.db")  # what `hardstack up --swarm` does; a Pulumi deploy expects it done
+    state = root / "state"
+    state.mkdir()
+    project = root / "project"
+    shutil.copytree(run.PULUMI_PROJECT, project, ignore=shutil.ignore_patterns("Pulumi.*.yaml", "__pycache__"))
+    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+    os.environ.update(env)
+    stack = run.select("swarm", work_dir=project, env=env)
+    secrets = {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8], "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex}
+    for key, value, secret in (("layoutDir", str(layout), False), ("target", "swarm", False), ("publishProxy", "false", False),
+                               ("dbPassword", secrets["dbPassword"], True), ("djangoSecretKey", secrets["djangoSecretKey"], True)):
+        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
+    d = type("Deployment", (), {})()
+    d.stack, d.layout, d.secrets, d.port, d.forwarder = stack, layout, secrets, free_port(), f"{PREFIX}-forwarder"
+    d.url, d.nginx, d.root = f"http://127.0.0.1:{d.port}", nginx, root
+    try:
+        yield d
+    finally:
+        subprocess.run(["docker", "rm", "-f", d.forwarder], capture_output=True)
+        try:
+            run.destroy(stack, on_output=lambda _: None)
+        finally:
+            for kind, rm in ((["service", "ls", "-q"], ["service", "rm"]), (["secret", "ls", "-q"], ["secret", "rm"]),
+                             (["config", "ls", "-q"], ["config", "rm"]), (["network", "ls", "-q"], ["network", "rm"]),
+                             (["volume", "ls", "-q"], ["volume", "rm", "-f"])):
+                ids = labelled(kind)
+                if ids:
+                    subprocess.run(["docker", *rm, *ids], capture_output=True)
+            if joined:
+                subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+
+
+def services(d) -> dict[str, str]:
+    return d.stack.outputs()["services"].value
+
+
+def containers_of(service: str) -> list[dict]:
+    ids = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service}"],
+                         capture_output=True, text=True).stdout.split()
+    return json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout) if ids else []
+
+
+def test_swarm_up_converges_every_service_hardened_and_the_api_answers(deployment):
+    result = run.up(deployment.stack, on_output=print)
+    names = result.outputs["services"].value
+    assert set(names) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
+    loopback_forwarder(deployment.forwarder, f"{PREFIX}-edge", deployment.port, deployment.nginx, deployment.root)
+    wait_answering(deployment.url + "/api/health/", timeout=120)
+    assert http(deployment.url + "/api/health/").json()["database"] == "ok"
+    nnp = "1" if daemon_sets_no_new_privileges() else "0"
+    for service, name in names.items():
+        running = containers_of(name)
+        if service == "migrate":
+            continue
+        assert running, service
+        for c in running:
+            host = c["HostConfig"]
+            assert host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"] and host["PidsLimit"] > 0 and host["Memory"] > 0, service
+            status = subprocess.run(["docker", "exec", c["Id"], "grep", "NoNewPrivs", "/proc/1/status"], capture_output=True, text=True).stdout
+            assert status.split()[-1] == nnp, (service, status)
+    backend = containers_of(names["backend"])
+    assert len(backend) == 2
+    env = json.dumps([c["Config"]["Env"] for c in backend])
+    assert not any(v in env for v in deployment.secrets.values())
+
+
+def test_swarm_second_up_reports_no_changes(deployment):
+    result = run.up(deployment.stack, on_output=lambda _: None)
+    assert set(result.summary.resource_changes) == {"same"}, result.summary.resource_changes
+
+
+def test_swarm_a_new_backend_image_rolls_with_zero_failed_requests(deployment):
+    views = deployment.layout / "backend" / "demo" / "views.py"
+    views.write_text(views.read_text() + "\n# release 2\n")
+    before = {c["Id"] for c in containers_of(services(deployment)["backend"])}
+    with RequestLoop(deployment.url + "/api/health/") as loop:
+        result = run.up(deployment.stack, on_output=print)
+    after = {c["Id"] for c in containers_of(services(deployment)["backend"])}
+    assert result.summary.resource_changes.get("update", 0) >= 2  # migrate and backend
+    assert not before & after and len(after) == 2
+    assert loop.total >= 20 and loop.failed == 0, loop.failures[:5]
+
+
+def test_swarm_destroy_keeps_only_the_volumes(deployment):
+    subprocess.run(["docker", "rm", "-f", deployment.forwarder], capture_output=True)
+    run.destroy(deployment.stack, on_output=lambda _: None)
+    for kind in (["service", "ls", "-q"], ["secret", "ls", "-q"], ["network", "ls", "-q"]):
+        assert labelled(kind) == [], kind
+    volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={PREFIX}-"], capture_output=True, text=True).stdout.split()
+    assert f"{PREFIX}-db-data" in volumes
