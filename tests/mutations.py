@@ -144,6 +144,8 @@ MUTATIONS: list[Mutation] = [
     M("webhook-url-inline", "P5", AM, "- url_file: /run/secrets/alert_webhook_url", "- url: https://chat.example.com/hooks/T0001/B0001/abcdefghij"),
     # Swarm (stack.yaml)
     M("stack-network-plain", "W1", STACK, '    driver_opts: {encrypted: "true"}\n', ""),
+    M("stack-data-open", "W1", STACK, '  data:\n    driver: overlay\n    driver_opts: {encrypted: "true"}\n    internal: true\n',
+      '  data:\n    driver: overlay\n    driver_opts: {encrypted: "true"}\n'),
     M("stack-writable", "W2", STACK, "x-hardening: &hardening\n  read_only: true\n", "x-hardening: &hardening\n"),
     M("stack-no-rollback", "W2", STACK, "    failure_action: rollback\n    monitor: 20s\n    max_failure_ratio: 0", "    failure_action: pause\n    monitor: 20s"),
     M("stack-secret-readable", "W2", STACK, "mode: 0400}", "mode: 0444}"),

@@ -8,6 +8,7 @@ import yaml
 
 from hardstack.catalog import SERVICES
 from hardstack.checks import compose, tools
+from hardstack.checks.layout import layout_answers
 from hardstack.checks.result import NA, Result, check
 
 STACK = "stack.yaml"
@@ -48,16 +49,21 @@ def w1_matches_compose(layout: Path) -> Result:
     have = set(stack.get("services", {}))
     problems += [f"service {name} of compose.yaml is missing from stack.yaml" for name in sorted(wanted - have)]
     problems += [f"service {name} is not in compose.yaml" for name in sorted(have - wanted)]
-    compose_nets = compose.load(layout).get("networks") or {}
-    for name, net in (stack.get("networks") or {}).items():
+    # The layout's answers say which networks reach outside (C17 holds compose.yaml to the same).
+    intended = layout_answers(layout).networks
+    nets = stack.get("networks") or {}
+    problems += [f"network {name} is missing" for name in sorted(set(intended) - set(nets))]
+    for name, net in nets.items():
         if net.get("driver") != "overlay":
             problems.append(f"network {name}: driver must be overlay")
         if str((net.get("driver_opts") or {}).get("encrypted")).lower() != "true":
             problems.append(f"network {name}: add driver_opts: {{encrypted: \"true\"}} (traffic between nodes unencrypted)")
-        if bool(net.get("internal")) != bool((compose_nets.get(name) or {}).get("internal")):
-            problems.append(f"network {name}: internal must be as in compose.yaml ({bool((compose_nets.get(name) or {}).get('internal'))})")
-    return check("W1", problems, f"docker stack config accepts it; {len(have)} services and {len(stack.get('networks') or {})} "
-                 "encrypted overlay networks as compose.yaml has them")
+        if name not in intended:
+            problems.append(f"network {name} is not one of the layout's ({', '.join(intended)})")
+        elif bool(net.get("internal")) != intended[name]:
+            problems.append(f"network {name}: {'add internal: true (only ' + ', '.join(n for n, i in intended.items() if not i) + ' reach outside)' if intended[name] else 'must not be internal (it is the way out of ' + name + ')'}")
+    return check("W1", problems, f"docker stack config accepts it; {len(have)} services as compose.yaml has them and "
+                 f"{len(nets)} encrypted overlay networks, internal but for {', '.join(n for n, i in intended.items() if not i)}")
 
 
 def _service_problems(name: str, svc: dict) -> list[str]:

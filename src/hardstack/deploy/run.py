@@ -99,9 +99,12 @@ def apply_pids_limits(outputs: dict, on_output: Callable[[str], None]) -> None:
     limits = outputs["pidsLimits"].value if "pidsLimits" in outputs else {}
     if "services" in outputs:
         names = outputs["services"].value
+        jobs = outputs["jobs"].value if "jobs" in outputs else []
         for service, limit in limits.items():
             if service in names:
-                proc = subprocess.run(["docker", "service", "update", "--quiet", "--limit-pids", str(int(limit)), names[service]],
+                # A job runs once more with its limit; waiting would see its finished task as a failure.
+                wait = ["--detach"] if service in jobs else ["--quiet"]
+                proc = subprocess.run(["docker", "service", "update", *wait, "--limit-pids", str(int(limit)), names[service]],
                                       capture_output=True, text=True)
                 if proc.returncode != 0:
                     raise DeployError(f"docker service update --limit-pids {limit} {names[service]}: {proc.stderr.strip()}")

@@ -56,17 +56,28 @@ def _nanos(cpus: Any) -> int:
     return int(float(cpus or 0) * 1e9)
 
 
+def _dur(value: Any) -> str | None:
+    """A Go duration as the provider reads it back ("2m0s" -> "2m"), so an unchanged spec shows no diff."""
+    if value is None:
+        return None
+    text = str(value)
+    for tail in ("h0m0s", "m0s"):
+        if text.endswith(tail) and len(text) > len(tail):
+            return text[: -len(tail) + 1]
+    return text
+
+
 def _healthcheck(hc: dict | None) -> docker.ServiceTaskSpecContainerSpecHealthcheckArgs | None:
     if not hc or hc.get("disable"):
         return None
-    return docker.ServiceTaskSpecContainerSpecHealthcheckArgs(tests=hc["test"], interval=hc.get("interval"), timeout=hc.get("timeout"),
-                                                              start_period=hc.get("start_period"), retries=hc.get("retries"))
+    return docker.ServiceTaskSpecContainerSpecHealthcheckArgs(tests=hc["test"], interval=_dur(hc.get("interval")), timeout=_dur(hc.get("timeout")),
+                                                              start_period=_dur(hc.get("start_period")), retries=hc.get("retries"))
 
 
 def _update(cfg: dict | None, rollback: bool = False) -> dict:
     cfg = cfg or {}
-    args = {"parallelism": cfg.get("parallelism", 1), "order": cfg.get("order", "stop-first"), "delay": cfg.get("delay"),
-            "monitor": cfg.get("monitor"), "max_failure_ratio": str(cfg.get("max_failure_ratio", 0))}
+    args = {"parallelism": cfg.get("parallelism", 1), "order": cfg.get("order", "stop-first"), "delay": _dur(cfg.get("delay")),
+            "monitor": _dur(cfg.get("monitor")), "max_failure_ratio": str(cfg.get("max_failure_ratio", 0))}
     if not rollback:
         args["failure_action"] = cfg.get("failure_action", "pause")
     return {k: v for k, v in args.items() if v is not None}
@@ -85,7 +96,9 @@ def deploy_swarm(plan: Plan) -> dict[str, Any]:
         attachable = name == "edge" and not settings.publish_proxy
         networks[name] = docker.Network(f"net-{name}", name=f"{prefix}-{name}", driver="overlay", internal=bool(spec.get("internal")),
                                         options=dict(spec.get("driver_opts") or {}), attachable=attachable,
-                                        labels=[docker.NetworkLabelArgs(label=LABEL, value=prefix)])
+                                        labels=[docker.NetworkLabelArgs(label=LABEL, value=prefix)],
+                                        # The engine adds its own (vxlanid_list) when it creates an overlay.
+                                        opts=pulumi.ResourceOptions(ignore_changes=["options"]))
     keep = pulumi.ResourceOptions(retain_on_delete=settings.protect_volumes)
     volumes = {name: docker.Volume(f"vol-{name}", name=f"{prefix}-{name}", labels=[docker.VolumeLabelArgs(label=LABEL, value=prefix)], opts=keep)
                for name in stack.get("volumes") or {}}
@@ -109,6 +122,8 @@ def deploy_swarm(plan: Plan) -> dict[str, Any]:
         "pidsLimits": {name: int(svc["deploy"]["resources"]["limits"]["pids"]) for name, svc in services.items()
                        if ((svc.get("deploy") or {}).get("resources") or {}).get("limits", {}).get("pids")},
         "dbPassword": values["db_password"],
+        # Run-once services: a finished task is their success, so nothing waits for them to "converge".
+        "jobs": [name for name, svc in services.items() if (svc.get("deploy") or {}).get("mode") == "replicated-job"],
         "target": "swarm",
     }
 
@@ -120,10 +135,10 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
     job = deploy.get("mode") == "replicated-job"
     image = pulled.get(svc["image"], svc["image"])
     uid = str(svc.get("user", "")).split(":")[0]
-    # A local build keeps its tag: its image id as a task label makes a rebuilt image roll the service.
-    labels = dict(marker)
-    if image == svc["image"] and (ident := local_image_id(image)):
-        labels["io.hardstack.image-id"] = ident
+    # A local build keeps its tag: a counter derived from its image id makes a rebuilt image roll the
+    # service (force_update updates it in place; a changed label would replace the service).
+    ident = local_image_id(image) if image == svc["image"] else None
+    force_update = int(ident.removeprefix("sha256:")[:7], 16) if ident else 0
     mounts = []
     for v in svc.get("volumes") or []:
         if v["type"] == "volume":
@@ -136,9 +151,9 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
     container_spec = docker.ServiceTaskSpecContainerSpecArgs(
         image=image, user=str(svc.get("user")), read_only=bool(svc.get("read_only")), cap_drops=list(svc.get("cap_drop") or []),
         cap_adds=list(svc.get("cap_add") or []) or None,
-        env={k: str(v) for k, v in (svc.get("environment") or {}).items()},
+        env={k: str(v) for k, v in (svc.get("environment") or {}).items()} or None,
         commands=svc.get("entrypoint"), args=svc.get("command"), mounts=mounts, healthcheck=_healthcheck(svc.get("healthcheck")),
-        stop_grace_period=svc.get("stop_grace_period"), labels=[docker.ServiceTaskSpecContainerSpecLabelArgs(label=k, value=v) for k, v in labels.items()],
+        stop_grace_period=_dur(svc.get("stop_grace_period")), labels=[docker.ServiceTaskSpecContainerSpecLabelArgs(label=k, value=v) for k, v in marker.items()],
         secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id=secrets[s["source"]].id, secret_name=secrets[s["source"]].name,
                                                                file_name=f"/run/secrets/{s['source']}", file_uid=str(s.get("uid", uid)),
                                                                file_gid=str(s.get("gid", uid)), file_mode=int(s.get("mode", 0o400)))
@@ -152,13 +167,13 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
     restart = deploy.get("restart_policy") or {}
     placement = deploy.get("placement") or {}
     task_spec = docker.ServiceTaskSpecArgs(
-        container_spec=container_spec,
+        container_spec=container_spec, force_update=force_update,
         resources=docker.ServiceTaskSpecResourcesArgs(
             limits=docker.ServiceTaskSpecResourcesLimitsArgs(nano_cpus=_nanos(limits.get("cpus")), memory_bytes=int(limits.get("memory") or 0)),
             reservation=docker.ServiceTaskSpecResourcesReservationArgs(nano_cpus=_nanos(reserve.get("cpus")), memory_bytes=int(reserve.get("memory") or 0))
             if reserve else None),
-        restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition=restart.get("condition", "any"), delay=restart.get("delay"),
-                                                               max_attempts=restart.get("max_attempts")),
+        restart_policy=docker.ServiceTaskSpecRestartPolicyArgs(condition=restart.get("condition", "any"), delay=_dur(restart.get("delay")),
+                                                               max_attempts=restart.get("max_attempts"), window=_dur(restart.get("window", "0s"))),
         placement=docker.ServiceTaskSpecPlacementArgs(constraints=placement.get("constraints"), max_replicas=placement.get("max_replicas_per_node")),
         networks_advanceds=[docker.ServiceTaskSpecNetworksAdvancedArgs(id=networks[n].id, aliases=[name]) for n in svc.get("networks") or {}],
         log_driver=docker.ServiceTaskSpecLogDriverArgs(name=(svc.get("logging") or {}).get("driver", "json-file"),
@@ -172,7 +187,9 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
         f"svc-{name}", name=f"{prefix}-{name}", task_spec=task_spec,
         mode=docker.ServiceModeArgs(replicated=docker.ServiceModeReplicatedArgs(replicas=replicas)),
         endpoint_spec=docker.ServiceEndpointSpecArgs(mode=deploy.get("endpoint_mode", "dnsrr"), ports=ports or None),
-        update_config=docker.ServiceUpdateConfigArgs(**_update(deploy.get("update_config"))) if not job else None,
+        # A job's finished task is no failure: its update must not pause on it.
+        update_config=docker.ServiceUpdateConfigArgs(**_update(deploy.get("update_config"))) if not job
+        else docker.ServiceUpdateConfigArgs(failure_action="continue"),
         rollback_config=docker.ServiceRollbackConfigArgs(**_update(deploy.get("rollback_config"), rollback=True)) if not job else None,
         converge_config=None if job else docker.ServiceConvergeConfigArgs(delay="1s", timeout=f"{settings.wait_timeout}s"),
         labels=[docker.ServiceLabelArgs(label=LABEL, value=prefix)],
