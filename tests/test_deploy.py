@@ -39,6 +39,21 @@ def require_tools() -> None:
         pytest.fail(str(err), pytrace=False)
 
 
+def pulumi_stack(root, name: str):
+    """A Pulumi stack of a private copy of the project, its state in a file backend under root."""
+    state = root / "state"
+    state.mkdir()
+    project = root / "project"
+    shutil.copytree(run.PULUMI_PROJECT, project, ignore=shutil.ignore_patterns("Pulumi.*.yaml", "__pycache__"))
+    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
+    os.environ.update(env)
+    return run.select(name, work_dir=project, env=env), state, project
+
+
+def fresh_secrets() -> dict[str, str]:
+    return {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8], "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex}
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     require_tools()
@@ -50,15 +65,8 @@ def deployment(tmp_path_factory):
     layout = root / "hardstack_demo"
     if not registry_reachable(IMAGES["python_image"][1]):
         standin_env(layout / ".env")  # compose (and so the deploy program) reads the layout's .env
-    state = root / "state"
-    state.mkdir()
-    project = root / "project"
-    shutil.copytree(run.PULUMI_PROJECT, project, ignore=shutil.ignore_patterns("Pulumi.*.yaml", "__pycache__"))
-    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
-    os.environ.update(env)
-    stack = run.select("test", work_dir=project, env=env)
-    secrets = {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8],
-               "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex}
+    stack, state, project = pulumi_stack(root, "test")
+    secrets = fresh_secrets()
     d = type("Deployment", (), {})()
     d.stack, d.layout, d.state, d.secrets, d.port, d.project = stack, layout, state, secrets, free_port(), project
     d.name = "hardstack-demo-test"

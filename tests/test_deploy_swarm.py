@@ -8,14 +8,11 @@ attachable and a forwarder on 127.0.0.1 reaches the proxy, as a load balancer of
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import uuid
 
 import pytest
 from pulumi import automation as auto
-from test_deploy import PASSPHRASE, require_tools
+from test_deploy import fresh_secrets, pulumi_stack, require_tools
 from test_stack import free_port
 from test_swarm import daemon_sets_no_new_privileges, wait_answering
 from typer.testing import CliRunner
@@ -24,7 +21,7 @@ from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.deploy import run
 from hardstack.deploy.program import LABEL
-from hardstack.stack import RequestLoop, http, registry_reachable, standin_env
+from hardstack.stack import RequestLoop, http, read_env_file, registry_reachable, standin_env
 from hardstack.swarm import init_single_node, label_db_node, loopback_forwarder, swarm_state
 
 pytestmark = pytest.mark.deploy
@@ -49,17 +46,10 @@ def deployment(tmp_path_factory):
     env_file = layout / ".env"
     if not registry_reachable(IMAGES["python_image"][1]):
         standin_env(env_file)
-    nginx = (dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line and not line.startswith("#"))
-             .get("NGINX_IMAGE", IMAGES["nginx_image"][1])) if env_file.exists() else IMAGES["nginx_image"][1]
+    nginx = (read_env_file(env_file) if env_file.exists() else {}).get("NGINX_IMAGE", IMAGES["nginx_image"][1])
     label_db_node("hsdeploysw.db")  # what `hardstack up --swarm` does; a Pulumi deploy expects it done
-    state = root / "state"
-    state.mkdir()
-    project = root / "project"
-    shutil.copytree(run.PULUMI_PROJECT, project, ignore=shutil.ignore_patterns("Pulumi.*.yaml", "__pycache__"))
-    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
-    os.environ.update(env)
-    stack = run.select("swarm", work_dir=project, env=env)
-    secrets = {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8], "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex}
+    stack, _, _ = pulumi_stack(root, "swarm")
+    secrets = fresh_secrets()
     for key, value, secret in (("layoutDir", str(layout), False), ("target", "swarm", False), ("publishProxy", "false", False),
                                ("dbPassword", secrets["dbPassword"], True), ("djangoSecretKey", secrets["djangoSecretKey"], True)):
         stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
