@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -25,8 +26,15 @@ GAPS = {
 
 
 def resolved(layout: Path) -> dict:
-    """stack.yaml as `docker stack config` resolves it (anchors merged, ${VAR:-default} applied)."""
-    out = tools.run("docker", "stack", "config", "-c", STACK, cwd=layout)
+    """stack.yaml as `docker stack config` resolves it (anchors merged, ${VAR:-default} applied),
+    once per version of the file (W1 and W2 both read it)."""
+    stat = (layout / STACK).stat()
+    return _resolved(str(layout), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _resolved(layout: str, mtime_ns: int, size: int) -> dict:
+    out = tools.run("docker", "stack", "config", "-c", STACK, cwd=Path(layout))
     if not out.ok:
         raise ValueError(f"docker stack config: {tools.first_lines(out.out)}")
     return yaml.safe_load(out.out)
