@@ -36,7 +36,8 @@ def resolved(layout: Path) -> dict:
 def _resolved(layout: str, mtime_ns: int, size: int) -> dict:
     out = tools.run("docker", "stack", "config", "-c", STACK, cwd=Path(layout))
     if not out.ok:
-        raise ValueError(f"docker stack config: {tools.first_lines(out.out)}")
+        hint = "; `docker stack config` needs Docker CLI 23 or newer (Debian 12's docker.io ships 20.10)" if "config" in out.out and "Usage" in out.out else ""
+        raise ValueError(f"docker stack config: {tools.first_lines(out.out)}{hint}")
     return yaml.safe_load(out.out)
 
 
