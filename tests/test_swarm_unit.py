@@ -51,3 +51,19 @@ def test_content_version_changes_with_a_secret_file(tmp_path):
     before = hardstack.swarm.content_version(layout, ["secrets/db_password"])
     (layout / "secrets" / "db_password").write_text("rotated\n")
     assert hardstack.swarm.content_version(layout, ["secrets/db_password"]) != before
+
+
+def test_swarm_state_reads_docker_info_as_an_engine_reports_it(monkeypatch):
+    """docker info says ControlAvailable=false on an engine outside any swarm, not only on a worker."""
+    import subprocess
+
+    reports = {
+        '{"NodeID":"","LocalNodeState":"inactive","ControlAvailable":false}': "inactive",
+        '{"NodeID":"","LocalNodeState":"","ControlAvailable":false}': "inactive",
+        '{"NodeID":"x","LocalNodeState":"active","ControlAvailable":true}': "active",
+        '{"NodeID":"x","LocalNodeState":"active","ControlAvailable":false}': "worker",
+        '{"NodeID":"x","LocalNodeState":"locked","ControlAvailable":false}': "locked",
+    }
+    for report, state in reports.items():
+        monkeypatch.setattr(hardstack.swarm, "docker", lambda *a, report=report, **k: subprocess.CompletedProcess(a, 0, report, ""))
+        assert hardstack.swarm.swarm_state() == state, report

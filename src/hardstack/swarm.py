@@ -31,7 +31,9 @@ def docker(*args: str, check: bool = True, env: dict | None = None, cwd: Path | 
 def swarm_state() -> str:
     """inactive, active, pending, error or locked (`docker info`); active with a manager role to deploy."""
     info = json.loads(docker("info", "--format", "{{json .Swarm}}").stdout)
-    return info.get("LocalNodeState", "inactive") if info.get("ControlAvailable", True) else "worker"
+    state = info.get("LocalNodeState") or "inactive"
+    # ControlAvailable is false on an inactive node too: only an active node without it is a worker.
+    return "worker" if state == "active" and not info.get("ControlAvailable") else state
 
 
 def init_single_node() -> None:
