@@ -185,6 +185,40 @@ def test_failure_while_rendering_leaves_nothing(tmp_path, cli, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+# ---- hardstack's in-process render and cookiecutter's generate_files agree -------------
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS.values(), ids=COMBINATIONS.keys())
+def test_in_process_render_writes_what_cookiecutter_writes(tmp_path, monkeypatch, answers):
+    """`hardstack new` renders with Jinja directly (no cookiecutter import); `cookiecutter <repo>` and
+    cruft render with cookiecutter. Both must write the same bytes and modes, before the hooks."""
+    from cookiecutter.generate import generate_files
+
+    import hardstack.template_ext
+    from hardstack.generate import _cookiecutter_context, render_template, template_dir
+
+    # A compiled-template cache of its own for each renderer: a shared one would hand one
+    # environment's compiled code to the other and hide a difference in their settings.
+    monkeypatch.setattr(hardstack.template_ext, "CACHE", tmp_path / "cache-ours")
+    validated = validate(answers)
+    ours = render_template(validated, tmp_path / "ours")
+    monkeypatch.setattr(hardstack.template_ext, "CACHE", tmp_path / "cache-cc")
+    template = template_dir()
+    private = {k: v for k, v in json.loads((template / "cookiecutter.json").read_text()).items() if k.startswith("_")}
+    context = {"cookiecutter": {**private, **_cookiecutter_context(validated), "_template": str(template),
+                                "_output_dir": str(tmp_path / "ours")}}
+    theirs = Path(generate_files(repo_dir=str(template), context=context, output_dir=str(tmp_path / "cc"), accept_hooks=False))
+    assert ours.name == theirs.name
+    mine, cookiecutters = tree(ours), tree(theirs)
+    assert sorted(mine) == sorted(cookiecutters)
+    differing = [name for name in mine if mine[name] != cookiecutters[name]]
+    assert differing == [], f"rendered differently from cookiecutter: {differing}"
+
+
 # ---- hooks, directly and through a real cookiecutter run -------------------------------
 
 def test_pre_generate_hook_refuses_bad_answers(capsys):

@@ -64,6 +64,12 @@ def test_new_check_update_and_deploy_preview_from_the_installed_wheel(installed)
     layout = work / "out" / "hardstack_demo"
     state = json.loads((layout / ".cruft.json").read_text())
     assert state["template"] == str(ROOT) and state["commit"]
+    # The same files as a layout written from the checkout: nothing missing from the wheel, and nothing
+    # pip added to the installed template (it byte-compiles the template's .py files into __pycache__).
+    from_checkout = work / "from-checkout"
+    sh(sys.executable, "-m", "hardstack.cli", "new", "--no-input", "-o", from_checkout, cwd=ROOT)
+    files = lambda root: sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())  # noqa: E731
+    assert files(layout) == files(from_checkout / "hardstack_demo")
 
     checked = sh(hardstack, "check", layout, "--json", cwd=work, env=env, check=False)
     rows = {r["id"]: r["status"] for r in json.loads(checked.stdout)}
