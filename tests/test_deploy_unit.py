@@ -348,3 +348,40 @@ def test_swarm_refuses_a_bind_address(default_layout):
     with pytest.raises(SettingsError) as exc:
         from_values({**valid_values(default_layout), "target": "swarm", "bindAddress": "127.0.0.1"}, all_secret)
     assert "bindAddress: swarm publishes on every interface" in str(exc.value)
+
+
+def test_swarm_pids_limits_are_set_on_every_service_at_once_and_failures_named(monkeypatch):
+    """The provider has no pids limit: `deploy up` sets it with `docker service update` per service,
+    side by side (each waits for its health-gated roll), jobs detached; every failure is reported."""
+    import subprocess
+    import threading
+    import time as clock
+
+    from hardstack.deploy import run
+
+    calls, running, peak = [], [0], [0]
+    lock = threading.Lock()
+
+    def fake_run(cmd, **kwargs):
+        with lock:
+            calls.append(cmd)
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        clock.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        failed = cmd[-1] == "p_db"
+        return subprocess.CompletedProcess(cmd, 1 if failed else 0, "", "rpc error: update out of sequence" if failed else "")
+
+    monkeypatch.setattr(run.subprocess, "run", fake_run)
+    outputs = {"pidsLimits": pulumi.automation.OutputValue({"backend": 256, "db": 512, "migrate": 64, "gone": 1}, False),
+               "services": pulumi.automation.OutputValue({"backend": "p_backend", "db": "p_db", "migrate": "p_migrate"}, False),
+               "jobs": pulumi.automation.OutputValue(["migrate"], False)}
+    with pytest.raises(run.DeployError) as err:
+        run.apply_pids_limits(outputs, lambda line: None)
+    assert "p_db" in str(err.value) and "out of sequence" in str(err.value) and "p_backend" not in str(err.value)
+    assert sorted(c[-1] for c in calls) == ["p_backend", "p_db", "p_migrate"]
+    assert peak[0] == 3  # all at once, not one roll after another
+    by_service = {c[-1]: c for c in calls}
+    assert "--detach" in by_service["p_migrate"] and "--quiet" in by_service["p_backend"]
+    assert by_service["p_db"][-3:] == ["--limit-pids", "512", "p_db"]

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -100,15 +101,20 @@ def apply_pids_limits(outputs: dict, on_output: Callable[[str], None]) -> None:
     if "services" in outputs:
         names = outputs["services"].value
         jobs = outputs["jobs"].value if "jobs" in outputs else []
-        for service, limit in limits.items():
-            if service in names:
-                # A job runs once more with its limit; waiting would see its finished task as a failure.
-                wait = ["--detach"] if service in jobs else ["--quiet"]
-                proc = subprocess.run(["docker", "service", "update", *wait, "--limit-pids", str(int(limit)), names[service]],
-                                      capture_output=True, text=True)
-                if proc.returncode != 0:
-                    raise DeployError(f"docker service update --limit-pids {limit} {names[service]}: {proc.stderr.strip()}")
-        on_output(f"pids limits set on {len(limits)} swarm services\n")
+        def update(service: str, limit: int) -> str | None:
+            # A job runs once more with its limit; waiting would see its finished task as a failure.
+            wait = ["--detach"] if service in jobs else ["--quiet"]
+            proc = subprocess.run(["docker", "service", "update", *wait, "--limit-pids", str(int(limit)), names[service]],
+                                  capture_output=True, text=True)
+            return None if proc.returncode == 0 else f"docker service update --limit-pids {limit} {names[service]}: {proc.stderr.strip()}"
+
+        # Each update rolls its service health-gated, and services roll independently: all at once.
+        wanted = {service: limit for service, limit in limits.items() if service in names}
+        with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+            failures = [f for f in pool.map(update, wanted, wanted.values()) if f]
+        if failures:
+            raise DeployError("; ".join(failures))
+        on_output(f"pids limits set on {len(wanted)} swarm services\n")
         return
     names = outputs["containers"].value if "containers" in outputs else {}
     for service, limit in limits.items():
