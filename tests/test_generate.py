@@ -199,7 +199,7 @@ def test_in_process_render_writes_what_cookiecutter_writes(tmp_path, monkeypatch
     from cookiecutter.generate import generate_files
 
     import hardstack.template_ext
-    from hardstack.generate import _cookiecutter_context, render_template, template_dir
+    from hardstack.generate import render_template, template_context, template_dir
 
     # A compiled-template cache of its own for each renderer: a shared one would hand one
     # environment's compiled code to the other and hide a difference in their settings.
@@ -207,11 +207,8 @@ def test_in_process_render_writes_what_cookiecutter_writes(tmp_path, monkeypatch
     validated = validate(answers)
     ours = render_template(validated, tmp_path / "ours")
     monkeypatch.setattr(hardstack.template_ext, "CACHE", tmp_path / "cache-cc")
-    template = template_dir()
-    private = {k: v for k, v in json.loads((template / "cookiecutter.json").read_text()).items() if k.startswith("_")}
-    context = {"cookiecutter": {**private, **_cookiecutter_context(validated), "_template": str(template),
-                                "_output_dir": str(tmp_path / "ours")}}
-    theirs = Path(generate_files(repo_dir=str(template), context=context, output_dir=str(tmp_path / "cc"), accept_hooks=False))
+    context = {"cookiecutter": template_context(validated, tmp_path / "ours")}
+    theirs = Path(generate_files(repo_dir=str(template_dir()), context=context, output_dir=str(tmp_path / "cc"), accept_hooks=False))
     assert ours.name == theirs.name
     mine, cookiecutters = tree(ours), tree(theirs)
     assert sorted(mine) == sorted(cookiecutters)

@@ -722,6 +722,11 @@ def validate(raw: dict[str, Any]) -> Answers:
         raise AnswersError(format_errors(err)) from None
 
 
+def cookiecutter_values(answers: Answers) -> dict[str, Any]:
+    """The answers as cookiecutter passes them to templates and cruft records them: strings, booleans kept."""
+    return {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
+
+
 def cookiecutter_defaults() -> dict[str, Any]:
     """The answers as cookiecutter.json lists them (the test keeps the file equal to this)."""
     return Answers().model_dump()

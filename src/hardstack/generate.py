@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 
-from hardstack.answers import Answers, AnswersError, validate
+from hardstack.answers import Answers, AnswersError, cookiecutter_values, validate
 from hardstack.update import record
 
 
@@ -68,9 +68,11 @@ def resolve(values: dict[str, Any]) -> Answers:
     return validate(values)
 
 
-def _cookiecutter_context(answers: Answers) -> dict[str, Any]:
-    # cookiecutter wants strings for non-boolean variables it compares with its own defaults.
-    return {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
+def template_context(answers: Answers, output_dir: Path) -> dict[str, Any]:
+    """What the templates see as `cookiecutter`, as cookiecutter itself would pass it."""
+    template = template_dir()
+    private = {k: v for k, v in json.loads((template / "cookiecutter.json").read_text()).items() if k.startswith("_")}
+    return {**private, **cookiecutter_values(answers), "_template": str(template), "_output_dir": str(output_dir)}
 
 
 def render(answers: Answers, output_dir: Path) -> Path:
@@ -97,8 +99,7 @@ def render_template(answers: Answers, output_dir: Path) -> Path:
 
     template = template_dir()
     settings = json.loads((template / "cookiecutter.json").read_text())
-    context = {**{k: v for k, v in settings.items() if k.startswith("_")}, **_cookiecutter_context(answers),
-               "_template": str(template), "_output_dir": str(output_dir)}
+    context = template_context(answers, output_dir)
     source = template / "{{cookiecutter.project_slug}}"
     env = Environment(loader=FileSystemLoader(str(source)), undefined=StrictUndefined, keep_trailing_newline=True,
                       extensions=settings.get("_extensions", []))

@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hardstack.answers import Answers
+from hardstack.answers import Answers, cookiecutter_values
 
 CRUFT_FILE = ".cruft.json"
 # Never merged: fresh random values on each render.
@@ -49,7 +49,7 @@ def template_source(template: Path, override: str | None = None) -> tuple[str, s
 def record(layout: Path, template: Path, answers: Answers, source: str | None = None) -> None:
     """Write .cruft.json: the template source, its commit and the answers the layout was rendered with."""
     url, commit = template_source(template, source)
-    context = {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
+    context = cookiecutter_values(answers)
     context["_template"] = url
     state = {"template": url, "commit": commit, "checkout": None,
              "context": {"cookiecutter": context}, "directory": None, "skip": SKIP}
