@@ -192,9 +192,9 @@ def test_a_missing_digest_fails_before_any_resource(default_layout):
 
 
 def test_start_order_follows_depends_on():
-    from hardstack.deploy.program import _start_order
+    from hardstack.deploy.program import start_order
 
-    order = _start_order({"proxy": {"depends_on": {"backend": {}}}, "backend": {"depends_on": {"db": {}, "migrate": {}}},
+    order = start_order({"proxy": {"depends_on": {"backend": {}}}, "backend": {"depends_on": {"db": {}, "migrate": {}}},
                           "migrate": {"depends_on": {"db": {}}}, "db": {}})
     assert order.index("db") < order.index("migrate") < order.index("backend") < order.index("proxy")
 

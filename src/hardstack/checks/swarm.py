@@ -60,6 +60,7 @@ def w1_matches_compose(layout: Path) -> Result:
     problems += [f"service {name} is not in compose.yaml" for name in sorted(have - wanted)]
     # The layout's answers say which networks reach outside (C17 holds compose.yaml to the same).
     intended = layout_answers(layout).networks
+    outside = ", ".join(n for n, internal in intended.items() if not internal)
     nets = stack.get("networks") or {}
     problems += [f"network {name} is missing" for name in sorted(set(intended) - set(nets))]
     for name, net in nets.items():
@@ -70,9 +71,10 @@ def w1_matches_compose(layout: Path) -> Result:
         if name not in intended:
             problems.append(f"network {name} is not one of the layout's ({', '.join(intended)})")
         elif bool(net.get("internal")) != intended[name]:
-            problems.append(f"network {name}: {'add internal: true (only ' + ', '.join(n for n, i in intended.items() if not i) + ' reach outside)' if intended[name] else 'must not be internal (it is the way out of ' + name + ')'}")
+            fix = f"add internal: true (only {outside} reach outside)" if intended[name] else f"must not be internal (it is the way out of {name})"
+            problems.append(f"network {name}: {fix}")
     return check("W1", problems, f"docker stack config accepts it; {len(have)} services as compose.yaml has them and "
-                 f"{len(nets)} encrypted overlay networks, internal but for {', '.join(n for n, i in intended.items() if not i)}")
+                 f"{len(nets)} encrypted overlay networks, internal but for {outside}")
 
 
 def _service_problems(name: str, svc: dict) -> list[str]:

@@ -229,7 +229,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
     secrets = plan.secret_values()
     containers: dict[str, docker.Container] = {}
     after: dict[str, pulumi.Output] = {}  # one-shot steps that must have exited 0
-    for name in _start_order(services):
+    for name in start_order(services):
         svc = services[name]
         image = images[svc["image"]]
         files = files_for(plan, name, svc, image, secrets)
@@ -242,9 +242,9 @@ def deploy(plan: Plan) -> dict[str, Any]:
                  for p in svc.get("ports", [])]
         # Start-before-stop is safe only without a host port or a data directory one process may own.
         stop_first = bool(ports) or (name in SERVICES and SERVICES[name].single_writer)
-        needs = list(svc.get("depends_on") or {}) + (["migrate"] if name == "superuser" else [])  # needs the tables
-        deps = [containers[d] for d in needs if d in containers]
-        marks = labels + [docker.ContainerLabelArgs(label=f"io.hardstack.after.{d}", value=after[d]) for d in needs if d in after]
+        required = needs(services, name)
+        deps = [containers[d] for d in required if d in containers]
+        marks = labels + [docker.ContainerLabelArgs(label=f"io.hardstack.after.{d}", value=after[d]) for d in required if d in after]
         # New files restart the service, except a data service's secrets: PostgreSQL reads its password
         # file only when the volume is first initialised (rotation: run.refuse_db_password_change).
         only_secrets = not any(v["type"] == "bind" for v in svc.get("volumes", []))
@@ -288,7 +288,13 @@ def deploy(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _start_order(services: dict[str, dict]) -> list[str]:
+def needs(services: dict[str, dict], name: str) -> list[str]:
+    """The services `name` starts after: compose's depends_on, and the superuser step needs the tables."""
+    return list(services[name].get("depends_on") or {}) + (["migrate"] if name == "superuser" else [])
+
+
+def start_order(services: dict[str, dict]) -> list[str]:
+    """compose.yaml's services, each after those it needs (the one start order of both deploy targets)."""
     order: list[str] = []
 
     def visit(name: str, seen: tuple = ()) -> None:
@@ -296,7 +302,7 @@ def _start_order(services: dict[str, dict]) -> list[str]:
             return
         if name in seen:
             raise ValueError(f"depends_on cycle through {name}")
-        for dep in list(services[name].get("depends_on") or {}) + (["migrate"] if name == "superuser" else []):
+        for dep in needs(services, name):
             visit(dep, seen + (name,))
         order.append(name)
 

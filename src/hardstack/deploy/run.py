@@ -94,6 +94,14 @@ def refuse_db_password_change(stack: auto.Stack) -> None:
         "Between the two the running backend's new connections fail: do it in a quiet moment.")
 
 
+def _limit_service_pids(service: str, limit: int, detach: bool) -> str | None:
+    """`docker service update --limit-pids`; what failed, or None. A job runs once more with its limit,
+    detached: waiting would see its finished task as a failure."""
+    wait = "--detach" if detach else "--quiet"
+    proc = subprocess.run(["docker", "service", "update", wait, "--limit-pids", str(int(limit)), service], capture_output=True, text=True)
+    return None if proc.returncode == 0 else f"docker service update --limit-pids {limit} {service}: {proc.stderr.strip()}"
+
+
 def apply_pids_limits(outputs: dict, on_output: Callable[[str], None]) -> None:
     """kreuzwerker's docker_container and docker_service have no pids limit: set the layout's on every
     running container, or on every swarm service (a service whose limit changes rolls, health-gated)."""
@@ -101,17 +109,11 @@ def apply_pids_limits(outputs: dict, on_output: Callable[[str], None]) -> None:
     if "services" in outputs:
         names = outputs["services"].value
         jobs = outputs["jobs"].value if "jobs" in outputs else []
-        def update(service: str, limit: int) -> str | None:
-            # A job runs once more with its limit; waiting would see its finished task as a failure.
-            wait = ["--detach"] if service in jobs else ["--quiet"]
-            proc = subprocess.run(["docker", "service", "update", *wait, "--limit-pids", str(int(limit)), names[service]],
-                                  capture_output=True, text=True)
-            return None if proc.returncode == 0 else f"docker service update --limit-pids {limit} {names[service]}: {proc.stderr.strip()}"
-
+        wanted = {names[service]: limit for service, limit in limits.items() if service in names}
+        detached = {names[service] for service in jobs if service in names}
         # Each update rolls its service health-gated, and services roll independently: all at once.
-        wanted = {service: limit for service, limit in limits.items() if service in names}
         with ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
-            failures = [f for f in pool.map(update, wanted, wanted.values()) if f]
+            failures = [f for f in pool.map(_limit_service_pids, wanted, wanted.values(), [n in detached for n in wanted]) if f]
         if failures:
             raise DeployError("; ".join(failures))
         on_output(f"pids limits set on {len(wanted)} swarm services\n")

@@ -27,7 +27,8 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from hardstack.deploy.program import LABEL, Plan, ProgramError, _start_order, local_image_id, registry_refs
+from hardstack.deploy.program import LABEL, Plan, ProgramError, local_image_id, needs, registry_refs, start_order
+
 
 def stack_config(layout: Path) -> dict:
     """The layout's stack.yaml as swarm will read it (the layout's .env supplies the variables)."""
@@ -106,11 +107,10 @@ def deploy_swarm(plan: Plan) -> dict[str, Any]:
 
     # compose.yaml's depends_on is the one start order: each service is created after, and so once,
     # the services it needs have converged.
-    depends = {name: list(svc.get("depends_on") or {}) for name, svc in plan.compose["services"].items()}
     created: dict[str, docker.Service] = {}
-    for name in [n for n in _start_order(plan.compose["services"]) if n in services]:
+    for name in [n for n in start_order(plan.compose["services"]) if n in services]:
         created[name] = _service(plan, name, services[name], pulled, networks, volumes, secrets, configs, marker,
-                                 [created[d] for d in depends.get(name, []) if d in created])
+                                 [created[d] for d in needs(plan.compose["services"], name) if d in created])
     port = next(iter(services["proxy"].get("ports") or []), {}).get("published")
     public = settings.public_port or (int(port) if port else plan.answers.http_port)
     return {
