@@ -20,14 +20,33 @@ def test_defaults_are_valid_and_match_cookiecutter_json():
     template_only = {k for k in data if k.startswith("_")}
     assert set(data) - template_only == set(defaults)
     for key, value in defaults.items():
-        if key != "project_slug":
+        if key not in ("project_slug", "celery_app"):
             assert data[key] == value, key
     # The slug default is derived from the name by the same rule as the CLI uses.
     assert derive_slug(defaults["project_name"]) == defaults["project_slug"]
     assert "project_name | lower | replace(' ', '_') | replace('-', '_')" in data["project_slug"]
+    # celery_app follows include_example_app in cookiecutter's prompts as in the model.
+    from jinja2 import Template
+
+    for include, expected in ((True, "config"), (False, "")):
+        assert Template(data["celery_app"]).render(cookiecutter={"include_example_app": include}) == expected == \
+            Answers.model_validate({"include_example_app": include, "backend_context": "backend" if include else "../api",
+                                    "frontend_context": "frontend" if include else "../web"}).celery_app
 
 
 BAD = {
+    "celery-app-shell": ({"celery_app": "config; id"}, "celery_app", "celery -A"),
+    "backend-env-collides": ({"backend_env": {"DB_HOST": "elsewhere"}}, "backend_env", "set by the layout"),
+    "backend-env-collides-redis-url": ({"backend_env": {"REDIS_URL": "redis://x"}}, "backend_env", "set by the layout"),
+    "backend-env-credential": ({"backend_env": {"SMTP_PASSWORD": "hunter2"}}, "backend_env", "backend_secrets"),
+    "backend-env-not-mapping": ({"backend_env": "ADMIN_URL=manage/"}, "backend_env", "mapping"),
+    "backend-env-lowercase": ({"backend_env": {"admin_url": "x"}}, "backend_env", "environment variable names"),
+    "backend-env-substitution": ({"backend_env": {"ADMIN_URL": "${HOME}"}}, "backend_env", "compose would substitute"),
+    "secret-not-env-name": ({"backend_secrets": "sentry-dsn"}, "backend_secrets", "environment variable names"),
+    "secret-collides": ({"backend_secrets": "DJANGO_SECRET_KEY"}, "backend_secrets", "set by the layout"),
+    "secret-also-in-env": ({"backend_secrets": "FLAG", "backend_env": {"FLAG": "1"}}, "backend_env", "either a value or a secret"),
+    "redis-url-var-bad": ({"redis_url_vars": "CELERY_BROKER_URL redis-url"}, "redis_url_vars", "environment variable names"),
+    "worker-concurrency-zero": ({"worker_concurrency": 0}, "worker_concurrency", "between 1 and 64"),
     "slug-path-parent": ({"project_slug": "../x"}, "project_slug", "lowercase identifier"),
     "slug-absolute": ({"project_slug": "/tmp/x"}, "project_slug", "no paths"),
     "slug-uppercase": ({"project_slug": "MyProject"}, "project_slug", "lowercase identifier"),
@@ -88,9 +107,27 @@ def test_derived_values():
     a = validate({"domain": "shop.example.com", "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "0" * 64})
     assert "db" not in a.unpinned_images and "backend" in a.unpinned_images
     assert a.allowed_hosts.split(",")[0] == "shop.example.com"
-    assert validate({"enable_monitoring": False}).services == ["db", "migrate", "backend", "frontend", "proxy", "backup", "superuser"]
+    assert validate({"enable_monitoring": False}).services == ["db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "superuser"]
+    assert validate({"enable_monitoring": False, "celery_app": ""}).services == ["db", "migrate", "backend", "frontend", "proxy", "backup", "superuser"]
+    assert "beat" not in validate({"enable_beat": False}).services and "worker" in validate({"enable_beat": False}).services
     assert validate({"enable_monitoring": False}).networks == {"edge": False, "app": True, "data": True}
-    assert validate({"backend_egress": True}).outside_networks == {"edge": {"proxy"}, "alerting": {"alertmanager"}, "egress": {"backend"}}
+    assert validate({"backend_egress": True}).outside_networks == {"edge": {"proxy"}, "alerting": {"alertmanager"}, "egress": {"backend", "worker"}}
+    assert validate({"backend_egress": True, "celery_app": ""}).outside_networks["egress"] == {"backend"}
+
+
+def test_celery_app_follows_the_example_app_and_background_answers_parse():
+    assert validate({}).celery_app == "config"
+    sibling = {"include_example_app": False, "backend_context": "../api", "frontend_context": "../web"}
+    assert validate(sibling).celery_app == ""
+    assert validate({**sibling, "celery_app": "shop.celery:app"}).celery_app == "shop.celery:app"
+    a = validate({"backend_env": '{"ADMIN_URL": "manage/", "FEATURE_X": true, "RETRIES": 3}', "backend_secrets": "SENTRY_DSN, SMTP_PASSWORD"})
+    assert a.backend_env == {"ADMIN_URL": "manage/", "FEATURE_X": "true", "RETRIES": "3"}
+    assert a.backend_secrets == ["SENTRY_DSN", "SMTP_PASSWORD"]
+    env = a.app_env
+    assert env["SENTRY_DSN_FILE"] == "/run/secrets/app_sentry_dsn" and "SENTRY_DSN" not in env
+    assert env["HARDSTACK_FILE_VARS"] == '"DB_PASSWORD DJANGO_SECRET_KEY SENTRY_DSN SMTP_PASSWORD"'
+    assert a.secrets["app_smtp_password"] == ["migrate", "backend", "worker", "beat", "superuser"]
+    assert validate({"backend_secrets": ["X_TOKEN"]}).backend_secrets == ["X_TOKEN"]  # a YAML list from --config-file
 
 
 answer_values = st.fixed_dictionaries({}, optional={

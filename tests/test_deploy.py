@@ -51,7 +51,8 @@ def pulumi_stack(root, name: str):
 
 
 def fresh_secrets() -> dict[str, str]:
-    return {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8], "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex}
+    return {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8], "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex,
+            "redisPassword": "rp-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]}
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +84,14 @@ def deployment(tmp_path_factory):
 
 
 def configure(d, **overrides) -> None:
-    for key in ("layoutDir", "publicPort", "dbPassword", "djangoSecretKey", "waitTimeout", "protectVolumes"):
+    for key in ("layoutDir", "publicPort", "dbPassword", "djangoSecretKey", "redisPassword", "waitTimeout", "protectVolumes"):
         try:
             d.stack.remove_config(f"hardstack:{key}")
         except auto.CommandError:
             pass
     values = {"layoutDir": (str(d.layout), False), "publicPort": (str(d.port), False),
-              "dbPassword": (d.secrets["dbPassword"], True), "djangoSecretKey": (d.secrets["djangoSecretKey"], True)}
+              "dbPassword": (d.secrets["dbPassword"], True), "djangoSecretKey": (d.secrets["djangoSecretKey"], True),
+              "redisPassword": (d.secrets["redisPassword"], True)}
     values.update(overrides)
     for key, value in values.items():
         if value is not None:

@@ -21,6 +21,7 @@ from pulumi.runtime.rpc import _special_sig_key as SECRET_SIG, _special_secret_s
 
 DB_PASSWORD = "db-password-" + "x" * 20
 SECRET_KEY = "django-secret-" + "y" * 30
+REDIS_PASSWORD = "redis-password-" + "z" * 20
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -46,7 +47,7 @@ from hardstack.deploy.program import deploy, make_plan  # noqa: E402  (after set
 
 
 def valid_values(layout: Path) -> dict[str, str]:
-    return {"layoutDir": str(layout), "dbPassword": DB_PASSWORD, "djangoSecretKey": SECRET_KEY}
+    return {"layoutDir": str(layout), "dbPassword": DB_PASSWORD, "djangoSecretKey": SECRET_KEY, "redisPassword": REDIS_PASSWORD}
 
 
 def all_secret(key: str) -> bool:
@@ -88,7 +89,8 @@ def declared(plan):
 
 
 def test_every_service_has_a_container(declared, plan):
-    assert set(services()) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
+    assert set(services()) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
+                               "postgres-exporter", "alertmanager", "redis-exporter"}
 
 
 def test_y1_every_container_is_hardened(declared):
@@ -135,7 +137,8 @@ def test_secrets_only_as_files_never_env(declared):
              for name, r in fillers().items()}
     assert set(files) >= {"db", "backend", "migrate", "postgres-exporter", "proxy"}
     backend = {path: u["content"] for path, u in files["backend"].items()}
-    assert backend == {"/hardstack/secrets/db_password": DB_PASSWORD, "/hardstack/secrets/django_secret_key": SECRET_KEY}
+    assert backend == {"/hardstack/secrets/db_password": DB_PASSWORD, "/hardstack/secrets/django_secret_key": SECRET_KEY,
+                       "/hardstack/secrets/redis_url_password": REDIS_PASSWORD}
     assert set(files["db"]) == {"/hardstack/secrets/postgres_password"}
     for name, uploads in files.items():
         filler = fillers()[name].inputs
@@ -189,6 +192,31 @@ def test_a_missing_digest_fails_before_any_resource(default_layout):
     with pytest.raises(ProgramError, match="no digest for frontend"):
         pulumi.runtime.test(lambda: deploy(plan)["url"])()
     assert MOCKS.resources == []
+
+
+def test_background_work_needs_its_secrets_before_any_resource(tmp_path):
+    from typer.testing import CliRunner
+
+    from hardstack.cli import app
+    from hardstack.deploy.program import ProgramError
+
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "backend_secrets=SENTRY_DSN API_TOKEN"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    layout = tmp_path / "hardstack_demo"
+    values = valid_values(layout)
+    values.pop("redisPassword")
+    with pytest.raises(ProgramError) as exc:
+        make_plan(from_values({**values, "backendSecrets": json.dumps({"SENTRY_DSN": "https://k@sentry.example/1", "OTHER": "x"})}, all_secret), "unit")
+    message = str(exc.value)
+    assert "hardstack:redisPassword: required" in message and "no value for API_TOKEN" in message and "OTHER is not in" in message
+    plan = make_plan(from_values({**valid_values(layout), "backendSecrets": json.dumps({"SENTRY_DSN": "https://k@sentry.example/1",
+                                                                                        "API_TOKEN": "t" * 20})}, all_secret), "unit")
+    values = plan.secret_values()
+    assert {"app_sentry_dsn", "app_api_token", "redis_password", "redis_url_password"} <= set(values)
+    with pytest.raises(SettingsError, match="backendSecrets is set in plain text"):
+        from_values({**valid_values(layout), "backendSecrets": "{}"}, lambda key: key != "backendSecrets")
+    with pytest.raises(SettingsError, match="URL-safe"):
+        from_values({**valid_values(layout), "redisPassword": "has a space and / slash!!"}, all_secret)
 
 
 def test_start_order_follows_depends_on():
@@ -298,7 +326,8 @@ def declared_swarm(default_layout):
 
 def test_swarm_every_service_of_stack_yaml_is_a_hardened_service(declared_swarm):
     services, outputs = declared_swarm
-    assert set(services) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
+    assert set(services) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
+                             "postgres-exporter", "alertmanager", "redis-exporter"}
     for name, r in services.items():
         spec = r.inputs["taskSpec"]["containerSpec"]
         user = spec["user"].split(":")[0]

@@ -160,6 +160,7 @@ def test_existing_target_is_never_overwritten_unless_asked(tmp_path, cli):
     layout = tmp_path / "hardstack_demo"
     (layout / "compose.yaml").write_text("# my edit\n")
     secret = (layout / "secrets/db_password").read_text()
+    (layout / ".env").write_text("HTTP_PORT=9999\n")  # the user's (or hardstack up's stand-in) variables
     result = cli("new", "--no-input", "-o", str(tmp_path))
     assert result.exit_code != 0 and "already exists" in result.output and "--overwrite" in result.output
     assert (layout / "compose.yaml").read_text() == "# my edit\n"
@@ -167,6 +168,7 @@ def test_existing_target_is_never_overwritten_unless_asked(tmp_path, cli):
     assert result.exit_code == 0
     assert (layout / "compose.yaml").read_text() != "# my edit\n"
     assert (layout / "secrets/db_password").read_text() == secret  # secrets kept, not rotated
+    assert (layout / ".env").read_text() == "HTTP_PORT=9999\n"  # and the layout's own .env
     assert [p.name for p in tmp_path.iterdir()] == ["hardstack_demo"]  # no staging folder left
 
 

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from hardstack.catalog import IMAGES
@@ -26,7 +27,11 @@ from hardstack.stack import Stack, http, registry_reachable, standin_env
 
 pytestmark = pytest.mark.stack
 
-SERVICES = ["db", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"]
+SERVICES = ["db", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager",
+            "redis-exporter"]
+# The app's own settings and secret (answers backend_env, backend_secrets), as a team's config file gives them:
+# beat's example entry every 2 s, and a visibility timeout short enough to see a killed worker's task run again.
+APP_CONFIG = {"backend_env": {"DEMO_HEARTBEAT_SECONDS": "2", "CELERY_VISIBILITY_TIMEOUT": "10"}, "backend_secrets": ["DEMO_API_TOKEN"]}
 # A webhook receiver for Alertmanager: prints each POST body on a line (read back with `docker logs`).
 SINK = """
 import http.server, sys
@@ -62,7 +67,10 @@ def stack(tmp_path_factory):
     require_engine()
     out = tmp_path_factory.mktemp("stack")
     port = free_port()
-    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), f"http_port={port}"], catch_exceptions=False)
+    config = out / "answers.yaml"
+    config.write_text(yaml.safe_dump(APP_CONFIG))
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), "--config-file", str(config), f"http_port={port}"],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     env = {}
     if not registry_reachable(IMAGES["python_image"][1]):
@@ -71,6 +79,8 @@ def stack(tmp_path_factory):
     s.url = f"http://127.0.0.1:{port}"
     # Alerts go to a sink on Alertmanager's own way out (the alerting network), as a chat webhook would.
     (s.layout / "secrets" / "alert_webhook_url").write_text("http://alert-sink:8080/hooks/team\n")
+    s.api_token = f"tok-{uuid.uuid4().hex}{uuid.uuid4().hex}"
+    (s.layout / "secrets" / "app_demo_api_token").write_text(s.api_token + "\n")
     s.sink = f"{s.project}-alert-sink"
     try:
         print(f"\n[stack] build: {s.build():.1f}s")
@@ -405,7 +415,7 @@ def test_r7_every_target_up_then_target_down_fires(stack):
     while True:
         targets = prometheus_api(stack, "targets")["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in targets}
-        if set(health) == {"prometheus", "backend", "postgres", "alertmanager"} and set(health.values()) == {"up"}:
+        if set(health) == {"prometheus", "backend", "postgres", "alertmanager", "redis"} and set(health.values()) == {"up"}:
             break
         assert time.monotonic() < deadline, f"targets not all up: {health}"
         time.sleep(3)
@@ -439,6 +449,131 @@ def delivered_alerts(stack: Stack, name: str, status: str) -> list[dict]:
     logs = subprocess.run(["docker", "logs", stack.sink], capture_output=True, text=True).stdout
     payloads = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     return [a for p in payloads for a in p["alerts"] if a["labels"]["alertname"] == name and a["status"] == status]
+
+
+# ---- background work: worker, beat, the Redis broker, the app's own settings ---------------
+
+def tasks(stack: Stack) -> dict:
+    return http(stack.url + "/api/tasks/").json()["tasks"]
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f}s"
+        time.sleep(interval)
+
+
+def in_app(stack: Stack, code: str, service: str = "backend") -> str:
+    """Python run in an app container through its entrypoint (the settings and Redis URL it gives the app)."""
+    out = stack.compose("exec", "-T", service, "/opt/hardstack/entrypoint.sh", "python", "manage.py", "shell", "-c", code)
+    return out.stdout
+
+
+def redis_cli(stack: Stack, *args: str, password: bool = True) -> str:
+    auth = 'REDISCLI_AUTH=$(cat /run/secrets/redis_password) ' if password else ""
+    command = auth + "redis-cli --no-auth-warning -h 127.0.0.1 " + " ".join(args)
+    return stack.compose("exec", "-T", "redis", "sh", "-c", command, check=False).stdout.strip()
+
+
+def exporter_metric(stack: Stack, name: str) -> float:
+    text = stack.compose("exec", "-T", "prometheus", "wget", "-q", "-O", "-", "http://redis-exporter:9121/metrics").stdout
+    return float(re.search(rf"^{re.escape(name)} (\S+)$", text, re.M).group(1))
+
+
+def test_a_write_enqueues_a_task_the_worker_runs_and_its_effect_shows_in_the_api(stack):
+    marker = 777.25 + (uuid.uuid4().int % 1000)
+    status, _ = post_reading(stack, marker, signed_in(stack))
+    assert status == 201
+    count = http(stack.url + "/api/readings/").json()["count"]
+    summary = wait_for(lambda: (t := tasks(stack).get("summary")) and t["result"]["count"] == count and t, 30,
+                       "the worker did not summarize the new reading")
+    assert summary["finished"]
+    logs = stack.compose("logs", "--no-color", "worker").stdout
+    assert "demo.tasks.summarize" in logs and "succeeded" in logs
+
+
+def test_beat_fires_within_its_interval_and_only_once_per_tick(stack):
+    first = wait_for(lambda: tasks(stack).get("heartbeat"), 20, "beat never fired")["attempts"]
+    time.sleep(7)
+    later = tasks(stack)["heartbeat"]["attempts"]
+    # Every 2 s (backend_env DEMO_HEARTBEAT_SECONDS=2): about 3 ticks in 7 s; one scheduler, so never double.
+    assert 2 <= later - first <= 5, (first, later)
+
+
+def test_redis_refuses_a_client_without_the_password_and_shows_it_nowhere(stack):
+    assert "NOAUTH" in redis_cli(stack, "ping", password=False)
+    wrong = stack.compose("exec", "-T", "redis", "redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-a", "not-the-password", "ping", check=False)
+    assert "WRONGPASS" in wrong.stdout + wrong.stderr and "PONG" not in wrong.stdout
+    assert redis_cli(stack, "ping") == "PONG"
+    assert redis_cli(stack, "config", "get", "maxmemory-policy").splitlines()[-1] == "noeviction"
+    assert redis_cli(stack, "config", "get", "appendonly").splitlines()[-1] == "yes"
+    password = (stack.layout / "secrets" / "redis_password").read_text().strip()
+    for service in ("redis", "redis-exporter"):
+        info = stack.inspect(stack.container_id(service))
+        pid = info["State"]["Pid"]
+        assert password not in json.dumps(info), service
+        assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes(), service
+
+
+def test_the_worker_healthcheck_pings_this_worker_only(stack):
+    probe = ["/opt/hardstack/entrypoint.sh", "python", "/opt/hardstack/celery_health.py", "worker"]
+    assert stack.compose("exec", "-T", "worker", *probe, check=False).returncode == 0
+    # The same probe from a container that runs no worker fails: it asks for its own node by name.
+    elsewhere = stack.compose("exec", "-T", "backend", *probe, check=False)
+    assert elsewhere.returncode != 0 and "did not answer" in elsewhere.stderr
+
+
+def test_a_worker_killed_mid_task_leads_to_the_task_running_again_and_completing(stack):
+    key = f"killed-{uuid.uuid4().hex[:8]}"
+    in_app(stack, f"from demo.tasks import slow; slow.delay({key!r}, 6)")
+    wait_for(lambda: (tasks(stack).get(key) or {}).get("attempts") == 1, 30, "the worker never started the task")
+    info = stack.inspect(stack.container_id("worker"))
+    os.kill(info["State"]["Pid"], signal.SIGKILL)  # the whole worker, mid-task: no warm shutdown, no ack
+    killed = time.monotonic()
+    done = wait_for(lambda: (t := tasks(stack).get(key)) and t["finished"] and t, 90,
+                    "the killed worker's task did not run again (acks_late + visibility timeout)", interval=2)
+    print(f"\n[stack] a killed worker's task ran again and finished {time.monotonic() - killed:.0f}s after SIGKILL")
+    assert done["attempts"] == 2 and done["result"] == {"slept": 6}
+    stack.wait_healthy("worker", 120)
+
+
+def test_redis_killed_with_tasks_queued_loses_none(stack):
+    stack.compose("stop", "worker")  # warm shutdown: nothing consumes, the tasks stay queued
+    try:
+        assert wait_for(lambda: exporter_metric(stack, "redis_pubsub_patterns") == 0, 20, "a worker is still subscribed")
+        prefix = f"queued-{uuid.uuid4().hex[:6]}"
+        in_app(stack, f"from demo.tasks import slow\nfor i in range(20): slow.delay('{prefix}-%d' % i, 0)")
+        def ours() -> int:  # our tasks in the queue (beat keeps adding its own meanwhile)
+            return sum(prefix in line for line in redis_cli(stack, "lrange", "celery", "0", "-1").splitlines())
+
+        assert ours() == 20
+        time.sleep(2)  # appendfsync everysec: what was written a second ago is on disk
+        redis = stack.inspect(stack.container_id("redis"))
+        os.kill(redis["State"]["Pid"], signal.SIGKILL)  # no clean shutdown: only the AOF can bring them back
+        wait_for(lambda: stack.inspect(stack.container_id("redis"))["RestartCount"] > redis["RestartCount"], 30, "redis did not restart")
+        stack.wait_healthy("redis", 60)
+        assert ours() == 20
+    finally:
+        stack.compose("start", "worker")
+    wait_for(lambda: sum(1 for k, t in tasks(stack).items() if k.startswith(prefix) and t["finished"]) == 20, 90,
+             "not every queued task ran after the restart", interval=2)
+    assert exporter_metric(stack, "redis_pubsub_patterns") >= 1  # a live worker is seen (CeleryWorkersGone's premise)
+
+
+def test_backend_env_and_backend_secrets_reach_the_app_and_the_secret_is_not_in_inspect(stack):
+    for service in ("backend", "worker", "beat"):
+        info = stack.inspect(stack.container_id(service))
+        env = info["Config"]["Env"]
+        assert "DEMO_HEARTBEAT_SECONDS=2" in env and "DEMO_API_TOKEN_FILE=/run/secrets/app_demo_api_token" in env, service
+        assert stack.api_token not in json.dumps(info), service
+        # The app's process (PID 1 after the entrypoint's exec) has the value itself.
+        environ = Path(f"/proc/{info['State']['Pid']}/environ").read_bytes().split(b"\0")
+        assert f"DEMO_API_TOKEN={stack.api_token}".encode() in environ, service
+        assert not any(e.startswith(b"DEMO_API_TOKEN_FILE=") for e in environ), service
 
 
 # ---- the example app's own CI commands, against the real TimescaleDB --------------------

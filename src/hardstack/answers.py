@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardstack import __version__ as VERSION
-from hardstack.catalog import ACTIONS, DOCKERIGNORE, IMAGES, LIMITS, PULUMI_VERSION, SECRETS, SERVICES, UIDS
+from hardstack.catalog import (ACTIONS, DOCKERIGNORE, IMAGES, LIMITS, PULUMI_VERSION, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS,
+                               WORKER_STOP_GRACE, CREDENTIAL_NAME, Secret)
 
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?$")
@@ -47,6 +48,9 @@ PROMPTED: dict[str, Any] = {
     "frontend_dist_dir": lambda v: not v.get("include_example_app", True),
     "backend_runtime_packages": lambda v: not v.get("include_example_app", True),
     "api_url": lambda v: not v.get("include_example_app", True),
+    "celery_app": None,
+    "enable_beat": lambda v: bool(v.get("celery_app")),
+    "worker_concurrency": lambda v: bool(v.get("celery_app")),
     "enable_tls": None,
     "tls_certificate": lambda v: v.get("enable_tls", False),
     "tls_certificate_key": lambda v: v.get("enable_tls", False),
@@ -71,7 +75,14 @@ FOLLOWING_DEFAULTS: dict[str, Any] = {
     "tls_certificate": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/fullchain.pem",
     "tls_certificate_key": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/privkey.pem",
     "alert_smtp_from": lambda v: f"alertmanager@{v.get('domain', 'localhost')}",
+    "celery_app": lambda v: example_celery_app(v),
 }
+
+
+def example_celery_app(values: dict[str, Any]) -> str:
+    """celery_app's default: the example app's Celery app when the layout ships it, none otherwise."""
+    include = values.get("include_example_app", True)
+    return "config" if str(include).lower() in ("true", "1", "yes", "y", "on") else ""
 
 
 class AnswersError(ValueError):
@@ -127,6 +138,21 @@ class Answers(BaseModel):
     media_root: str = Field("/srv/media", description="Folder in the backend where the app writes uploads (Django MEDIA_ROOT): a volume")
     media_url: str = Field("/media/", description="URL path the proxy serves uploads under (Django MEDIA_URL), as files: never run, never sniffed")
 
+    celery_app: str = Field("config", description="Celery app of the backend, the value of `celery -A` (e.g. config or shop.celery:app): "
+                            "adds worker and beat services and a Redis broker. Empty: no background work. Default: the example app's, "
+                            "or empty without the example app")
+    enable_beat: bool = Field(True, description="With celery_app: run exactly one Celery beat for the app's periodic tasks")
+    worker_concurrency: int = Field(2, description="With celery_app: processes each worker runs tasks in (celery worker --concurrency)")
+    worker_replicas: int = Field(2, description="Swarm (stack.yaml): worker tasks; rolling updates start the new one before the old one stops, and the old one finishes its tasks")
+    redis_url_vars: str = Field("CELERY_BROKER_URL REDIS_URL", description="With celery_app: environment variables that receive the Redis URL "
+                                "(redis://:PASSWORD@redis:6379/0, composed at start from the secret file), space separated")
+    backend_env: dict[str, str] = Field(default_factory=dict, description="The app's own non-secret settings, NAME: value, given to the backend, "
+                                        "migrate, workers and beat alike. In --config-file YAML as a mapping; on the command line as JSON: "
+                                        "backend_env='{\"ADMIN_URL\": \"manage/\"}'")
+    backend_secrets: list[str] = Field(default_factory=list, description="The app's own secrets, by variable NAME: each is a file "
+                                       "secrets/app_<name> delivered as NAME_FILE and exported as NAME for the app process only. "
+                                       "In --config-file YAML as a list; on the command line space separated: backend_secrets='SENTRY_DSN SMTP_PASSWORD'")
+
     frontend_context: str = Field("frontend", description="Frontend build context, relative to the layout (e.g. ../web)")
     frontend_build_command: str = Field("npm run build", description="Command that builds the frontend")
     frontend_dist_dir: str = Field("dist", description="Folder the build writes, relative to the frontend context")
@@ -180,8 +206,85 @@ class Answers(BaseModel):
     prometheus_image: str = Field(IMAGES["prometheus_image"][1], description="Prometheus image")
     postgres_exporter_image: str = Field(IMAGES["postgres_exporter_image"][1], description="postgres_exporter image")
     alertmanager_image: str = Field(IMAGES["alertmanager_image"][1], description="Alertmanager image")
+    redis_image: str = Field(IMAGES["redis_image"][1], description="Redis image (the Celery broker)")
+    redis_exporter_image: str = Field(IMAGES["redis_exporter_image"][1], description="redis_exporter image (with a shell: the alpine variant)")
 
     # ---- single-field rules -------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _following(cls, data: Any) -> Any:
+        """Answers whose default follows another answer, when they are not given."""
+        if isinstance(data, dict) and "celery_app" not in data:
+            data = {**data, "celery_app": example_celery_app(data)}
+        return data
+
+    @field_validator("backend_env", mode="before")
+    @classmethod
+    def _mapping(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            import yaml
+
+            try:
+                v = yaml.safe_load(v) if v.strip() else {}
+            except yaml.YAMLError:
+                v = None
+            if not isinstance(v, dict):
+                raise ValueError("must be a mapping NAME: value; on the command line write JSON, e.g. backend_env='{\"ADMIN_URL\": \"manage/\"}'")
+        if isinstance(v, dict):
+            bad = [f"{k}: {val!r}" for k, val in v.items() if isinstance(val, (dict, list)) or val is None]
+            if bad:
+                raise ValueError(f"values must be plain text, numbers or booleans (quote them in YAML); not {', '.join(bad)}")
+            return {str(k): ("true" if val is True else "false" if val is False else str(val)) for k, val in v.items()}
+        return v
+
+    @field_validator("backend_env")
+    @classmethod
+    def _env_values(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not ENV_NAME_RE.match(k)]
+        if bad:
+            raise ValueError(f"names must be environment variable names such as ADMIN_URL (uppercase letters, digits, '_'); not {', '.join(map(repr, bad))}")
+        for k, val in v.items():
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in val) or "${" in val:
+                raise ValueError(f"{k}: the value must be one line without '${{' (compose would substitute it), got {val!r}")
+            if CREDENTIAL_NAME.search(k):
+                raise ValueError(f"{k} looks like a credential: list it in backend_secrets instead (a file, never a value in compose)")
+        return v
+
+    @field_validator("backend_secrets", mode="before")
+    @classmethod
+    def _names(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return v.replace(",", " ").split()
+        return v
+
+    @field_validator("backend_secrets")
+    @classmethod
+    def _secret_names(cls, v: list[str]) -> list[str]:
+        bad = [n for n in v if not ENV_NAME_RE.match(n)]
+        if bad:
+            raise ValueError(f"must be environment variable names such as SENTRY_DSN (uppercase letters, digits, '_'); not {', '.join(map(repr, bad))}")
+        if len(set(v)) != len(v):
+            raise ValueError("names a secret twice; list each once")
+        return v
+
+    @field_validator("celery_app")
+    @classmethod
+    def _celery_app(cls, v: str) -> str:
+        v = v.strip()
+        module, _, attr = v.partition(":")
+        if v and (not DOTTED_RE.match(module) or (attr and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", attr))):
+            raise ValueError(f"must be empty or what `celery -A` takes: a module such as config, or module:attribute such as shop.celery:app; got {v!r}")
+        return v
+
+    @field_validator("redis_url_vars")
+    @classmethod
+    def _url_vars(cls, v: str) -> str:
+        names = v.replace(",", " ").split()
+        bad = [n for n in names if not ENV_NAME_RE.match(n)]
+        if bad:
+            raise ValueError(f"must be environment variable names separated by spaces, e.g. CELERY_BROKER_URL REDIS_URL; not {', '.join(map(repr, bad))}")
+        return " ".join(names)
+
     @field_validator("project_name")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -365,14 +468,14 @@ class Answers(BaseModel):
             raise ValueError(f"must be a port number between 1 and 65535, got {v}")
         return v
 
-    @field_validator("backend_replicas", "frontend_replicas", "proxy_replicas")
+    @field_validator("backend_replicas", "frontend_replicas", "proxy_replicas", "worker_replicas")
     @classmethod
     def _replicas(cls, v: int) -> int:
         if not 1 <= v <= 32:
             raise ValueError(f"must be between 1 and 32, got {v}")
         return v
 
-    @field_validator("gunicorn_workers")
+    @field_validator("gunicorn_workers", "worker_concurrency")
     @classmethod
     def _workers(cls, v: int) -> int:
         if not 1 <= v <= 64:
@@ -424,6 +527,17 @@ class Answers(BaseModel):
         names = self.app_env_names
         if len(set(names)) != len(names):
             raise ValueError("env_*: two answers name the same environment variable; give each a distinct name")
+        if self.uses_redis and not self.redis_url_vars:
+            raise ValueError("redis_url_vars: give at least one variable for the Redis URL with celery_app set, e.g. CELERY_BROKER_URL")
+        layout_set = self.layout_env_names
+        for key, names in (("backend_env", list(self.backend_env)), ("backend_secrets", self.backend_secrets)):
+            clash = [n for n in names if n in layout_set or n.removesuffix("_FILE") in layout_set]
+            if clash:
+                raise ValueError(f"{key}: {', '.join(clash)} is set by the layout itself ({layout_set[clash[0].removesuffix('_FILE')] if clash[0].removesuffix('_FILE') in layout_set else layout_set[clash[0]]}); "
+                                 "rename it in your app, or change the answer that sets it")
+        both = set(self.backend_env) & {n for s in self.backend_secrets for n in (s, f"{s}_FILE")}
+        if both:
+            raise ValueError(f"backend_env: {', '.join(sorted(both))} is also in backend_secrets; a setting is either a value or a secret")
         return self
 
     # ---- derived values the templates and the deploy program share ----------------------
@@ -516,8 +630,62 @@ class Answers(BaseModel):
         return "'self'"
 
     @property
+    def uses_redis(self) -> bool:
+        """Background work: Celery workers and their Redis broker (celery_app set)."""
+        return bool(self.celery_app)
+
+    @property
+    def runs_beat(self) -> bool:
+        return self.uses_redis and self.enable_beat
+
+    @property
     def services(self) -> list[str]:
-        return [name for name, svc in SERVICES.items() if self.enable_monitoring or not svc.monitoring]
+        def wanted(name: str, svc) -> bool:
+            return (self.enable_monitoring or not svc.monitoring) and (self.uses_redis or not svc.celery) and (name != "beat" or self.runs_beat)
+
+        return [name for name, svc in SERVICES.items() if wanted(name, svc)]
+
+    @property
+    def app_services(self) -> list[str]:
+        """The services that run the backend image with the app's environment (one definition for all)."""
+        return [name for name in ("migrate", "backend", "worker", "beat", "superuser") if name in self.services]
+
+    @property
+    def app_secret_files(self) -> dict[str, str]:
+        """backend_secrets: NAME -> its file in secrets/ (and /run/secrets/)."""
+        return {name: f"app_{name.lower()}" for name in self.backend_secrets}
+
+    @property
+    def secret_specs(self) -> dict[str, Secret]:
+        """Every runtime secret of this layout: the catalog's that apply, then the app's own (backend_secrets)."""
+        specs = {name: s for name, s in SECRETS.items() if s.needs is None or getattr(self, s.needs)}
+        for name, file in self.app_secret_files.items():
+            specs[file] = Secret("app", file, None, tuple(self.app_services))
+        return specs
+
+    @property
+    def redis_url_names(self) -> list[str]:
+        return self.redis_url_vars.split() if self.uses_redis else []
+
+    @property
+    def layout_env_names(self) -> dict[str, str]:
+        """Every variable the layout itself sets in the app's environment -> the answer or reason that sets it."""
+        names = {n: "an env_* answer" for n in self.app_env_names}
+        names |= {n: "redis_url_vars" for n in self.redis_url_names}
+        for name in ("DJANGO_SETTINGS_MODULE", "HARDSTACK_FILE_VARS", "HARDSTACK_DATABASE_URL_VAR", "HARDSTACK_REDIS_URL_VARS",
+                     "HARDSTACK_REDIS_PASSWORD_FILE", "HARDSTACK_CELERY_APP", "HARDSTACK_WAIT_FOR_MIGRATIONS", "GUNICORN_WORKERS",
+                     "MEDIA_ROOT", "MEDIA_URL", "WSGI_APP", "BACKEND_PORT", "HEALTH_PATH", "PATH", "HOME", "HOSTNAME",
+                     "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", *self.https_env):
+            names.setdefault(name, "the layout (backend/Dockerfile, compose.yaml)")
+        return names
+
+    @property
+    def redis_maxmemory(self) -> str:
+        return REDIS_MAXMEMORY
+
+    @property
+    def worker_stop_grace(self) -> int:
+        return WORKER_STOP_GRACE
 
     @property
     def alerts_by_webhook(self) -> bool:
@@ -530,54 +698,66 @@ class Answers(BaseModel):
     @property
     def secrets(self) -> dict[str, list[str]]:
         """Runtime secret -> the services of this layout that mount it."""
-        return {name: [svc for svc in s.services if svc in self.services] for name, s in SECRETS.items()
-                if s.needs is None or getattr(self, s.needs)}
+        return {name: [svc for svc in s.services if svc in self.services] for name, s in self.secret_specs.items()}
 
     def secrets_of(self, service: str) -> str:
         """The runtime secrets a service mounts, as compose lists them."""
         return ", ".join(name for name, users in self.secrets.items() if service in users)
 
     @property
-    def backend_env(self) -> dict[str, str]:
-        """The backend's environment (migrate and superuser share it), as compose.yaml and stack.yaml
-        write it: name -> the YAML value, already quoted where YAML needs it."""
+    def app_env(self) -> dict[str, str]:
+        """The environment of every service that runs the app (backend, migrate, workers, beat, superuser),
+        as compose.yaml and stack.yaml write it once: name -> the YAML value, already quoted."""
+        from hardstack.template_ext import yaml_str
+
         env = {"DJANGO_SETTINGS_MODULE": self.django_settings_module, self.env_debug: '"0"',
                self.env_allowed_hosts: f"${{ALLOWED_HOSTS:-{self.allowed_hosts}}}", self.env_db_host: "db", self.env_db_port: '"5432"',
                self.env_db_name: self.db_name, self.env_db_user: self.db_user,
-               f"{self.env_db_password}_FILE": "/run/secrets/db_password", f"{self.env_secret_key}_FILE": "/run/secrets/django_secret_key",
-               # The entrypoint turns exactly these NAME_FILE variables into NAME for the app process.
-               "HARDSTACK_FILE_VARS": f'"{self.env_db_password} {self.env_secret_key}"'}
+               f"{self.env_db_password}_FILE": "/run/secrets/db_password", f"{self.env_secret_key}_FILE": "/run/secrets/django_secret_key"}
+        env |= {f"{name}_FILE": f"/run/secrets/{file}" for name, file in self.app_secret_files.items()}
+        # The entrypoint turns exactly these NAME_FILE variables into NAME for the app process.
+        env["HARDSTACK_FILE_VARS"] = yaml_str(" ".join([self.env_db_password, self.env_secret_key, *self.backend_secrets]))
         if self.env_database_url:
             env["HARDSTACK_DATABASE_URL_VAR"] = self.env_database_url
+        if self.uses_redis:
+            # The entrypoint composes redis://:PASSWORD@redis:6379/0 into each of these from the file.
+            env["HARDSTACK_REDIS_URL_VARS"] = yaml_str(self.redis_url_vars)
+            env["HARDSTACK_REDIS_PASSWORD_FILE"] = "/run/secrets/redis_url_password"
+            env["HARDSTACK_CELERY_APP"] = yaml_str(self.celery_app)
         env["GUNICORN_WORKERS"] = f'"{self.gunicorn_workers}"'
         env |= {name: f'"{value}"' for name, value in self.https_env.items()}
+        env |= {name: yaml_str(value) for name, value in self.backend_env.items()}
         return env
 
     def swarm_secrets(self, service: str) -> list[tuple[str, int]]:
         """The runtime secrets a swarm service mounts, each with the UID that owns it (mode 0400)."""
-        return [(name, UIDS[SECRETS[name].uid]) for name, users in self.secrets.items() if service in users]
+        specs = self.secret_specs
+        return [(name, UIDS[specs[name].uid]) for name, users in self.secrets.items() if service in users]
 
     @property
     def replicas(self) -> dict[str, int]:
-        return {"backend": self.backend_replicas, "frontend": self.frontend_replicas, "proxy": self.proxy_replicas}
+        return {"backend": self.backend_replicas, "frontend": self.frontend_replicas, "proxy": self.proxy_replicas, "worker": self.worker_replicas}
 
     @property
-    def swarm_configs(self) -> dict[str, dict[str, str]]:
-        """Swarm config -> its file in the layout, the service that mounts it and where: the read-only
+    def swarm_configs(self) -> dict[str, dict[str, Any]]:
+        """Swarm config -> its file in the layout, the services that mount it and where: the read-only
         folders compose bind-mounts, as configs every node receives from the managers."""
         nginx = ["nginx.conf", "snippets/gzip.conf", "snippets/limits.conf", "snippets/logging.conf", "snippets/media.conf",
                  "snippets/proxy-backend.conf", "snippets/security-headers.conf"] + (["snippets/tls.conf"] if self.enable_tls else [])
-        files = [("proxy", f"nginx/{f}", f"/etc/nginx/hardstack/{f}") for f in nginx]
-        files.append(("backup", "backup/backup.sh", "/etc/hardstack/backup/backup.sh"))
+        files = [(("proxy",), f"nginx/{f}", f"/etc/nginx/hardstack/{f}") for f in nginx]
+        files.append((("backup",), "backup/backup.sh", "/etc/hardstack/backup/backup.sh"))
+        if self.uses_redis:
+            readers = ("redis", "redis-exporter") if self.enable_monitoring else ("redis",)
+            files += [(readers, f"redis/{f}", f"/etc/hardstack/redis/{f}") for f in ("redis.conf", "start.sh")]
         if self.enable_monitoring:
-            files += [("prometheus", "prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
-                      ("prometheus", "prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
-                      ("alertmanager", "alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml")]
-        return {re.sub(r"[^a-z0-9]+", "_", path.removesuffix(".conf").removesuffix(".yml").removesuffix(".sh")): {"service": svc, "file": path, "target": target}
-                for svc, path, target in files}
+            files += [(("prometheus",), "prometheus/prometheus.yml", "/etc/prometheus/prometheus.yml"),
+                      (("prometheus",), "prometheus/rules/alerts.yml", "/etc/prometheus/rules/alerts.yml"),
+                      (("alertmanager",), "alertmanager/alertmanager.yml", "/etc/alertmanager/alertmanager.yml")]
+        return {re.sub(r"[^a-z0-9]+", "_", path.removesuffix(".conf").removesuffix(".yml").removesuffix(".sh")): {"services": svcs, "file": path, "target": target}
+                for svcs, path, target in files}
 
     def swarm_configs_of(self, service: str) -> dict[str, str]:
-        return {name: c["target"] for name, c in self.swarm_configs.items() if c["service"] == service}
+        return {name: c["target"] for name, c in self.swarm_configs.items() if service in c["services"]}
 
     @property
     def swarm_db_label(self) -> str:
@@ -593,7 +773,7 @@ class Answers(BaseModel):
         if self.enable_monitoring:
             nets["alerting"] = {"alertmanager"}
         if self.backend_egress:
-            nets["egress"] = {"backend"}
+            nets["egress"] = {"backend", "worker"} if self.uses_redis else {"backend"}
         return nets
 
     @property
@@ -622,7 +802,11 @@ class Answers(BaseModel):
         pulled["backup"] = "db_image"
         if self.enable_monitoring:
             pulled |= {"prometheus": "prometheus_image", "postgres-exporter": "postgres_exporter_image", "alertmanager": "alertmanager_image"}
-        reasons = {svc: built for svc in ("migrate", "backend", "frontend", "superuser")}
+        if self.uses_redis:
+            pulled["redis"] = "redis_image"
+            if self.enable_monitoring:
+                pulled["redis-exporter"] = "redis_exporter_image"
+        reasons = {svc: built for svc in self.app_services + ["frontend"]}
         for svc, key in pulled.items():
             if "@sha256:" not in getattr(self, key):
                 var = IMAGES[key][0]
@@ -722,11 +906,19 @@ def validate(raw: dict[str, Any]) -> Answers:
         raise AnswersError(format_errors(err)) from None
 
 
+def _cookiecutter_value(value: Any) -> Any:
+    """Booleans and mappings stay (cookiecutter has boolean and dict variables); a list is one space-separated
+    string (a list in cookiecutter.json would be a choice); the rest are strings."""
+    if isinstance(value, (bool, dict)):
+        return value
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
 def cookiecutter_values(answers: Answers) -> dict[str, Any]:
-    """The answers as cookiecutter passes them to templates and cruft records them: strings, booleans kept."""
-    return {k: (v if isinstance(v, bool) else str(v)) for k, v in answers.model_dump().items()}
+    """The answers as cookiecutter passes them to templates and cruft records them."""
+    return {k: _cookiecutter_value(v) for k, v in answers.model_dump().items()}
 
 
 def cookiecutter_defaults() -> dict[str, Any]:
     """The answers as cookiecutter.json lists them (the test keeps the file equal to this)."""
-    return Answers().model_dump()
+    return {k: (" ".join(v) if isinstance(v, list) else v) for k, v in Answers().model_dump().items()}

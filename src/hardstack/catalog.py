@@ -16,6 +16,7 @@ UIDS: dict[str, int] = {
     "nginx": 101,  # nginxinc/nginx-unprivileged
     "prometheus": 65534,  # nobody, as in prom/prometheus
     "alertmanager": 65534,  # nobody, as in prom/alertmanager
+    "redis": 999,  # redis user of the official redis (Debian) image
 }
 APP_UID, DB_UID = UIDS["app"], UIDS["db"]
 
@@ -29,6 +30,13 @@ class Service:
     one_shot: bool = False  # runs to completion (migrate) or by hand (superuser)
     manual: bool = False  # never started by `up` (compose profile manual)
     single_writer: bool = False  # owns a data directory one process at a time (a deploy stops it before replacing)
+    celery: bool = False  # exists only with a celery_app answer (workers, their scheduler and broker)
+    singleton: bool = False  # exactly one may run at any time (no data directory, but a deploy stops it before replacing)
+
+    @property
+    def stop_first(self) -> bool:
+        """A deploy stops the old one before it starts the new one."""
+        return self.single_writer or self.singleton
 
 
 # Compose services, in the order compose.yaml lists them.
@@ -36,6 +44,11 @@ SERVICES: dict[str, Service] = {
     "db": Service("db", 5432, "db", single_writer=True),
     "migrate": Service("app", None, "migrate", one_shot=True),
     "backend": Service("app", 8000, "backend"),
+    # The broker: the only copy of queued tasks, so one process owns its append-only file.
+    "redis": Service("redis", 6379, "redis", single_writer=True, celery=True),
+    "worker": Service("app", None, "worker", celery=True),
+    # Exactly one scheduler, everywhere: two would send every scheduled task twice.
+    "beat": Service("app", None, "beat", singleton=True, celery=True),
     "frontend": Service("nginx", 8080, "frontend"),
     "proxy": Service("nginx", 8080, "proxy"),
     # Runs as the database's UID from the database image (pg_dump of the server's own version).
@@ -44,6 +57,7 @@ SERVICES: dict[str, Service] = {
     "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True),
     "postgres-exporter": Service("app", 9187, "postgres_exporter", monitoring=True),
     "alertmanager": Service("alertmanager", 9093, "alertmanager", monitoring=True, single_writer=True),
+    "redis-exporter": Service("redis", 9121, "redis_exporter", monitoring=True, celery=True),
 }
 
 
@@ -60,8 +74,12 @@ class Secret:
 SECRETS: dict[str, Secret] = {
     # Same value as db_password, owned by the db's UID so PostgreSQL can read it at initialisation.
     "postgres_password": Secret("db", "db_password", None, ("db", "backup")),
-    "db_password": Secret("app", "db_password", "dbPassword", ("migrate", "backend", "superuser", "postgres-exporter")),
-    "django_secret_key": Secret("app", "django_secret_key", "djangoSecretKey", ("migrate", "backend", "superuser")),
+    "db_password": Secret("app", "db_password", "dbPassword", ("migrate", "backend", "worker", "beat", "superuser", "postgres-exporter")),
+    "django_secret_key": Secret("app", "django_secret_key", "djangoSecretKey", ("migrate", "backend", "worker", "beat", "superuser")),
+    # The broker's password: redis reads it through a config file its start script writes (never argv
+    # or env); the app's processes get it composed into the redis_url_vars URLs by the entrypoint.
+    "redis_password": Secret("redis", "redis_password", "redisPassword", ("redis", "redis-exporter"), "uses_redis"),
+    "redis_url_password": Secret("app", "redis_password", None, ("migrate", "backend", "worker", "beat", "superuser"), "uses_redis"),
     "superuser_password": Secret("app", "superuser_password", "superuserPassword", ("superuser",)),
     # Where Alertmanager delivers (a chat or incident webhook carries its token in the URL).
     "alert_webhook_url": Secret("alertmanager", "alert_webhook_url", "alertWebhookUrl", ("alertmanager",), "alerts_by_webhook"),
@@ -88,6 +106,9 @@ IMAGES: dict[str, tuple[str, str]] = {
     "prometheus_image": ("PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1"),
     "postgres_exporter_image": ("POSTGRES_EXPORTER_IMAGE", "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"),
     "alertmanager_image": ("ALERTMANAGER_IMAGE", "prom/alertmanager:v0.28.1"),
+    "redis_image": ("REDIS_IMAGE", "redis:7.4.2-bookworm"),
+    # The alpine variant: the scratch one has no shell for the start script that reads the password file.
+    "redis_exporter_image": ("REDIS_EXPORTER_IMAGE", "oliver006/redis_exporter:v1.67.0-alpine"),
 }
 
 # GitHub Actions the generated workflows use, pinned by commit SHA (the tag is a comment).
@@ -116,7 +137,17 @@ LIMITS: dict[str, tuple[str, str, int]] = {
     "superuser": ("256m", "0.5", 64),
     "alertmanager": ("128m", "0.25", 64),
     "backup": ("256m", "0.5", 64),
+    "redis": ("256m", "0.5", 64),
+    "worker": ("512m", "1.0", 128),
+    "beat": ("192m", "0.25", 32),
+    "redis_exporter": ("64m", "0.25", 32),
 }
+
+# Redis keeps at most this much data, well under its memory limit (forks for AOF rewrites need room);
+# at the limit it refuses writes (noeviction) instead of dropping queued tasks.
+REDIS_MAXMEMORY = "160mb"
+# Seconds a stopping worker gets to finish the tasks it runs (warm shutdown) before it is killed.
+WORKER_STOP_GRACE = 120
 
 
 # What a build context must never send, relative to the app's root (Docker's .dockerignore syntax).

@@ -194,7 +194,8 @@ def up(
     command waits until every service has converged healthy.
     """
     from hardstack.catalog import IMAGES
-    from hardstack.stack import BuildError, Stack, StackError, missing_contexts, read_env_file, registry_reachable, standin_env
+    from hardstack.stack import (BuildError, Stack, StackError, celery_problems, missing_contexts, placeholder_secrets, read_env_file,
+                                 registry_reachable, standin_env)
 
     layout = layout.resolve()
     answers = _layout_answers(layout, "hardstack up:")
@@ -203,6 +204,8 @@ def up(
         problems += _swarm_problems(layout, init_swarm)
     if problems:
         _fail(problems, header="hardstack up: nothing was built or started:")
+    for line in placeholder_secrets(layout, answers):
+        err.print(Text.assemble(("warning: ", "yellow"), line))
     env: dict[str, str] = {}
     if standins == "yes" or (standins == "auto" and not registry_reachable(IMAGES["python_image"][1])):
         out.print("No registry answers: building local stand-in base images from Debian packages (cached after the first run)")
@@ -229,7 +232,7 @@ def up(
     try:
         healthy = stack.up(wait_timeout, echo=show, follow=("migrate",))
     except StackError as exc:
-        problems = stack.diagnose() or [str(exc)[-2000:]]
+        problems = celery_problems(stack, answers) + (stack.diagnose() or [str(exc)[-2000:]])
         stack.stop()
         problems.append(f"stopped what had started (volumes kept); if the migrations only need longer, run again with --wait-timeout {wait_timeout * 2}")
         _fail(problems, header="hardstack up: the stack did not come up healthy:")

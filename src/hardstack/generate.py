@@ -126,7 +126,7 @@ def generate(answers: Answers, output_dir: Path, overwrite: bool = False, templa
     output_dir = output_dir.resolve()
     target = output_dir / answers.project_slug
     if target.exists() and not overwrite:
-        raise GenerateError(f"{target} already exists; pass --overwrite to re-render it (its secrets/ are kept) or choose another -o")
+        raise GenerateError(f"{target} already exists; pass --overwrite to re-render it (its secrets/ and .env are kept) or choose another -o")
     output_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{answers.project_slug}-", dir=output_dir))
     try:
@@ -145,8 +145,17 @@ def generate(answers: Answers, output_dir: Path, overwrite: bool = False, templa
     return target
 
 
+# What --overwrite keeps of an existing layout besides secrets/: files the template never writes and
+# the user (or `hardstack up`, for the stand-in images) did, which compose reads.
+KEPT_ON_OVERWRITE = (".env", ".standins.env")
+
+
 def _keep_secrets(old: Path, new: Path) -> None:
-    """On --overwrite the existing secrets win over the fresh ones (no silent rotation)."""
+    """On --overwrite the existing secrets win over the fresh ones (no silent rotation), and the layout's
+    own .env stays (compose's variables: image overrides, ports)."""
+    for name in KEPT_ON_OVERWRITE:
+        if (old / name).is_file() and not (new / name).exists():
+            shutil.copy2(old / name, new / name)
     old_secrets = old / "secrets"
     if old_secrets.is_dir():
         for path in old_secrets.iterdir():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hardstack.answers import Answers, AnswersError, validate
-from hardstack.catalog import PLACEHOLDERS, SECRETS, UIDS
+from hardstack.catalog import PLACEHOLDERS, UIDS
 
 ANSWERS_FILE = ".hardstack-answers.json"
 EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "ruff.toml", "config", "demo"]
@@ -67,6 +67,11 @@ def remove_devcontainer(root: Path) -> None:
     _remove(root, ".devcontainer")
 
 
+def remove_background_work(root: Path) -> None:
+    _remove(root, "redis")
+    _remove(root / "backend" / "deploy", "celery_health.py")
+
+
 def remove_tls(root: Path) -> None:
     _remove(root / "nginx" / "snippets", "tls.conf")
 
@@ -78,8 +83,14 @@ def fresh_values() -> dict[str, str]:
         "db_password": secrets.token_urlsafe(32),
         "django_secret_key": secrets.token_urlsafe(50),
         "superuser_password": secrets.token_urlsafe(24),
+        "redis_password": secrets.token_urlsafe(32),
         **PLACEHOLDERS,
     }
+
+
+def app_secret_placeholder(file: str) -> str:
+    """What an app secret (backend_secrets) holds until the user writes the real value."""
+    return f"set-secrets-{file}"
 
 
 def write_secrets(root: Path, answers: Answers) -> list[str]:
@@ -93,15 +104,14 @@ def write_secrets(root: Path, answers: Answers) -> list[str]:
     os.chmod(directory, 0o700)
     values = fresh_values()
     todo = []
-    for name in answers.secrets:
-        secret = SECRETS[name]
+    for name, secret in answers.secret_specs.items():
         uid = UIDS[secret.uid]
         path = directory / name
         if path.exists():
             continue  # never rotate a secret behind the user's back
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(values[secret.value])
+            fh.write(values.get(secret.value) or app_secret_placeholder(name))
         try:
             os.chown(path, uid, uid)
         except PermissionError:
@@ -128,6 +138,8 @@ def post_generate(root: Path, raw: dict[str, Any] | Answers) -> int:
         remove_monitoring(root)
     if not answers.enable_tls:
         remove_tls(root)
+    if not answers.uses_redis:
+        remove_background_work(root)
     if not answers.enable_ci_workflows:
         remove_ci_workflows(root)
     if not answers.enable_devcontainer:

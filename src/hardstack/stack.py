@@ -44,6 +44,35 @@ def answer_problems(output: str) -> list[str]:
     return found
 
 
+CELERY_CANNOT_LOAD = re.compile(r"Unable to load celery application.*|Error: Invalid value for '-A'.*|ModuleNotFoundError: .*")
+
+
+def celery_problems(stack: "Stack", answers) -> list[str]:
+    """celery_app named something the worker cannot load: the answer and its fix, from the worker's own log."""
+    if not answers.uses_redis:
+        return []
+    for service in ("worker", "beat"):
+        logs = stack.compose("logs", "--no-color", "--tail", "40", service, check=False)
+        for line in (logs.stdout + logs.stderr).splitlines():
+            m = CELERY_CANNOT_LOAD.search(line)
+            if m:
+                return [f"celery_app={answers.celery_app}: `celery -A {answers.celery_app}` cannot load it ({service} said: {m.group(0).strip()[:200]}); "
+                        "set celery_app to the module that defines your Celery app (e.g. shop or shop.celery:app), or to empty for no workers"]
+    return []
+
+
+def placeholder_secrets(layout: Path, answers) -> list[str]:
+    """backend_secrets files that still hold the placeholder hardstack new wrote."""
+    from hardstack.hooks import app_secret_placeholder
+
+    found = []
+    for name, file in answers.app_secret_files.items():
+        path = layout / "secrets" / file
+        if path.exists() and path.read_text().strip() == app_secret_placeholder(file):
+            found.append(f"secrets/{file} still holds its placeholder: write the real {name} into it (the app reads it as {name})")
+    return found
+
+
 def missing_contexts(layout: Path, answers) -> list[str]:
     """Each app folder the build needs that does not exist, as `answer: problem; fix`."""
     problems = []

@@ -31,7 +31,7 @@ import pulumi
 import pulumi_docker as docker
 
 from hardstack.answers import Answers, validate
-from hardstack.catalog import SECRETS, SERVICES
+from hardstack.catalog import SERVICES
 from hardstack.deploy.settings import DeploySettings
 
 LABEL = "io.hardstack.stack"
@@ -78,9 +78,13 @@ class Plan:
         s = self.settings
         # Each file holds the value of the generated secret it copies (postgres_password = db_password).
         by_value = {"db_password": s.db_password, "django_secret_key": s.django_secret_key, "superuser_password": s.superuser_password,
-                    "alert_webhook_url": s.alert_webhook_url, "alert_smtp_password": s.alert_smtp_password}
-        out = {name: pulumi.Output.secret(by_value[SECRETS[name].value].get_secret_value())
-               for name in self.answers.secrets if by_value[SECRETS[name].value] is not None}
+                    "alert_webhook_url": s.alert_webhook_url, "alert_smtp_password": s.alert_smtp_password,
+                    "redis_password": s.redis_password}
+        app = s.backend_secrets or {}
+        by_value |= {file: app.get(name) for name, file in self.answers.app_secret_files.items()}
+        specs = self.answers.secret_specs
+        out = {name: pulumi.Output.secret(by_value[specs[name].value].get_secret_value())
+               for name in self.answers.secrets if by_value.get(specs[name].value) is not None}
         for name in ("tls_certificate", "tls_certificate_key"):
             spec = self.compose.get("secrets", {}).get(name)
             if spec:
@@ -90,7 +94,27 @@ class Plan:
 
 def make_plan(settings: DeploySettings, stack: str) -> Plan:
     answers = validate(json.loads((settings.layout_dir / ".hardstack-answers.json").read_text()))
+    missing_secrets(settings, answers)
     return Plan(settings, answers, compose_config(settings.layout_dir), f"{answers.compose_project}-{stack}")
+
+
+def missing_secrets(settings: DeploySettings, answers: Answers) -> None:
+    """The config keys this layout needs beyond the always-required ones; checked before any resource."""
+    problems = []
+    if answers.uses_redis and settings.redis_password is None:
+        problems.append("hardstack:redisPassword: required (the layout has a celery_app and its Redis broker); set it: "
+                        "pulumi config set --secret hardstack:redisPassword \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\"")
+    given = settings.backend_secrets or {}
+    missing = [name for name in answers.backend_secrets if name not in given]
+    unknown = [name for name in given if name not in answers.backend_secrets]
+    if missing:
+        problems.append(f"hardstack:backendSecrets: no value for {', '.join(missing)} (the layout's backend_secrets); set them: "
+                        f"pulumi config set --secret hardstack:backendSecrets '{{\"{missing[0]}\": \"...\"}}'")
+    if unknown:
+        problems.append(f"hardstack:backendSecrets: {', '.join(unknown)} is not in the layout's backend_secrets ({' '.join(answers.backend_secrets) or 'none'}); "
+                        "remove it, or add it to the answer and regenerate")
+    if problems:
+        raise ProgramError("\n".join(problems))
 
 
 def _slug(path: str) -> str:
@@ -241,7 +265,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
                                           ip=settings.bind_address or p.get("host_ip", "127.0.0.1"))
                  for p in svc.get("ports", [])]
         # Start-before-stop is safe only without a host port or a data directory one process may own.
-        stop_first = bool(ports) or (name in SERVICES and SERVICES[name].single_writer)
+        stop_first = bool(ports) or (name in SERVICES and SERVICES[name].stop_first)
         required = needs(services, name)
         deps = [containers[d] for d in required if d in containers]
         marks = labels + [docker.ContainerLabelArgs(label=f"io.hardstack.after.{d}", value=after[d]) for d in required if d in after]

@@ -22,7 +22,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from hardstack.catalog import PLACEHOLDERS, SECRETS
 
 NAMESPACE = "hardstack"
-SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key))
+# backendSecrets: the app's own secrets (the layout's backend_secrets answer) as one secret JSON object.
+SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key)) + ("backendSecrets",)
+URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
 class SettingsError(ValueError):
@@ -70,6 +72,11 @@ class DeploySettings(BaseSettings):
                                          description="Where Alertmanager posts alerts (secret: a webhook URL carries its token); the layout's alert_receiver=webhook")
     alert_smtp_password: SecretStr = Field(SecretStr(PLACEHOLDERS["alert_smtp_password"]), alias="alertSmtpPassword",
                                            description="SMTP password for alert email (secret); the layout's alert_receiver=email")
+    redis_password: Optional[SecretStr] = Field(None, alias="redisPassword",
+                                                description="Password of the Celery broker (secret, URL-safe); required when the layout has a celery_app")
+    backend_secrets: Optional[dict[str, SecretStr]] = Field(None, alias="backendSecrets",
+                                                            description='The app\'s own secrets, one per name of the layout\'s backend_secrets answer (secret JSON): '
+                                                                        'pulumi config set --secret hardstack:backendSecrets \'{"SENTRY_DSN": "..."}\'')
     wait_timeout: int = Field(300, alias="waitTimeout", ge=10, le=3600,
                               description="Seconds a new container may take to become healthy before `up` fails (the old one keeps serving)")
     target: Literal["compose", "swarm"] = Field("compose", alias="target",
@@ -133,6 +140,25 @@ class DeploySettings(BaseSettings):
         bad = [f"{k}={d}" for k, d in v.items() if not re.fullmatch(r"sha256:[0-9a-f]{64}", str(d))]
         if bad:
             raise ValueError(f"not sha256:<64 hex> digests: {', '.join(bad)}")
+        return v
+
+    @field_validator("backend_secrets", mode="before")
+    @classmethod
+    def _app_secrets(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                raise ValueError('must be a JSON object such as {"SENTRY_DSN": "https://..."}') from None
+        if v is not None and (not isinstance(v, dict) or not all(isinstance(x, str) and x for x in v.values())):
+            raise ValueError('must be a JSON object of non-empty strings, such as {"SENTRY_DSN": "https://..."}')
+        return v
+
+    @field_validator("redis_password")
+    @classmethod
+    def _redis(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
+        if v is not None and (len(v.get_secret_value()) < 16 or not URL_SAFE.match(v.get_secret_value())):
+            raise ValueError("must be at least 16 URL-safe characters (it sits in redis:// URLs); generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return v
 
     @field_validator("db_password", "django_secret_key", "superuser_password")

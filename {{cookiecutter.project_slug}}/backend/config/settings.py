@@ -123,6 +123,27 @@ SECURE_REDIRECT_EXEMPT = [r"^{{ cookiecutter.health_path.lstrip('/') }}$", r"^{{
 SILENCED_SYSTEM_CHECKS = ["security.W021"] + ([] if HTTPS else ["security.W004", "security.W008", "security.W012", "security.W016"])
 CSRF_TRUSTED_ORIGINS = [f"https://{h}" for h in ALLOWED_HOSTS] + [f"http://{h}" for h in ALLOWED_HOSTS]
 
+# Background work (Celery with Redis). The layout composes CELERY_BROKER_URL from its redis password
+# file at start. A task is acknowledged only when it has finished (acks_late), and a task whose worker
+# died is handed out again: at once when only the pool process died (reject_on_worker_lost), after the
+# visibility timeout when the whole worker was killed. Keep that timeout longer than the longest task.
+# Empty (a layout without workers, the test runner): writes enqueue nothing.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    # Look for the tasks of a killed worker every 10 s (kombu's default: every 100 s).
+    "unacked_restore_throttle": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+# The example's periodic task; its interval is a setting of the app (the layout's backend_env answer).
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "demo.tasks.heartbeat", "schedule": float(env("DEMO_HEARTBEAT_SECONDS", "300"))},
+}
+
 # OpenAPI schema (CI validates it and publishes it for the frontend).
 REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
 SPECTACULAR_SETTINGS = {"TITLE": {{ (cookiecutter.project_name ~ " API") | tojson }}, "VERSION": "0.1.0"}

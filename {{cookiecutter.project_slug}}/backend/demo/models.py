@@ -9,3 +9,13 @@ class Reading(models.Model):
 
     class Meta:
         ordering = ["-time"]
+
+
+class TaskRun(models.Model):
+    """What the example's background tasks did (demo.tasks), shown by /api/tasks/."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    kind = models.CharField(max_length=30)
+    attempts = models.IntegerField(default=0)
+    finished = models.DateTimeField(null=True)
+    result = models.JSONField(default=dict)

@@ -1,7 +1,7 @@
 import json
 
 from django.contrib.auth import get_user_model
-from django.test import Client, TestCase
+from django.test import Client, TestCase, override_settings
 
 
 class ApiTests(TestCase):
@@ -31,3 +31,22 @@ class ApiTests(TestCase):
         self.assertEqual(self.post(1.5).status_code, 401)
         self.assertEqual(self.post(1.5, Client(enforce_csrf_checks=True)).status_code, 403)  # no CSRF token
         self.assertEqual(self.client.get("/api/readings/").json()["count"], 0)
+
+    @override_settings(CELERY_BROKER_URL="redis://broker.invalid:6379/0")
+    def test_a_write_enqueues_the_summary_once_committed(self):
+        self.client.force_login(self.writer)
+        with self.captureOnCommitCallbacks(execute=False) as callbacks:
+            self.assertEqual(self.post(2.5).status_code, 201)
+        self.assertEqual(len(callbacks), 1)
+
+    def test_tasks_summarize_and_count_attempts(self):
+        from demo import tasks
+
+        self.client.force_login(self.writer)
+        self.post(1.0)
+        self.post(3.0)
+        tasks.summarize()
+        tasks.slow("t", 0)
+        runs = self.client.get("/api/tasks/").json()["tasks"]
+        self.assertEqual(runs["summary"]["result"], {"count": 2, "mean": 2.0})
+        self.assertEqual(runs["t"]["attempts"], 1)

@@ -5,7 +5,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from demo.models import Reading
+from demo.models import Reading, TaskRun
 
 
 def health(request):
@@ -36,3 +36,10 @@ def readings(request):
         return JsonResponse({"time": reading.time.isoformat(), "value": reading.value}, status=201)
     rows = [{"time": r.time.isoformat(), "value": r.value} for r in Reading.objects.all()[:20]]
     return JsonResponse({"readings": rows, "count": Reading.objects.count()})
+
+
+def tasks(request):
+    """What the background tasks did: the summary a write enqueued, beat's heartbeat, long tasks."""
+    runs = {r.key: {"kind": r.kind, "attempts": r.attempts, "finished": r.finished.isoformat() if r.finished else None,
+                    "result": r.result} for r in TaskRun.objects.all()}
+    return JsonResponse({"tasks": runs})

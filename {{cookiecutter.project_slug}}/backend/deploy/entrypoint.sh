@@ -24,12 +24,27 @@ if [ -n "${HARDSTACK_DATABASE_URL_VAR:-}" ]; then
   url="postgres://$(printenv {{ cookiecutter.env_db_user }}):$(printenv {{ cookiecutter.env_db_password }})@$(printenv {{ cookiecutter.env_db_host }}):$(printenv {{ cookiecutter.env_db_port }})/$(printenv {{ cookiecutter.env_db_name }})"
   export "$HARDSTACK_DATABASE_URL_VAR=$url"
 fi
-unset HARDSTACK_FILE_VARS HARDSTACK_DATABASE_URL_VAR
+# The Redis URL for each variable in HARDSTACK_REDIS_URL_VARS (answer redis_url_vars), composed from the
+# password file here, for the app process only.
+if [ -n "${HARDSTACK_REDIS_URL_VARS:-}" ]; then
+  redis_password=$(cat "${HARDSTACK_REDIS_PASSWORD_FILE:?set HARDSTACK_REDIS_PASSWORD_FILE to the redis password file}")
+  case "$redis_password" in
+    '' | *[!A-Za-z0-9._~-]*)
+      echo "entrypoint: the redis password must be non-empty and URL-safe (letters, digits, . _ ~ -); generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'" >&2
+      exit 65 ;;
+  esac
+  for name in $HARDSTACK_REDIS_URL_VARS; do
+    export "$name=redis://:${redis_password}@redis:6379/0"
+  done
+  unset redis_password
+fi
+unset HARDSTACK_FILE_VARS HARDSTACK_DATABASE_URL_VAR HARDSTACK_REDIS_URL_VARS HARDSTACK_REDIS_PASSWORD_FILE
 
 # Swarm has no depends_on: stack.yaml gives the backend HARDSTACK_WAIT_FOR_MIGRATIONS (seconds), and
 # it starts only once the migrate job has applied every migration this image ships. A rolled image
 # whose migrations never apply never turns healthy, and swarm rolls the update back.
-if [ -n "${HARDSTACK_WAIT_FOR_MIGRATIONS:-}" ]; then
+# Only the container's own process waits (PID 1): healthchecks that run through this script do not.
+if [ -n "${HARDSTACK_WAIT_FOR_MIGRATIONS:-}" ] && [ "$$" = 1 ]; then
   deadline=$(( $(date +%s) + HARDSTACK_WAIT_FOR_MIGRATIONS ))
   until python -m django migrate --check >/dev/null 2>&1; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
