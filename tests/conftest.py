@@ -25,6 +25,9 @@ COMBINATIONS = {
     "database-url-tls-no-monitoring": {"env_database_url": "DATABASE_URL", "enable_tls": "yes", "enable_monitoring": "no",
                                        "tls_certificate": "certs/fullchain.pem", "tls_certificate_key": "certs/privkey.pem",
                                        "https_port": "443", "http_port": "80", "bind_address": "0.0.0.0"},
+    "app-settings-egress-no-beat": {"enable_beat": "no", "worker_concurrency": "4", "backend_egress": "yes",
+                                    "backend_secrets": "SENTRY_DSN SMTP_PASSWORD", "backend_env": '{"ADMIN_URL": "manage/", "FEATURE_X": "on"}',
+                                    "redis_url_vars": "CELERY_BROKER_URL"},
     "renamed-env-and-digests": {"env_secret_key": "SECRET_KEY", "env_db_password": "POSTGRES_PASSWORD", "project_name": "Acme Web",
                                 "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "a" * 64},
 }

@@ -48,6 +48,14 @@ AM = "alertmanager/alertmanager.yml"
 DB_HEALTH = 'test: ["CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", "app", "-d", "app"]'
 BACKEND_HEALTH = 'test: ["CMD", "python", "/opt/hardstack/healthcheck.py"]'
 FRONTEND_HEALTH = 'test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]'
+REDIS_CONF = "redis/redis.conf"
+REDIS_HEALTH = 'test: ["CMD", "sh", "/etc/hardstack/redis/start.sh", "health"]'
+WORKER_CMD = 'command: ["celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle"]'
+WORKER_HEALTH = 'test: ["CMD", "/opt/hardstack/entrypoint.sh", "python", "/opt/hardstack/celery_health.py", "worker"]'
+WORKER_DEPS = ("    depends_on:\n      redis:\n        condition: service_healthy\n      migrate:\n"
+               "        condition: service_completed_successfully\n    healthcheck:\n      # This worker")
+BEAT_CMD = 'command: ["celery", "-A", "config", "beat", "--loglevel=INFO", "--schedule=/tmp/celerybeat-schedule", "--pidfile="]'
+STACK_BEAT = 'celery_health.py", "beat"]\n      interval: 5s\n      timeout: 10s\n      retries: 5\n      start_period: 120s\n    deploy:\n      <<: *stop-first'
 
 MUTATIONS: list[Mutation] = [
     # Dockerfiles
@@ -92,8 +100,8 @@ MUTATIONS: list[Mutation] = [
     M("bind-hard-coded", "C9", CO, '"${BIND_ADDRESS:-127.0.0.1}:${HTTP_PORT:-8080}:8080"', '"127.0.0.1:${HTTP_PORT:-8080}:8080"'),
     M("backend-published-locally", "C9", CO, "    networks: [app, data, monitoring]", "    networks: [app, data, monitoring]\n    ports: [\"127.0.0.1:8000:8000\"]"),
     M("restart-no", "C10", CO, "    <<: *hardening\n    image: ${DB_IMAGE", "    <<: *hardening\n    restart: \"no\"\n    image: ${DB_IMAGE"),
-    M("env-file", "C11", CO, "    environment: *backend-env\n    secrets: [db_password, django_secret_key]\n    tmpfs: [/tmp]\n    # Uploads",
-      "    environment: *backend-env\n    env_file:\n      - path: .env\n        required: false\n    secrets: [db_password, django_secret_key]\n    tmpfs: [/tmp]\n    # Uploads"),
+    M("env-file", "C11", CO, "    environment: *backend-env\n    secrets: [db_password, django_secret_key, redis_url_password]\n    tmpfs: [/tmp]\n    # Uploads",
+      "    environment: *backend-env\n    env_file:\n      - path: .env\n        required: false\n    secrets: [db_password, django_secret_key, redis_url_password]\n    tmpfs: [/tmp]\n    # Uploads"),
     M("log-rotation-gone", "C12", CO, '      max-file: "3"', ""),
     M("lint-suppressions-gone", "C13", ".compose-lint.yml", "", "", apply=lambda l: (l / ".compose-lint.yml").unlink()),
     M("frontend-build-gone", "C14", CO, "    build:\n      context: frontend\n      dockerfile: Dockerfile\n      network: ${BUILD_NETWORK:-default}\n      args:\n        NODE_IMAGE: ${NODE_IMAGE:-node:22-bookworm-slim}\n        NGINX_IMAGE: ${NGINX_IMAGE:-nginxinc/nginx-unprivileged:1.27-bookworm}\n        VITE_API_URL: \"/api\"\n      secrets: [ca_bundle]\n", ""),
@@ -151,6 +159,24 @@ MUTATIONS: list[Mutation] = [
     M("stack-secret-readable", "W2", STACK, "mode: 0400}", "mode: 0444}"),
     M("stack-db-unpinned", "W2", STACK, "      placement: *data-node\n      resources:\n        limits: {memory: 1g", "      resources:\n        limits: {memory: 1g"),
     M("stack-security-opt", "W3", STACK, "  cap_drop: [ALL]\n  logging:", '  cap_drop: [ALL]\n  security_opt: ["no-new-privileges:true"]\n  logging:'),
+    # background work: the broker, the workers, the one scheduler, the app's own secrets
+    M("redis-evicting", "C18", REDIS_CONF, "maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"),
+    M("redis-no-aof", "C18", REDIS_CONF, "appendonly yes", "appendonly no"),
+    M("redis-password-in-conf", "C18", REDIS_CONF, "include /tmp/auth.conf", "requirepass changeme-later", alone=False),
+    M("redis-health-without-auth", "C18", CO, REDIS_HEALTH, 'test: ["CMD", "redis-cli", "-h", "127.0.0.1", "ping"]'),
+    M("worker-with-beat", "C19", CO, WORKER_CMD, WORKER_CMD.replace('"--without-mingle"', '"--without-mingle", "-B"')),
+    M("beat-scaled", "C19", CO, BEAT_CMD, BEAT_CMD + "\n    scale: 2"),
+    M("stack-beat-start-first", "C19", STACK, STACK_BEAT, STACK_BEAT.replace("*stop-first", "*rolling"), alone=False),
+    M("worker-killed-on-stop", "C20", CO, "    stop_grace_period: 120s\n", "    stop_grace_period: 5s\n"),
+    M("worker-health-pgrep", "C20", CO, WORKER_HEALTH, 'test: ["CMD", "pgrep", "-f", "celery"]'),
+    M("worker-before-migrate", "C20", CO, WORKER_DEPS, "    depends_on:\n      redis:\n        condition: service_healthy\n    healthcheck:\n      # This worker"),
+    M("worker-env-of-its-own", "C20", CO, WORKER_CMD + "\n    environment: *backend-env",
+      WORKER_CMD + "\n    environment:\n      <<: *backend-env\n      DB_HOST: db-replica"),
+    M("app-secret-as-value", "C21", CO, "  DEMO_FLAG: \"on\"", "  DEMO_FLAG: \"on\"\n  SENTRY_DSN: https://abc@sentry.example/1", base="tls", alone=False),
+    M("app-secret-not-exported", "C21", CO, 'HARDSTACK_FILE_VARS: "DB_PASSWORD DJANGO_SECRET_KEY SENTRY_DSN"',
+      'HARDSTACK_FILE_VARS: "DB_PASSWORD DJANGO_SECRET_KEY"', base="tls"),
+    M("app-secret-in-env-example", "C21", ".env.example", "", "", base="tls", alone=False,
+      apply=lambda l: (l / ".env.example").write_text((l / ".env.example").read_text() + "SENTRY_DSN=" + (l / "secrets/app_sentry_dsn").read_text() + "\n")),
     # everything else
     M("unquoted-args", "S1", "backend/deploy/entrypoint.sh", 'exec "$@"', "exec $@"),
     M("gitignore-commented", "S2", ".gitignore", "\nsecrets/\n", "\n# secrets/\n"),
@@ -162,7 +188,8 @@ MUTATIONS: list[Mutation] = [
 
 BASE_ANSWERS = {
     "default": [],
-    "tls": ["enable_tls=yes", "domain=shop.example.com", "tls_certificate=/etc/letsencrypt/live/shop.example.com/fullchain.pem",
+    # The tls base also carries the app's own settings and a secret (rows C21).
+    "tls": ["backend_secrets=SENTRY_DSN", 'backend_env={"DEMO_FLAG": "on"}', "enable_tls=yes", "domain=shop.example.com", "tls_certificate=/etc/letsencrypt/live/shop.example.com/fullchain.pem",
             "tls_certificate_key=/etc/letsencrypt/live/shop.example.com/privkey.pem"],
 }
 

@@ -73,7 +73,7 @@ def test_default_layout_passes_every_row(default_layout):
     results = run_checks(default_layout)
     assert [r.id for r in results] == ALL_IDS
     assert not [r for r in results if r.status == FAIL]
-    assert sum(r.status == PASS for r in results) == len(ALL_IDS) - 2  # N4/N5: TLS off
+    assert sum(r.status == PASS for r in results) == len(ALL_IDS) - 3  # N4/N5: TLS off; C21: no backend_secrets
 
 
 @pytest.mark.parametrize("rid", BREAKAGES, ids=BREAKAGES)
@@ -115,7 +115,7 @@ def test_missing_tool_is_named_with_the_fix(layout_copy, monkeypatch):
 
 def test_cli_table_json_and_exit_codes(cli, layout_copy, tmp_path):
     ok = cli("check", str(layout_copy))
-    assert ok.exit_code == 0 and f"{len(ALL_IDS) - 2}/{len(ALL_IDS)} rows passed" in ok.output
+    assert ok.exit_code == 0 and f"{len(ALL_IDS) - 3}/{len(ALL_IDS)} rows passed" in ok.output
     BREAKAGES["C4"][0](layout_copy)
     bad = cli("check", "--json", str(layout_copy))
     assert bad.exit_code == 1

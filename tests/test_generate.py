@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardstack import hooks
+from hardstack.catalog import SECRETS
 from hardstack.answers import validate
 from hardstack.checks import FAIL, NA, run_checks
 
@@ -29,7 +30,7 @@ def assert_fully_rendered(layout: Path) -> None:
     for path in rendered_files(layout):
         text = path.read_text(errors="replace")
         # Prometheus annotations hold {{ $labels.x }} and GitHub workflows ${{ expr }}: both are meant.
-        text = re.sub(r"\{\{ \$labels\.\w+ \}\}", "", text)
+        text = re.sub(r"\{\{ \$(labels\.\w+|value) \}\}", "", text)
         text = re.sub(r"\$\{\{[^}]*\}\}", "", text)
         assert not LEFTOVER.search(text), f"unrendered template syntax in {path.relative_to(layout)}"
 
@@ -65,10 +66,11 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
     secrets_dir = default_layout / "secrets"
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     values = {}
-    layout_secrets = validate(json.loads((default_layout / ".hardstack-answers.json").read_text())).secrets
+    answers = validate(json.loads((default_layout / ".hardstack-answers.json").read_text()))
+    layout_secrets = answers.secrets
     assert sorted(p.name for p in secrets_dir.iterdir()) == sorted([*layout_secrets, "build_ca_bundle.pem"])
     for name in layout_secrets:
-        secret = hooks.SECRETS[name]
+        secret = answers.secret_specs[name]
         uid = hooks.UIDS[secret.uid]
         path = secrets_dir / name
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -77,7 +79,8 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
         values[name] = path.read_text()
         assert len(values[name]) >= 24
     assert values["db_password"] == values["postgres_password"]
-    assert len({values["db_password"], values["django_secret_key"], values["superuser_password"]}) == 3
+    assert values["redis_password"] == values["redis_url_password"]
+    assert len({values["db_password"], values["django_secret_key"], values["superuser_password"], values["redis_password"]}) == 4
     # A second layout gets different values.
     assert cli("new", "--no-input", "-o", str(tmp_path)).exit_code == 0
     assert (tmp_path / "hardstack_demo/secrets/db_password").read_text() != values["db_password"]
@@ -85,9 +88,9 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
 
 
 def test_no_secret_value_outside_secrets(default_layout):
-    values = [(default_layout / "secrets" / n).read_text() for n in hooks.SECRETS
+    values = [(default_layout / "secrets" / n).read_text() for n in SECRETS
               if n not in hooks.PLACEHOLDERS and (default_layout / "secrets" / n).exists()]
-    assert len(values) == 4
+    assert len(values) == 6
     for path in rendered_files(default_layout):
         text = path.read_text(errors="replace")
         assert not any(v in text for v in values), path
@@ -312,7 +315,7 @@ def test_prompts_ask_what_matters_and_retry_bad_answers(tmp_path, monkeypatch):
     # name, slug (default), domain (bad, asked again at once; then mixed case, normalised), example app: no,
     # backend_context (its default follows: ../api), settings, wsgi, frontend_context (default ../web), then defaults
     answers = ["Acme Shop", "", "not a domain!", "Shop.Example.COM", "n", "", "acme.settings", "acme.wsgi:application", "",
-               "", "", "", "", "", "", "", "", "", "", "", ""]  # ..., backend_egress, alert_receiver, bind_address, http_port
+               "", "", "", "", "", "", "", "", "", "", "", "", ""]  # ..., celery_app, ..., backend_egress, alert_receiver, bind_address, http_port
     result = CliRunner().invoke(cli_module.app, ["new", "-o", str(tmp_path)], input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "backend_context" in result.output and "tls_certificate (" not in result.output  # conditional prompts

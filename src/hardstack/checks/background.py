@@ -156,8 +156,8 @@ def c20_workers(layout: Path) -> Result:
     for name, svc in (_stack(layout).get("services") or {}).items():
         if _celery_role(svc) == "worker":
             update = (svc.get("deploy") or {}).get("update_config") or {}
-            if update.get("order") != "start-first" or update.get("failure_action") != "rollback":
-                problems.append(f"stack.yaml {name}: roll like the backend (update_config order start-first, failure_action rollback)")
+            if update.get("order") != "start-first":  # failure_action and the rest: W2, for every stateless service
+                problems.append(f"stack.yaml {name}: roll like the backend (update_config.order: start-first: the new worker is ready before the old one drains)")
             if _seconds(svc.get("stop_grace_period")) < 30:
                 problems.append(f"stack.yaml {name}: stop_grace_period below 30s")
     return check("C20", problems, f"{len(workers)} worker service(s): the backend's image, environment and hardening, ping healthcheck, warm shutdown")

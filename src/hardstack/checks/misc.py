@@ -14,7 +14,7 @@ from hardstack.checks.result import NA, Result, check
 
 DEVCONTAINER_SCHEMA = Path(__file__).parent / "schemas" / "devcontainer-compose.schema.json"
 # Not secrets: answers whose values are variable NAMES (DB_PASSWORD), and the template commit in .cruft.json.
-NAME_ONLY_LINES = r'^\s*("env_[a-z_]+": "[A-Z0-9_]*"|"commit": "[0-9a-f]{40}"),?$'
+NAME_ONLY_LINES = r'^\s*("env_[a-z_]+": "[A-Z0-9_]*"|"(backend_secrets|redis_url_vars)": "[A-Z0-9_ ]*"|"commit": "[0-9a-f]{40}"),?$'
 
 
 # What git must never pick up from a layout: the secret files (whatever their name) and local env files.
