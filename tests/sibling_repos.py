@@ -6,7 +6,8 @@ assert at the end that nothing in them changed.
 
 shop-api: Django 4.2, settings at shopcore/settings/production.py reading env names of its own
 (SHOP_SECRET_KEY, PG*, ALLOWED_HOSTS), no whitenoise, no STATIC_ROOT, no django-prometheus, pyodbc
-(its wheel needs libodbc.so.2 at run time), 56 migrations, a health URL of its own, a dev Dockerfile
+(its wheel needs libodbc.so.2 at run time), Celery configured in shopcore/tasks_app.py from SHOP_BROKER
+(recounts enqueued by a signal on writes, de-duplicated in Redis through SHOP_CACHE; a periodic tick), 56 migrations, a health URL of its own, a dev Dockerfile
 and a .env with dev values.
 shop-web: Vite + TypeScript, built by `npm run build:prod` into dist/public, reads the API origin
 from VITE_BACKEND_ORIGIN and appends /api/... itself, with a dev Dockerfile of its own.
@@ -43,6 +44,11 @@ ANSWERS = {
     "frontend_api_url_var": "VITE_BACKEND_ORIGIN",
     "api_url": "",
     "enable_monitoring": "no",
+    # Celery, configured by the repo in its own names: the app object, the variables that get the Redis URL.
+    "celery_app": "shopcore.tasks_app:app",
+    "redis_url_vars": "SHOP_BROKER SHOP_CACHE",
+    "backend_env": {"SHOP_TICK_SECONDS": "2"},
+    "worker_concurrency": "1",
 }
 
 MIGRATION = '''from django.db import migrations

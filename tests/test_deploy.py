@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -135,7 +136,7 @@ def test_y2_up_brings_the_stack_up_healthy_and_the_url_answers(deployment):
     assert health.status == 200 and health.json()["status"] == "ok"
     assert http(url).status == 200
     digests = result.outputs["imageDigests"].value
-    assert all(v.startswith("sha256:") for v in digests.values()) and len(digests) == 7  # backend, frontend, 5 pulled
+    assert all(v.startswith("sha256:") for v in digests.values()) and len(digests) == 9  # backend, frontend, 7 pulled
     for name in result.outputs["containers"].value.values():
         state = json.loads(subprocess.run(["docker", "inspect", name], capture_output=True, text=True, check=True).stdout)[0]
         assert state["HostConfig"]["ReadonlyRootfs"] and state["HostConfig"]["CapDrop"] == ["ALL"], name
@@ -182,13 +183,28 @@ def test_refresh_sees_a_container_removed_by_hand(deployment):
     assert http(f"http://127.0.0.1:{deployment.port}/").status == 200
 
 
+def tasks(d) -> dict:
+    return http(f"http://127.0.0.1:{d.port}/api/tasks/").json()["tasks"]
+
+
 def test_a_new_backend_image_rolls_with_zero_failed_requests(deployment):
     before = running(deployment)
+    # A long task on the old worker when the roll starts: its warm shutdown (stop_grace_period) lets it finish.
+    key = f"roll-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["docker", "exec", before["backend"], "/opt/hardstack/entrypoint.sh", "python", "manage.py", "shell", "-c",
+                    f"from demo.tasks import slow; slow.delay({key!r}, 15)"], check=True, capture_output=True)
+    deadline = time.monotonic() + 30
+    while (tasks(deployment).get(key) or {}).get("attempts") != 1:
+        assert time.monotonic() < deadline, "the worker never started the long task"
+        time.sleep(0.5)
     views = deployment.layout / "backend" / "demo" / "views.py"
     views.write_text(views.read_text() + "\n# release 2\n")
     with RequestLoop(health_url(deployment)) as loop:
         result = run.up(deployment.stack, on_output=print)
     after = running(deployment)
+    assert after["worker"] != before["worker"] and inspect(before["worker"]) is None
+    done = tasks(deployment)[key]
+    assert done["finished"] and done["attempts"] == 1, f"the long task was cut off by the roll: {done}"
     assert after["backend"] != before["backend"] and after["migrate"] != before["migrate"]
     assert result.summary.resource_changes.get("replace", 0) >= 3  # image, migrate, backend
     assert inspect(before["backend"]) is None and inspect(after["backend"])["State"]["Health"]["Status"] == "healthy"

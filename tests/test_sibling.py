@@ -82,7 +82,7 @@ def shop(repos):
 
 
 def test_every_service_healthy_and_migrations_applied(shop):
-    for service in ("db", "backend", "frontend", "proxy"):
+    for service in ("db", "backend", "redis", "worker", "beat", "frontend", "proxy"):
         assert shop.health(service) == "healthy", service
     migrate = shop.inspect(shop.compose("ps", "-a", "-q", "migrate").stdout.strip())
     assert migrate["State"]["ExitCode"] == 0 and migrate["State"]["Status"] == "exited"
@@ -99,7 +99,7 @@ def test_spa_api_admin_and_its_css_through_the_proxy(shop):
     asset = re.search(rb'src="(/assets/[^"]+\.js)"', index.body).group(1).decode()
     assert http(shop.url + asset).headers["cache-control"] == "public, max-age=31536000, immutable"
     items = http(shop.url + "/api/items/")
-    assert items.status == 200 and items.json() == {"count": 0}
+    assert items.status == 200 and items.json()["count"] == 0
     admin = http(shop.url + "/admin/login/")
     assert admin.status == 200 and b"/static/admin/css/base.css" in admin.body
     css = http(shop.url + "/static/admin/css/base.css")
@@ -128,6 +128,23 @@ def test_images_are_built_from_the_generated_dockerfiles(shop):
                              capture_output=True, text=True, check=True).stdout
     assert ".env" not in listing and "Dockerfile" not in listing and ".git" not in listing
     assert "shopcore" in listing and listing.strip().endswith("True")
+
+
+def test_background_work_runs_in_the_repos_own_names(shop):
+    """A write's signal enqueues a recount (the repo's task, de-duplicated in Redis through SHOP_CACHE), the worker
+    runs it, and beat's tick (every SHOP_TICK_SECONDS=2, answer backend_env) keeps counting."""
+    shop.compose("exec", "-T", "backend", "/opt/hardstack/entrypoint.sh", "python", "manage.py", "shell", "-c",
+                 "from inventory.models import Item\nfor n in range(3): Item.objects.create(name=f'bolt {n}')")
+    deadline = time.monotonic() + 30
+    while (body := http(shop.url + "/api/items/").json())["counted"] != body["count"]:
+        assert time.monotonic() < deadline, f"the worker never recounted: {body}"
+        time.sleep(1)
+    assert body["count"] >= 3
+    first = body["ticks"]
+    time.sleep(6)
+    assert 2 <= http(shop.url + "/api/items/").json()["ticks"] - first <= 5
+    env = shop.inspect(shop.container_id("worker"))["Config"]["Env"]
+    assert "HARDSTACK_REDIS_URL_VARS=SHOP_BROKER SHOP_CACHE" in env and not any(e.startswith("SHOP_BROKER=") for e in env)
 
 
 def test_the_sibling_repos_are_left_unchanged(shop, repos):
@@ -172,7 +189,8 @@ def assert_nothing_running(layout: Path) -> None:
     ({"django_settings_module": "shopcore.settings.prod"}, "django_settings_module=shopcore.settings.prod", "does not import"),
     ({"frontend_build_command": "npm run build:release"}, "frontend_build_command=npm run build:release", "failed"),
     ({"frontend_dist_dir": "dist"}, "frontend_dist_dir=dist", "no index.html"),
-], ids=["missing-context", "settings-do-not-import", "build-command-fails", "dist-dir-wrong"])
+    ({"celery_app": "shopcore.celery"}, "celery_app=shopcore.celery", "cannot load it"),
+], ids=["missing-context", "settings-do-not-import", "build-command-fails", "dist-dir-wrong", "celery-app-not-importable"])
 def test_bad_answers_stop_naming_the_answer(repos, overrides, answer, fix):
     root, _, _ = repos
     layout = render(root, **overrides)
