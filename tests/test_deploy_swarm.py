@@ -87,7 +87,8 @@ def containers_of(service: str) -> list[dict]:
 def test_swarm_up_converges_every_service_hardened_and_the_api_answers(deployment):
     result = run.up(deployment.stack, on_output=print)
     names = result.outputs["services"].value
-    assert set(names) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
+    assert set(names) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
+                          "postgres-exporter", "alertmanager", "redis-exporter"}
     loopback_forwarder(deployment.forwarder, f"{PREFIX}-edge", deployment.port, deployment.nginx, deployment.root)
     wait_answering(deployment.url + "/api/health/", timeout=120)
     assert http(deployment.url + "/api/health/").json()["database"] == "ok"
@@ -104,6 +105,7 @@ def test_swarm_up_converges_every_service_hardened_and_the_api_answers(deploymen
             assert status.split()[-1] == nnp, (service, status)
     backend = containers_of(names["backend"])
     assert len(backend) == 2
+    assert len(containers_of(names["worker"])) == 2 and len(containers_of(names["beat"])) == 1  # worker replicas; one scheduler
     env = json.dumps([c["Config"]["Env"] for c in backend])
     assert not any(v in env for v in deployment.secrets.values())
 

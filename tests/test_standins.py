@@ -26,7 +26,8 @@ def run(image: str, *cmd: str, args: tuple = ()) -> subprocess.CompletedProcess:
 
 
 def test_env_file_points_every_image_variable_at_a_stand_in(images):
-    for var in ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "DB_IMAGE", "PROMETHEUS_IMAGE", "POSTGRES_EXPORTER_IMAGE", "ALERTMANAGER_IMAGE"):
+    for var in ("PYTHON_IMAGE", "NODE_IMAGE", "NGINX_IMAGE", "DB_IMAGE", "PROMETHEUS_IMAGE", "POSTGRES_EXPORTER_IMAGE", "ALERTMANAGER_IMAGE",
+                "REDIS_IMAGE", "REDIS_EXPORTER_IMAGE"):
         assert images[var].startswith("hardstack-standin/"), var
     assert images["BUILD_NETWORK"] == "host"
 
@@ -129,3 +130,52 @@ def test_timescaledb_has_the_backup_tools_and_folder(images):
     out = run(images["DB_IMAGE"], "-c", "command -v pg_dump && command -v pg_restore && stat -c %u /var/lib/postgresql", args=("--entrypoint", "sh"))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "70"
+
+
+def test_redis_and_its_exporter_contract(images, tmp_path):
+    """redis: UID 999 owns /data; redis-server reads a config file with include/requirepass/noeviction/AOF, and
+    redis-cli authenticates from REDISCLI_AUTH. The exporter: /redis_exporter with a shell and wget, REDIS_PASSWORD
+    from its environment, redis_up and the queue length it was asked for."""
+    who = run(images["REDIS_IMAGE"], "sh", "-c", "id -u && stat -c %u /data && command -v redis-server redis-cli", args=("--user", "999:999"))
+    assert who.returncode == 0, who.stderr
+    assert who.stdout.splitlines()[:2] == ["999", "999"]
+    (tmp_path / "redis.conf").write_text("port 6379\ndir /data\nappendonly yes\nmaxmemory 16mb\nmaxmemory-policy noeviction\n"
+                                         "include /etc/hs/auth.conf\n")
+    (tmp_path / "auth.conf").write_text('requirepass "s3cret-for-the-contract"\n')
+    tmp_path.chmod(0o755)
+    for f in tmp_path.iterdir():
+        f.chmod(0o644)
+    net, name, exporter = (f"hs-redis-{uuid.uuid4().hex[:6]}" for _ in range(3))
+    subprocess.run(["docker", "network", "create", net], check=True, capture_output=True)
+    try:
+        subprocess.run(["docker", "run", "-d", "--name", name, "--network", net, "--network-alias", "redis", "--user", "999:999",
+                        "--read-only", "--cap-drop", "ALL", "-v", f"{tmp_path}:/etc/hs:ro", images["REDIS_IMAGE"],
+                        "redis-server", "/etc/hs/redis.conf"], check=True, capture_output=True)
+        for _ in range(30):
+            pong = subprocess.run(["docker", "exec", "-e", "REDISCLI_AUTH=s3cret-for-the-contract", name, "redis-cli", "--no-auth-warning", "ping"],
+                                  capture_output=True, text=True)
+            if pong.stdout.strip() == "PONG":
+                break
+            time.sleep(0.3)
+        assert pong.stdout.strip() == "PONG", pong.stdout + pong.stderr
+        config = subprocess.run(["docker", "exec", "-e", "REDISCLI_AUTH=s3cret-for-the-contract", name, "redis-cli", "--no-auth-warning",
+                                 "config", "get", "maxmemory-policy"], capture_output=True, text=True).stdout
+        assert "noeviction" in config
+        refused = subprocess.run(["docker", "exec", name, "redis-cli", "ping"], capture_output=True, text=True).stdout
+        assert "NOAUTH" in refused
+        subprocess.run(["docker", "exec", "-e", "REDISCLI_AUTH=s3cret-for-the-contract", name, "redis-cli", "--no-auth-warning",
+                        "rpush", "celery", "a", "b"], check=True, capture_output=True)
+        subprocess.run(["docker", "run", "-d", "--name", exporter, "--network", net, "--user", "999:999", "--read-only", "--cap-drop", "ALL",
+                        "-e", "REDIS_ADDR=redis://redis:6379", "-e", "REDIS_PASSWORD=s3cret-for-the-contract",
+                        "-e", "REDIS_EXPORTER_CHECK_SINGLE_KEYS=db0=celery", "--entrypoint", "sh", images["REDIS_EXPORTER_IMAGE"],
+                        "-c", "exec /redis_exporter"], check=True, capture_output=True)
+        for _ in range(30):
+            metrics = subprocess.run(["docker", "exec", exporter, "wget", "-q", "-O", "-", "http://127.0.0.1:9121/metrics"],
+                                     capture_output=True, text=True).stdout
+            if "redis_up 1" in metrics:
+                break
+            time.sleep(0.3)
+        assert "redis_up 1" in metrics and 'redis_key_size{db="db0",key="celery"} 2' in metrics and "redis_pubsub_patterns" in metrics
+    finally:
+        subprocess.run(["docker", "rm", "-f", name, exporter], capture_output=True)
+        subprocess.run(["docker", "network", "rm", net], capture_output=True)

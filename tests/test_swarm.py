@@ -92,9 +92,11 @@ def wait_answering(url: str, timeout: float = 30) -> None:
 
 def test_w_every_service_converged_healthy_and_the_migrate_job_completed(swarm):
     services = swarm.services()
-    assert set(services) == {"db", "migrate", "backend", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager"}
+    assert set(services) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager",
+                       "redis-exporter"}
     assert swarm.lagging() == []
     assert swarm.healthy("backend") == 2
+    assert swarm.healthy("worker") == 2 and swarm.healthy("beat") == 1  # worker_replicas; exactly one scheduler
     assert any(t["CurrentState"].startswith("Complete") for t in swarm.tasks("migrate", running_only=False))
 
 
@@ -140,17 +142,41 @@ def test_w_scale_backend_1_3_1_without_a_failed_request(swarm):
     swarm.wait_converged(180)
 
 
-def test_w_roll_a_new_backend_image_without_a_failed_request(swarm):
+def slow_task_started(swarm, seconds: int) -> str:
+    """A long task enqueued from a backend task and running on a worker; returns its key."""
+    key = f"roll-{uuid.uuid4().hex[:8]}"
+    backend = swarm.containers("backend")[0]["Id"]
+    subprocess.run(["docker", "exec", backend, "/opt/hardstack/entrypoint.sh", "python", "manage.py", "shell", "-c",
+                    f"from demo.tasks import slow; slow.delay({key!r}, {seconds})"], check=True, capture_output=True)
+    wait_task(swarm, key, lambda t: t.get("attempts") == 1, 60, "no worker started the long task")
+    return key
+
+
+def wait_task(swarm, key: str, done, timeout: float, what: str) -> dict:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not done(task := http(swarm.url + "/api/tasks/").json()["tasks"].get(key) or {}):
+        assert time.monotonic() < deadline, f"{what}: {task}"
+        time.sleep(1)
+    return task
+
+
+def test_w_roll_a_new_backend_image_without_a_failed_request_or_a_lost_task(swarm):
     image = swarm.services()["backend"]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
     new = image.rsplit(":", 1)[0] + ":v2"
     subprocess.run(["docker", "tag", image, new], check=True)
+    key = slow_task_started(swarm, 15)  # the workers roll too: the old one finishes it in its warm shutdown
     swarm.env["APP_VERSION"] = "v2"
     with RequestLoop(swarm.url + "/api/health/") as loop:
         took = swarm.deploy(timeout=300)
     print(f"[swarm] roll to {new}: {took:.1f}s, {loop.total} requests, {loop.failed} failed")
-    assert swarm.update_state("backend") == "completed"
+    assert swarm.update_state("backend") == "completed" and swarm.update_state("worker") == "completed"
     assert {c["Config"]["Image"] for c in swarm.containers("backend")} == {new}
+    assert {c["Config"]["Image"] for c in swarm.containers("worker")} == {new} and swarm.healthy("beat") == 1
     assert loop.total > 20 and loop.failed == 0, loop.failures[:10]
+    task = wait_task(swarm, key, lambda t: t.get("finished"), 60, "the long task never finished")
+    assert task["attempts"] == 1, f"the roll cut the task off and it ran again: {task}"
 
 
 def test_w_a_broken_image_rolls_back_by_itself_and_the_old_tasks_keep_serving(swarm):

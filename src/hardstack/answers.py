@@ -102,6 +102,15 @@ def _shell_syntax_error(command: str) -> str:
     return proc.stderr.strip().split("\n")[-1].removeprefix("sh: ") if proc.returncode else ""
 
 
+def _names(value: str | list[str], pattern: re.Pattern, what: str) -> list[str]:
+    """A list given as words (spaces or commas) or as a YAML list, each word matching pattern."""
+    names = value.replace(",", " ").split() if isinstance(value, str) else [str(n) for n in value]
+    bad = [n for n in names if not pattern.match(n)]
+    if bad:
+        raise ValueError(f"must be {what}; not {', '.join(map(repr, bad))}")
+    return names
+
+
 def _relative_path(value: str, key: str, allow_parent: bool) -> str:
     if not value or value.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", value):
         raise ValueError(f"must be a relative path (got {value!r}); write it relative to the layout, e.g. ../my-{key.split('_')[0]}")
@@ -252,17 +261,10 @@ class Answers(BaseModel):
 
     @field_validator("backend_secrets", mode="before")
     @classmethod
-    def _names(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return v.replace(",", " ").split()
-        return v
-
-    @field_validator("backend_secrets")
-    @classmethod
-    def _secret_names(cls, v: list[str]) -> list[str]:
-        bad = [n for n in v if not ENV_NAME_RE.match(n)]
-        if bad:
-            raise ValueError(f"must be environment variable names such as SENTRY_DSN (uppercase letters, digits, '_'); not {', '.join(map(repr, bad))}")
+    def _secret_names(cls, v: Any) -> Any:
+        if not isinstance(v, (str, list)):
+            return v
+        v = _names(v, ENV_NAME_RE, "environment variable names such as SENTRY_DSN (uppercase letters, digits, '_')")
         if len(set(v)) != len(v):
             raise ValueError("names a secret twice; list each once")
         return v
@@ -279,11 +281,7 @@ class Answers(BaseModel):
     @field_validator("redis_url_vars")
     @classmethod
     def _url_vars(cls, v: str) -> str:
-        names = v.replace(",", " ").split()
-        bad = [n for n in names if not ENV_NAME_RE.match(n)]
-        if bad:
-            raise ValueError(f"must be environment variable names separated by spaces, e.g. CELERY_BROKER_URL REDIS_URL; not {', '.join(map(repr, bad))}")
-        return " ".join(names)
+        return " ".join(_names(v, ENV_NAME_RE, "environment variable names separated by spaces, e.g. CELERY_BROKER_URL REDIS_URL"))
 
     @field_validator("project_name")
     @classmethod
@@ -446,11 +444,7 @@ class Answers(BaseModel):
     @field_validator("backend_runtime_packages")
     @classmethod
     def _packages(cls, v: str) -> str:
-        names = v.replace(",", " ").split()
-        bad = [n for n in names if not DEBIAN_PACKAGE_RE.match(n)]
-        if bad:
-            raise ValueError(f"must be Debian package names separated by spaces, e.g. libodbc2 libpq5 (or pinned: libodbc2=2.3.11-2+deb12u1); not {', '.join(map(repr, bad))}")
-        return " ".join(names)
+        return " ".join(_names(v, DEBIAN_PACKAGE_RE, "Debian package names separated by spaces, e.g. libodbc2 libpq5 (or pinned: libodbc2=2.3.11-2+deb12u1)"))
 
     @field_validator("bind_address")
     @classmethod

@@ -17,7 +17,8 @@ from pathlib import Path
 from hardstack.stack import StackError
 
 # Swarm never removes volumes; `remove` drops every other volume of the stack and keeps these.
-PROTECTED_VOLUMES = ("db-data", "backups")
+# The database, its dumps and the broker's queued tasks outlive a `stack rm`.
+PROTECTED_VOLUMES = ("db-data", "backups", "redis-data")
 
 
 def docker(*args: str, check: bool = True, env: dict | None = None, cwd: Path | None = None,

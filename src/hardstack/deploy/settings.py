@@ -27,6 +27,20 @@ SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.co
 URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 
+def _json_object(value: Any, example: str) -> dict | None:
+    """A config value that is a non-empty JSON object (given as text or already parsed), or None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"must be JSON such as {example}") from None
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"must be a JSON object such as {example}")
+    return value
+
+
 class SettingsError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -128,16 +142,8 @@ class DeploySettings(BaseSettings):
     @field_validator("image_digests", mode="before")
     @classmethod
     def _digests(cls, v: Any) -> Any:
-        if v is None:
-            return v
-        if isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except ValueError:
-                raise ValueError('must be JSON such as {"backend": "sha256:<64 hex>"}') from None
-        if not isinstance(v, dict) or not v:
-            raise ValueError('must be a JSON object such as {"backend": "sha256:<64 hex>"}')
-        bad = [f"{k}={d}" for k, d in v.items() if not re.fullmatch(r"sha256:[0-9a-f]{64}", str(d))]
+        v = _json_object(v, '{"backend": "sha256:<64 hex>"}')
+        bad = [f"{k}={d}" for k, d in (v or {}).items() if not re.fullmatch(r"sha256:[0-9a-f]{64}", str(d))]
         if bad:
             raise ValueError(f"not sha256:<64 hex> digests: {', '.join(bad)}")
         return v
@@ -145,13 +151,9 @@ class DeploySettings(BaseSettings):
     @field_validator("backend_secrets", mode="before")
     @classmethod
     def _app_secrets(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except ValueError:
-                raise ValueError('must be a JSON object such as {"SENTRY_DSN": "https://..."}') from None
-        if v is not None and (not isinstance(v, dict) or not all(isinstance(x, str) and x for x in v.values())):
-            raise ValueError('must be a JSON object of non-empty strings, such as {"SENTRY_DSN": "https://..."}')
+        v = _json_object(v, '{"SENTRY_DSN": "https://..."}')
+        if v is not None and not all(isinstance(x, str) and x for x in v.values()):
+            raise ValueError('must hold non-empty strings, such as {"SENTRY_DSN": "https://..."}')
         return v
 
     @field_validator("redis_password")
