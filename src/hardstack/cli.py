@@ -66,7 +66,7 @@ def _interactive() -> bool:
 
 
 def _answers_help() -> str:
-    rows = [f"{name}={field.default!r}: {field.description}" for name, field in Answers.model_fields.items()]
+    rows = [f"{name}={field.get_default(call_default_factory=True)!r}: {field.description}" for name, field in Answers.model_fields.items()]
     return "Answers, as KEY=VALUE (defaults shown):\n\n" + "\n\n".join(rows)
 
 
