@@ -177,5 +177,5 @@ def test_redis_and_its_exporter_contract(images, tmp_path):
             time.sleep(0.3)
         assert "redis_up 1" in metrics and 'redis_key_size{db="db0",key="celery"} 2' in metrics and "redis_pubsub_patterns" in metrics
     finally:
-        subprocess.run(["docker", "rm", "-f", name, exporter], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", name, exporter], capture_output=True)  # -v: the image's anonymous /data volume
         subprocess.run(["docker", "network", "rm", net], capture_output=True)
