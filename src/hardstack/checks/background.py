@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from hardstack.catalog import WORKER_STOP_GRACE
-from hardstack.checks.compose import environment_of, services
+from hardstack.checks.compose import duration_seconds, environment_of, services
 from hardstack.checks.result import NA, Result, check
 
 REDIS_SECRET = "/run/secrets/redis_password"
@@ -33,13 +33,6 @@ def _celery_role(svc: dict) -> str | None:
     if "celery" not in " ".join(cmd[:2]):
         return None
     return "beat" if "beat" in cmd else "worker" if "worker" in cmd else None
-
-
-def _seconds(value) -> float:
-    m = re.fullmatch(r"(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", str(value or "").strip())
-    if not m or not any(m.groups()):
-        return 10.0  # compose's default
-    return int(m.group(1) or 0) * 60 + float(m.group(2) or 0)
 
 
 def _stack(layout: Path) -> dict:
@@ -146,7 +139,7 @@ def c20_workers(layout: Path) -> Result:
         test = " ".join(str(t) for t in ((svc.get("healthcheck") or {}).get("test") or []))
         if "celery_health.py" not in test or "worker" not in test.split("celery_health.py", 1)[-1]:
             problems.append(f"{name}: the healthcheck {test!r} does not ping this worker (celery_health.py worker)")
-        grace = _seconds(svc.get("stop_grace_period"))
+        grace = duration_seconds(svc.get("stop_grace_period"))
         if grace < 30:
             problems.append(f"{name}: stop_grace_period {svc.get('stop_grace_period') or '10s (default)'} leaves a running task no time to finish; "
                             f"give it at least 30s ({WORKER_STOP_GRACE}s by default)")
@@ -158,7 +151,7 @@ def c20_workers(layout: Path) -> Result:
             update = (svc.get("deploy") or {}).get("update_config") or {}
             if update.get("order") != "start-first":  # failure_action and the rest: W2, for every stateless service
                 problems.append(f"stack.yaml {name}: roll like the backend (update_config.order: start-first: the new worker is ready before the old one drains)")
-            if _seconds(svc.get("stop_grace_period")) < 30:
+            if duration_seconds(svc.get("stop_grace_period")) < 30:
                 problems.append(f"stack.yaml {name}: stop_grace_period below 30s")
     return check("C20", problems, f"{len(workers)} worker service(s): the backend's image, environment and hardening, ping healthcheck, warm shutdown")
 

@@ -174,6 +174,15 @@ def memory_bytes(value) -> float:
     return float(m.group(1)) * {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
 
 
+def duration_seconds(value, default: float = 10.0) -> float:
+    """A compose duration ("2m0s", "120s", "1m30s", "1h") in seconds; default (compose's 10 s stop grace) when unset."""
+    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", str(value or "").strip())
+    if not value or not m or not any(m.groups()):
+        return default
+    hours, minutes, seconds = (float(g or 0) for g in m.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
 def c7_limits(layout: Path) -> Result:
     problems = []
     for name, svc in services(layout).items():

@@ -32,6 +32,7 @@ import pulumi_docker as docker
 
 from hardstack.answers import Answers, validate
 from hardstack.catalog import SERVICES
+from hardstack.checks.compose import duration_seconds
 from hardstack.deploy.settings import DeploySettings
 
 LABEL = "io.hardstack.stack"
@@ -123,16 +124,6 @@ def _slug(path: str) -> str:
 
 def _mb(value: Any) -> int:
     return max(1, int(value or 0) // 2**20)
-
-
-def _grace_seconds(value: Any, default: int = 10) -> int:
-    """compose's stop_grace_period ("2m0s", "120s", "1m30s") in seconds: how long a stop waits before SIGKILL
-    (a worker's warm shutdown finishes its running tasks within it)."""
-    m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", str(value or "").strip())
-    if not value or not m or not any(m.groups()):
-        return default
-    hours, minutes, seconds = (float(g or 0) for g in m.groups())
-    return int(hours * 3600 + minutes * 60 + seconds)
 
 
 def _tmpfs(entries: list[str]) -> dict[str, str]:
@@ -302,7 +293,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
                                for n in (svc.get("networks") or {})],
             volumes=mounts, ports=ports, healthcheck=_healthcheck(svc.get("healthcheck")),
             wait=not one_shot, wait_timeout=settings.wait_timeout, must_run=not one_shot,
-            attach=one_shot, logs=one_shot, destroy_grace_seconds=_grace_seconds(svc.get("stop_grace_period")), labels=marks,
+            attach=one_shot, logs=one_shot, destroy_grace_seconds=int(duration_seconds(svc.get("stop_grace_period"))), labels=marks,
             opts=pulumi.ResourceOptions(depends_on=deps + ([files.filler] if files.filler else []),
                                         delete_before_replace=stop_first))
         containers[name] = container
