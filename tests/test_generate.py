@@ -39,7 +39,9 @@ def assert_fully_rendered(layout: Path) -> None:
 def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
     for key in ("backend_context", "frontend_context"):
         if answers.get(key, "").startswith("../"):
-            (tmp_path / answers[key].removeprefix("../")).mkdir(parents=True)  # the sibling repos (C14)
+            repo = tmp_path / answers[key].removeprefix("../")
+            repo.mkdir(parents=True)  # the sibling repos (C14)
+            (repo / "requirements.txt").write_text("Django>=5.2,<5.3\n")
     result = cli("new", "--no-input", "-o", str(tmp_path), *assignments(answers))
     assert result.exit_code == 0, result.output
     layout = next(p for p in tmp_path.iterdir() if (p / "compose.yaml").exists())

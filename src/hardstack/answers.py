@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardstack import __version__ as VERSION
-from hardstack.catalog import (ACTIONS, DOCKERIGNORE, IMAGES, LIMITS, PULUMI_VERSION, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS,
-                               WORKER_STOP_GRACE, CREDENTIAL_NAME, Secret)
+from hardstack.catalog import (ACTIONS, DOCKERIGNORE, IMAGES, INSTALLERS, LIMITS, LOCKFILES, PULUMI_VERSION, REDIS_MAXMEMORY, SECRETS,
+                               SERVER_PACKAGES, SERVICES, UIDS, WORKER_STOP_GRACE, CREDENTIAL_NAME, Secret)
 
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?$")
@@ -44,10 +44,11 @@ PROMPTED: dict[str, Any] = {
     "django_settings_module": lambda v: not v.get("include_example_app", True),
     "wsgi_app": lambda v: not v.get("include_example_app", True),
     "frontend_context": lambda v: not v.get("include_example_app", True),
-    "frontend_build_command": lambda v: not v.get("include_example_app", True),
-    "frontend_dist_dir": lambda v: not v.get("include_example_app", True),
+    "frontend_build_command": lambda v: not v.get("include_example_app", True) and v.get("frontend_context", "x") != "",
+    "frontend_dist_dir": lambda v: not v.get("include_example_app", True) and v.get("frontend_context", "x") != "",
     "backend_runtime_packages": lambda v: not v.get("include_example_app", True),
-    "api_url": lambda v: not v.get("include_example_app", True),
+    "asgi_app": lambda v: v.get("server") == "uvicorn",
+    "api_url": lambda v: not v.get("include_example_app", True) and v.get("frontend_context", "x") != "",
     "celery_app": None,
     "enable_beat": lambda v: bool(v.get("celery_app")),
     "worker_concurrency": lambda v: bool(v.get("celery_app")),
@@ -133,11 +134,19 @@ class Answers(BaseModel):
 
     include_example_app: bool = Field(True, description="Ship a small example Django backend and Vite frontend so the stack runs at once")
     backend_context: str = Field("backend", description="Backend build context, relative to the layout (e.g. ../api)")
-    backend_requirements: str = Field("requirements.txt", description="Requirements file inside the backend context")
+    backend_installer: Literal["auto", "uv", "poetry", "pip"] = Field("auto", description="How the build installs the app's dependencies: "
+                                                                      "uv (uv.lock), poetry (poetry.lock), pip (backend_requirements); "
+                                                                      "auto picks by the lockfile in backend_context and says which")
+    backend_requirements: str = Field("requirements.txt", description="With pip: the requirements file inside the backend context")
     backend_dockerfile: str = Field("", description="Empty: build with the layout's hardened backend/Dockerfile. Otherwise the Dockerfile, relative to backend_context, that you chose to build instead (hardstack check then checks that one)")
+    backend_build_packages: str = Field("", description="Debian packages the build stage needs to install the app's dependencies, space separated "
+                                        "(e.g. gcc libpq-dev for psycopg[c]); never in the runtime image")
     backend_runtime_packages: str = Field("", description="Debian packages the app's wheels need at run time, space separated, optionally pinned as name=version (e.g. libodbc2 for pyodbc); installed in the runtime stage only")
     django_settings_module: str = Field("config.settings", description="DJANGO_SETTINGS_MODULE of the backend")
     wsgi_app: str = Field("config.wsgi:application", description="WSGI application gunicorn serves, module:attribute")
+    server: Literal["gunicorn", "uvicorn"] = Field("gunicorn", description="gunicorn (WSGI, wsgi_app) or uvicorn workers under gunicorn "
+                                                   "(ASGI, asgi_app: async views, websockets)")
+    asgi_app: str = Field("config.asgi:application", description="With server=uvicorn: the ASGI application, module:attribute")
     backend_port: int = Field(8000, description="Port gunicorn listens on inside the backend container")
     gunicorn_workers: int = Field(3, description="Number of gunicorn workers")
     health_path: str = Field("/api/health/", description="Backend path that answers 200 when the app and its database are up")
@@ -162,7 +171,8 @@ class Answers(BaseModel):
                                        "secrets/app_<name> delivered as NAME_FILE and exported as NAME for the app process only. "
                                        "In --config-file YAML as a list; on the command line space separated: backend_secrets='SENTRY_DSN SMTP_PASSWORD'")
 
-    frontend_context: str = Field("frontend", description="Frontend build context, relative to the layout (e.g. ../web)")
+    frontend_context: str = Field("frontend", description="Frontend build context, relative to the layout (e.g. ../web); empty: no SPA, "
+                                  "the proxy sends / to the backend, which serves its own pages")
     frontend_build_command: str = Field("npm run build", description="Command that builds the frontend")
     frontend_dist_dir: str = Field("dist", description="Folder the build writes, relative to the frontend context")
     frontend_dockerfile: str = Field("", description="Empty: build with the layout's hardened frontend/Dockerfile. Otherwise the Dockerfile, relative to frontend_context, that you chose to build instead")
@@ -208,7 +218,8 @@ class Answers(BaseModel):
     http_port: int = Field(8080, description="Host port for HTTP")
     https_port: int = Field(8443, description="Host port for HTTPS (TLS on)")
 
-    python_image: str = Field(IMAGES["python_image"][1], description="Python base image of the backend (tag, optional @digest)")
+    python_image: str = Field(IMAGES["python_image"][1], description="Python base image of the backend (tag, optional @digest); "
+                              "not given: the version the app declares (.python-version, else requires-python), on Debian trixie")
     node_image: str = Field(IMAGES["node_image"][1], description="Node image of the frontend build stage")
     nginx_image: str = Field(IMAGES["nginx_image"][1], description="Unprivileged nginx image (frontend and proxy)")
     db_image: str = Field(IMAGES["db_image"][1], description="TimescaleDB image")
@@ -311,12 +322,20 @@ class Answers(BaseModel):
     @field_validator("backend_context", "frontend_context")
     @classmethod
     def _context(cls, v: str, info) -> str:
+        if info.field_name == "frontend_context" and not v.strip():
+            return ""  # no SPA
         return _relative_path(v, info.field_name, allow_parent=True)
 
     @field_validator("backend_requirements", "frontend_dist_dir")
     @classmethod
     def _inner_path(cls, v: str, info) -> str:
-        return _relative_path(v, info.field_name, allow_parent=False)
+        v = _relative_path(v, info.field_name, allow_parent=False)
+        name = v.rsplit("/", 1)[-1]
+        if info.field_name == "backend_requirements" and (name == "pyproject.toml" or name in LOCKFILES):
+            installer = LOCKFILES.get(name, "uv or poetry")
+            raise ValueError(f"{v} is not a requirements file: set backend_installer={installer if name in LOCKFILES else 'auto'} "
+                             "(the build installs from the project's lockfile) and leave backend_requirements as it is")
+        return v
 
     @field_validator("django_settings_module")
     @classmethod
@@ -325,12 +344,12 @@ class Answers(BaseModel):
             raise ValueError(f"must be a dotted Python module path such as config.settings, got {v!r}")
         return v
 
-    @field_validator("wsgi_app")
+    @field_validator("wsgi_app", "asgi_app")
     @classmethod
-    def _wsgi(cls, v: str) -> str:
+    def _wsgi(cls, v: str, info) -> str:
         module, _, attr = v.partition(":")
         if not DOTTED_RE.match(module) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", attr):
-            raise ValueError(f"must be module:attribute such as config.wsgi:application, got {v!r}")
+            raise ValueError(f"must be module:attribute such as config.{info.field_name[:4]}:application, got {v!r}")
         return v
 
     @field_validator("frontend_build_command", "openapi_command", "frontend_client_command", "hardstack_package")
@@ -441,7 +460,7 @@ class Answers(BaseModel):
     def _dockerfile(cls, v: str, info) -> str:
         return _relative_path(v, info.field_name, allow_parent=True) if v else ""
 
-    @field_validator("backend_runtime_packages")
+    @field_validator("backend_runtime_packages", "backend_build_packages")
     @classmethod
     def _packages(cls, v: str) -> str:
         return " ".join(_names(v, DEBIAN_PACKAGE_RE, "Debian package names separated by spaces, e.g. libodbc2 libpq5 (or pinned: libodbc2=2.3.11-2+deb12u1)"))
@@ -504,13 +523,18 @@ class Answers(BaseModel):
             raise ValueError(f"backend_port: {self.backend_port} clashes with a port another service of the layout uses inside the network; choose another, e.g. 8000")
         if self.include_example_app:
             for key, default in (("backend_context", "backend"), ("frontend_context", "frontend")):
-                if getattr(self, key) != default:
+                if getattr(self, key) not in (default, "" if key == "frontend_context" else default):
                     raise ValueError(f"{key}: the example app is rendered into '{default}'; keep {key}={default} or set include_example_app=no to build your own repo")
             for key in ("backend_dockerfile", "frontend_dockerfile"):
                 if getattr(self, key):
                     raise ValueError(f"{key}: the example app builds with the layout's own Dockerfile; leave {key} empty")
+            if self.backend_installer not in ("auto", "pip"):
+                raise ValueError(f"backend_installer: the example app installs from requirements.txt; leave backend_installer=auto "
+                                 "or set include_example_app=no to build your own repo")
         else:
             for key in ("backend_context", "frontend_context"):
+                if key == "frontend_context" and not self.has_frontend:
+                    continue
                 if not SIBLING_RE.match(getattr(self, key)):
                     raise ValueError(f"{key}: without the example app, point it at your repo beside this layout, e.g. ../my-{key.split('_')[0]} (one '../', then the repo folder; or set include_example_app=yes)")
         if self.enable_monitoring and self.alert_receiver == "email":
@@ -536,6 +560,52 @@ class Answers(BaseModel):
 
     # ---- derived values the templates and the deploy program share ----------------------
     @property
+    def ci_python(self) -> str:
+        """The Python the backend workflow tests with: the image's."""
+        from hardstack.catalog import DEFAULT_PYTHON
+
+        return self.python_version or DEFAULT_PYTHON
+
+    @property
+    def has_frontend(self) -> bool:
+        """An SPA of its own (frontend_context set); without one the proxy sends / to the backend."""
+        return bool(self.frontend_context)
+
+    @property
+    def installer(self) -> str:
+        """uv, poetry or pip. `hardstack new` turns auto into what the backend context holds; a layout
+        rendered without looking (plain cookiecutter) installs with pip from backend_requirements."""
+        return "pip" if self.backend_installer == "auto" else self.backend_installer
+
+    @property
+    def installer_requirement(self) -> str:
+        return INSTALLERS[self.installer]
+
+    @property
+    def server_packages(self) -> tuple[str, ...]:
+        return SERVER_PACKAGES[self.server]
+
+    @property
+    def build_packages(self) -> list[str]:
+        return self.backend_build_packages.split()
+
+    @property
+    def build_packages_unpinned(self) -> bool:
+        return any("=" not in p for p in self.build_packages)
+
+    @property
+    def app_entry(self) -> tuple[str, str]:
+        """The variable gunicorn's entry module reads the app from, and the app: WSGI or ASGI (server)."""
+        return ("ASGI_APP", self.asgi_app) if self.server == "uvicorn" else ("WSGI_APP", self.wsgi_app)
+
+    @property
+    def python_version(self) -> str | None:
+        """The X.Y of python_image, when its tag says it (python:3.13-slim-trixie -> 3.13)."""
+        from hardstack.backend_project import image_python_version
+
+        return image_python_version(self.python_image)
+
+    @property
     def image_vars(self) -> dict[str, tuple[str, str]]:
         """answer key -> (variable name, reference) for every image."""
         return {key: (var, getattr(self, key)) for key, (var, _) in IMAGES.items()}
@@ -552,7 +622,7 @@ class Answers(BaseModel):
         An explicit `*_dockerfile` answer builds that Dockerfile in the repo instead.
         """
         result = {}
-        for part in ("backend", "frontend"):
+        for part in ("backend", "frontend") if self.has_frontend else ("backend",):
             context, own = getattr(self, f"{part}_context"), getattr(self, f"{part}_dockerfile")
             if self.include_example_app:
                 build = {"context": part, "dockerfile": "Dockerfile", "args": {}, "ignore": f"{part}/.dockerignore"}
@@ -587,7 +657,7 @@ class Answers(BaseModel):
         """The repo folders beside the layout (empty with the example app)."""
         if self.include_example_app:
             return []
-        return list(dict.fromkeys(getattr(self, f"{p}_context").removeprefix("../").split("/")[0] for p in ("backend", "frontend")))
+        return list(dict.fromkeys(b["app_dir"].removeprefix("../").split("/")[0] for b in self.builds.values()))
 
     def dockerignore(self, part: str, sibling: bool = False) -> list[str]:
         """Lines of a part's ignore file: relative to the app's root, or (sibling) to the shared parent."""
@@ -635,7 +705,8 @@ class Answers(BaseModel):
     @property
     def services(self) -> list[str]:
         def wanted(name: str, svc) -> bool:
-            return (self.enable_monitoring or not svc.monitoring) and (self.uses_redis or not svc.celery) and (name != "beat" or self.runs_beat)
+            return ((self.enable_monitoring or not svc.monitoring) and (self.uses_redis or not svc.celery) and (name != "beat" or self.runs_beat)
+                    and (name != "frontend" or self.has_frontend))
 
         return [name for name, svc in SERVICES.items() if wanted(name, svc)]
 
@@ -668,7 +739,7 @@ class Answers(BaseModel):
         names |= {n: "redis_url_vars" for n in self.redis_url_names}
         for name in ("DJANGO_SETTINGS_MODULE", "HARDSTACK_FILE_VARS", "HARDSTACK_DATABASE_URL_VAR", "HARDSTACK_REDIS_URL_VARS",
                      "HARDSTACK_REDIS_PASSWORD_FILE", "HARDSTACK_CELERY_APP", "HARDSTACK_WAIT_FOR_MIGRATIONS", "GUNICORN_WORKERS",
-                     "MEDIA_ROOT", "MEDIA_URL", "WSGI_APP", "BACKEND_PORT", "HEALTH_PATH", "PATH", "HOME", "HOSTNAME",
+                     "MEDIA_ROOT", "MEDIA_URL", "WSGI_APP", "ASGI_APP", "BACKEND_PORT", "HEALTH_PATH", "PATH", "HOME", "HOSTNAME",
                      "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", *self.https_env):
             names.setdefault(name, "the layout (backend/Dockerfile, compose.yaml)")
         return names
@@ -854,7 +925,20 @@ class Answers(BaseModel):
         """The dev container's workspace: this layout, or the folder holding the sibling repos."""
         if self.include_example_app:
             return {"mount": "..", "backend": "backend", "frontend": "frontend"}
-        return {"mount": "../..", "backend": self.backend_context.split("/")[-1], "frontend": self.frontend_context.split("/")[-1]}
+        return {"mount": "../..", "backend": self.backend_context.split("/")[-1], "frontend": self.frontend_context.split("/")[-1] or ""}
+
+    @property
+    def dev_install(self) -> str:
+        """The dev container's postCreateCommand: the app's dependencies as its installer installs them (dev
+        group included) into /workspace/.venv, then the SPA's."""
+        w = self.dev_workspace
+        backend = {
+            "uv": f"pip install '{self.installer_requirement}' && (cd {w['backend']} && UV_PROJECT_ENVIRONMENT=/workspace/.venv uv sync --locked)",
+            "poetry": f"pip install '{self.installer_requirement}' && python -m venv /workspace/.venv && "
+                      f"(cd {w['backend']} && VIRTUAL_ENV=/workspace/.venv poetry install --no-root)",
+            "pip": f"python -m venv /workspace/.venv && /workspace/.venv/bin/pip install -r {w['backend']}/{self.backend_requirements}",
+        }[self.installer]
+        return backend + (f" && (cd {w['frontend']} && npm ci)" if self.has_frontend else "")
 
     @property
     def compose_project(self) -> str:

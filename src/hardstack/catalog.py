@@ -97,9 +97,28 @@ PLACEHOLDERS: dict[str, str] = {
 CREDENTIAL_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
 
 
+# The backend's Python: python:<version>-slim-<PYTHON_DEBIAN>. With nothing declared by the app, the
+# python3 of Debian's current stable release (trixie: 3.13), which the stand-in can run too.
+PYTHON_DEBIAN = "trixie"
+DEFAULT_PYTHON = "3.13"
+# The versions a declared requires-python may pick from, newest first (python.org's maintained ones).
+PYTHON_VERSIONS = ("3.14", "3.13", "3.12", "3.11", "3.10")
+
+# How the build stage installs the app's dependencies (answer backend_installer), each pinned, from PyPI,
+# into a throwaway tools venv of the build stage: the runtime image gets the app's venv only.
+INSTALLERS: dict[str, str] = {"uv": "uv==0.13.9", "poetry": "poetry==2.5.1", "pip": ""}
+# The lockfile that makes `auto` pick an installer, in the order they are looked for.
+LOCKFILES: dict[str, str] = {"uv.lock": "uv", "poetry.lock": "poetry"}
+# What the layout's server adds to the app's dependencies (answer server): gunicorn runs the app,
+# whitenoise serves its static files when it has nothing of its own; uvicorn's worker for ASGI apps.
+SERVER_PACKAGES: dict[str, tuple[str, ...]] = {
+    "gunicorn": ("gunicorn==23.0.0", "whitenoise>=6.7,<7"),
+    "uvicorn": ("gunicorn==23.0.0", "whitenoise>=6.7,<7", "uvicorn-worker==0.4.0"),
+}
+
 # Images: answer key -> (compose/env variable, default reference).
 IMAGES: dict[str, tuple[str, str]] = {
-    "python_image": ("PYTHON_IMAGE", "python:3.12-slim-bookworm"),
+    "python_image": ("PYTHON_IMAGE", f"python:{DEFAULT_PYTHON}-slim-{PYTHON_DEBIAN}"),
     "node_image": ("NODE_IMAGE", "node:22-bookworm-slim"),
     "nginx_image": ("NGINX_IMAGE", "nginxinc/nginx-unprivileged:1.27-bookworm"),
     "db_image": ("DB_IMAGE", "timescale/timescaledb:2.17.2-pg17"),

@@ -102,6 +102,13 @@ def new(
                     err.print(f"  - {line}", markup=False)
                 bad = [line.split(":", 1)[0] for line in exc.problems if line.split(":", 1)[0] in Answers.model_fields]
                 values = _prompt({k: v for k, v in values.items() if k not in bad}, bad or ["project_name"])
+        from hardstack.backend_project import fit_to_backend
+
+        # The backend repo says how it installs and which Python it runs: auto answers follow it.
+        backend = output_dir if part else output_dir / answers.project_slug / answers.backend_context
+        answers, notes = fit_to_backend(answers, backend.resolve(), set(values))
+        for note in notes:
+            out.print(note, markup=False, highlight=False)
         if part:
             written = render_part(answers, part, output_dir, overwrite=overwrite)
             for path in written:

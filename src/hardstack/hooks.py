@@ -55,6 +55,20 @@ def remove_sibling_ignore_file(root: Path, part: str) -> None:
     _remove(root / part, "Dockerfile.dockerignore")
 
 
+def remove_frontend(root: Path) -> None:
+    """No SPA (frontend_context empty): no frontend image, no frontend workflow."""
+    _remove(root, "frontend")
+    _remove(root / ".github" / "workflows", "frontend.yml")
+
+
+def remove_asgi_entry(root: Path) -> None:
+    _remove(root / "backend" / "deploy", "hardstack_asgi.py")
+
+
+def remove_wsgi_entry(root: Path) -> None:
+    _remove(root / "backend" / "deploy", "hardstack_wsgi.py")
+
+
 def remove_monitoring(root: Path) -> None:
     _remove(root, "prometheus", "alertmanager")
 
@@ -131,9 +145,15 @@ def post_generate(root: Path, raw: dict[str, Any] | Answers) -> int:
     if not answers.include_example_app:
         remove_example_backend(root)
         remove_example_frontend(root)
+    if not answers.has_frontend:
+        remove_frontend(root)
     for part, build in answers.builds.items():
         if not build["args"]:
             remove_sibling_ignore_file(root, part)
+    if answers.server == "uvicorn":
+        remove_wsgi_entry(root)
+    else:
+        remove_asgi_entry(root)
     if not answers.enable_monitoring:
         remove_monitoring(root)
     if not answers.enable_tls:

@@ -2,8 +2,15 @@
 import os
 
 bind = f"0.0.0.0:{os.environ.get('BACKEND_PORT', '8000')}"
-# The app's WSGI_APP ({{ cookiecutter.wsgi_app }}), wrapped to serve its static files (see hardstack_wsgi.py).
+{%- set a = cookiecutter | answers %}
+{%- if a.server == "uvicorn" %}
+# The app's ASGI_APP ({{ a.asgi_app }}) in uvicorn workers, wrapped to serve its static files (see hardstack_asgi.py).
+wsgi_app = "hardstack_asgi:application"
+worker_class = "uvicorn_worker.UvicornWorker"
+{%- else %}
+# The app's WSGI_APP ({{ a.wsgi_app }}), wrapped to serve its static files (see hardstack_wsgi.py).
 wsgi_app = "hardstack_wsgi:application"
+{%- endif %}
 pythonpath = "/opt/hardstack"
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 worker_tmp_dir = "/tmp"  # the root filesystem is read-only; /tmp is a tmpfs

@@ -1,20 +1,8 @@
 """gunicorn's entry: the app's own WSGI application (WSGI_APP), with its collected static files
 served by WhiteNoise when the app does not serve them itself, so the admin's CSS loads through the proxy."""
-import importlib
 import os
 
-from hardstack_static import static_root
-
-
-def load(spec: str):
-    module, _, attribute = spec.partition(":")
-    return getattr(importlib.import_module(module), attribute or "application")
-
-
-def serves_static_itself(settings) -> bool:
-    middleware = getattr(settings, "MIDDLEWARE", [])
-    return any(m.startswith("whitenoise.") for m in middleware) or "://" in str(settings.STATIC_URL or "")
-
+from hardstack_static import load, serves_static_itself, static_root
 
 application = load(os.environ["WSGI_APP"])
 
