@@ -664,7 +664,7 @@ class Answers(BaseModel):
         rules = DOCKERIGNORE["common"] + DOCKERIGNORE[part]
         if not sibling:
             return rules
-        args = self.builds[part]["args"]
+        args = self.builds[part]["args"] if part in self.builds else {}
         if not args:
             return []  # not a sibling build: the hook removes this file
         app, deploy = args["APP_DIR"], args["DEPLOY_DIR"]
@@ -871,7 +871,7 @@ class Answers(BaseModel):
             pulled["redis"] = "redis_image"
             if self.enable_monitoring:
                 pulled["redis-exporter"] = "redis_exporter_image"
-        reasons = {svc: built for svc in self.app_services + ["frontend"]}
+        reasons = {svc: built for svc in self.app_services + (["frontend"] if self.has_frontend else [])}
         for svc, key in pulled.items():
             if "@sha256:" not in getattr(self, key):
                 var = IMAGES[key][0]

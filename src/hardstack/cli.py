@@ -108,7 +108,7 @@ def new(
         backend = output_dir if part else output_dir / answers.project_slug / answers.backend_context
         answers, notes = fit_to_backend(answers, backend.resolve(), set(values))
         for note in notes:
-            out.print(note, markup=False, highlight=False)
+            out.print(note, markup=False, highlight=False, soft_wrap=True)
         if part:
             written = render_part(answers, part, output_dir, overwrite=overwrite)
             for path in written:
@@ -217,7 +217,10 @@ def up(
     if standins == "yes" or (standins == "auto" and not registry_reachable(IMAGES["python_image"][1])):
         out.print("No registry answers: building local stand-in base images from Debian packages (cached after the first run)")
         env_file = layout / (".env" if not (layout / ".env").exists() else ".standins.env")
-        env = standin_env(env_file)
+        try:
+            env = standin_env(env_file, answers.python_image)
+        except StackError as exc:
+            _fail([str(exc)], header="hardstack up: nothing was built or started:")
         out.print(f"Stand-in image variables written to {env_file}" + ("" if env_file.name == ".env" else " (load it before other compose commands)"))
     elif (layout / ".env").exists():
         env = read_env_file(layout / ".env")

@@ -97,14 +97,53 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def standin_env(env_file: Path) -> dict[str, str]:
-    """Build (or reuse) the stand-in images and return the variables that point a layout at them."""
+def standin_env(env_file: Path, python_image: str | None = None) -> dict[str, str]:
+    """Build (or reuse) the stand-in images and return the variables that point a layout at them.
+
+    With python_image, PYTHON_IMAGE (in the result and the file) is the stand-in that runs that image's
+    Python version; a version no stand-in runs is refused, naming the version and the answer."""
     from hardstack.resources import standins_script
 
-    proc = subprocess.run(["bash", str(standins_script()), str(env_file)], text=True, stdout=subprocess.PIPE)
-    if proc.returncode != 0:
-        raise StackError(f"scripts/stand-in-images failed (exit {proc.returncode}); see its output above")
-    return read_env_file(env_file)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="hardstack-standins-") as tmp:
+        written = Path(tmp) / "standins.env"
+        proc = subprocess.run(["bash", str(standins_script()), str(written)], text=True, stdout=subprocess.PIPE)
+        if proc.returncode != 0:
+            raise StackError(f"scripts/stand-in-images failed (exit {proc.returncode}); see its output above")
+        env = read_env_file(written)
+        lines = written.read_text().splitlines()
+    if python_image:  # refused before the layout's file is written
+        env["PYTHON_IMAGE"] = standin_python(env, python_image)
+        lines = [f"PYTHON_IMAGE={env['PYTHON_IMAGE']}" if line.startswith("PYTHON_IMAGE=") else line for line in lines]
+    env_file.write_text("\n".join(lines) + "\n")
+    return env
+
+
+def standin_pythons(env: dict[str, str]) -> dict[str, str]:
+    """Python version -> the stand-in image that runs it (PYTHON_IMAGE runs the default version)."""
+    from hardstack.catalog import DEFAULT_PYTHON
+
+    found = {DEFAULT_PYTHON: env["PYTHON_IMAGE"]}
+    for key, image in env.items():
+        m = re.fullmatch(r"PYTHON_(\d+)_(\d+)_IMAGE", key)
+        if m:
+            found[f"{m.group(1)}.{m.group(2)}"] = image
+    return found
+
+
+def standin_python(env: dict[str, str], python_image: str) -> str:
+    from hardstack.backend_project import image_python_version, python_image_for
+
+    pythons = standin_pythons(env)
+    version = image_python_version(python_image)
+    if version is None:
+        return pythons[next(iter(pythons))]  # a base of the user's own naming: the default stand-in
+    if version not in pythons:
+        raise StackError(f"python_image={python_image}: no stand-in runs Python {version} here (they run {', '.join(pythons)}); "
+                         f"set python_image to {' or '.join(python_image_for(v) for v in pythons)} (and the app's .python-version), "
+                         "or run where a registry answers")
+    return pythons[version]
 
 
 def registry_reachable(image: str, timeout: int = 20) -> bool:

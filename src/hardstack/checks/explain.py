@@ -55,6 +55,17 @@ EXPLANATIONS: dict[str, Explanation] = {
     "D10": Explanation(".git, .env*, secrets/, node_modules and tests are excluded from every build context, evaluated as Docker evaluates the ignore file.",
                        "Whatever the context sends can end up in a layer or a build cache.",
                        (("lets X into the build context", "add the path to the build's .dockerignore (or <Dockerfile>.dockerignore); later `!` rules re-include"),)),
+    "D11": Explanation("The backend image's Python (the Dockerfile's ARG, compose's build arg, a versioned PYTHON_IMAGE in .env) is the "
+                       "version the app declares in .python-version, or else picks from requires-python.",
+                       "An app locked and tested on one Python and run on another breaks on the first wheel or syntax the other lacks.",
+                       (("runs Python X, the app declares Y", "set python_image=python:Y-slim-trixie (or re-render without python_image: "
+                                                                "hardstack new reads the app's declaration), or change .python-version"),
+                        ("tag names no Python version", "use an image tagged python:X.Y-..., so the version can be read"))),
+    "D12": Explanation("The runtime stage installs none of backend_build_packages and copies from the build stage only the venv, the app "
+                       "and the layout's scripts.",
+                       "Compilers and -dev headers in the runtime image help whoever gets code execution build their tools.",
+                       (("runtime stage installs X", "take X out of backend_runtime_packages; it belongs in backend_build_packages"),
+                        ("copies ... from the build stage", "COPY --from=build only /opt/venv, /app and /opt/hardstack"))),
     "C1": Explanation("docker compose config, the compose-spec schema and yamllint all accept compose.yaml.",
                       "A file that does not parse as Compose v2 reads differently than you think, or not at all.",
                       (("compose config", "fix the key compose names; `docker compose config` reproduces it"),

@@ -44,6 +44,14 @@ def frontend_conf(layout: Path) -> Path:
     return layout / "frontend" / "deploy" / "nginx.conf"
 
 
+def confs(layout: Path) -> dict[str, str]:
+    """name -> the text of each nginx config: the proxy's, and the frontend's when the layout has an SPA."""
+    found = {"proxy": proxy_text(layout)}
+    if frontend_conf(layout).exists():
+        found["frontend"] = frontend_conf(layout).read_text()
+    return found
+
+
 def tls_on(layout: Path) -> bool:
     return (layout / "nginx" / "snippets" / "tls.conf").exists()
 
@@ -218,8 +226,7 @@ def n1_nginx_t(layout: Path) -> Result:
 
 
 def n2_server_tokens(layout: Path) -> Result:
-    problems = [f"{name}: no `server_tokens off`" for name, text in
-                (("proxy", proxy_text(layout)), ("frontend", frontend_conf(layout).read_text()))
+    problems = [f"{name}: no `server_tokens off`" for name, text in confs(layout).items()
                 if not re.search(r"^\s*server_tokens\s+off;", text, re.M)]
     # nginx drops the upstream's Server header (gunicorn/23.0.0) unless told to pass it on.
     problems += [f"{name}: proxy_pass_header {args[0]} passes the upstream's version on"
@@ -394,13 +401,15 @@ def n8_dotfiles_logs(layout: Path) -> Result:
             problems.append(f"{name}: autoindex on lists directories")
         problems += [f"{name}: proxy_pass {target} exposes a private service" for target in upstreams(tree)
                      if PRIVATE_UPSTREAMS.match(target)]
-        text = strip_comments(proxy_text(layout) if name == "proxy" else frontend_conf(layout).read_text())
+        text = strip_comments(confs(layout)[name])
         if re.search(r"\$(request_body|response_body|http_authorization|http_cookie)", text):
             problems.append(f"{name}: a log format records bodies or credentials")
     return check("N8", problems, "dotfiles, metrics and private services denied; no autoindex; logs hold no bodies")
 
 
 def n9_caching(layout: Path) -> Result:
+    if not frontend_conf(layout).exists():
+        return Result("N9", NA, "no SPA (frontend_context empty): the backend serves its pages and static files")
     text = strip_comments(frontend_conf(layout).read_text())
     locations = blocks(text, r"\blocation\s")
     assets = [loc for loc in locations if "/assets/" in loc.split("{", 1)[0]]

@@ -1,0 +1,93 @@
+"""Bar rows D11-D12: the backend image against the app it builds: the Python the app declares, and
+the build-time packages that must stay in the build stage."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hardstack.checks import builds
+from hardstack.checks.dockerfiles import parse
+from hardstack.checks.result import NA, Result, check
+
+# What a runtime stage may take from the build stage: the app's venv, the app, the layout's scripts.
+RUNTIME_FROM_BUILD = ("/opt/venv", "/app", "/opt/hardstack")
+
+
+def backend_build(layout: Path) -> builds.Build | None:
+    return next((b for b in builds.resolved(layout) if b.part == "backend"), None)
+
+
+def python_images(layout: Path, build: builds.Build) -> dict[str, str]:
+    """Where the backend's Python image is set -> the reference: the Dockerfile's ARG default, compose's
+    build arg default, and the layout's .env (a stand-in there names no version and is skipped)."""
+    from hardstack.backend_project import image_python_version
+
+    found = {}
+    if build.dockerfile.is_file():
+        default = parse(build.dockerfile)[0].get("PYTHON_IMAGE")
+        if default:
+            found[f"{build.dockerfile.name} ARG PYTHON_IMAGE"] = default
+    if build.args.get("PYTHON_IMAGE"):
+        found["compose.yaml build arg PYTHON_IMAGE"] = build.args["PYTHON_IMAGE"]
+    env = layout / ".env"
+    if env.is_file():
+        m = re.search(r"^PYTHON_IMAGE=(\S+)", env.read_text(), re.M)
+        if m and image_python_version(m.group(1)):
+            found[".env PYTHON_IMAGE"] = m.group(1)
+    return found
+
+
+def d11_python(layout: Path) -> Result:
+    from hardstack.backend_project import ProjectError, declared_python, image_python_version
+
+    build = backend_build(layout)
+    if build is None or not build.context.is_dir():
+        return Result("D11", NA, "no backend build context to read (row C14)")
+    app = (build.context / build.args.get("APP_DIR", ".")).resolve()
+    try:
+        declared = declared_python(app)
+    except ProjectError as err:
+        return check("D11", [str(err)])
+    if declared is None:
+        return Result("D11", NA, f"{app.name} declares no Python (.python-version or requires-python)")
+    problems = []
+    for where, image in python_images(layout, build).items():
+        version = image_python_version(image)
+        if version is None:
+            problems.append(f"{where}={image}: its tag names no Python version; use python:{declared.version}-slim-trixie "
+                            f"(the app declares {declared.version} in {declared.source})")
+        elif version != declared.version:
+            problems.append(f"{where}={image} runs Python {version}, the app declares {declared.version} ({declared.source}); "
+                            f"set python_image=python:{declared.version}-slim-trixie or change the app's declaration")
+    return check("D11", problems, f"the image runs Python {declared.version}, as {declared.source} says")
+
+
+def d12_build_packages(layout: Path) -> Result:
+    from hardstack.checks.layout import layout_answers
+
+    build = backend_build(layout)
+    if build is None or not build.dockerfile.is_file():
+        return Result("D12", NA, "no backend Dockerfile (row C14)")
+    stages = parse(build.dockerfile)[1]
+    runtime, earlier = stages[-1], {s.name for s in stages[:-1]}
+    wanted = {p.split("=")[0] for p in layout_answers(layout).build_packages}
+    problems = []
+    for instr, args in runtime.instructions:
+        if instr == "RUN":
+            installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", args.split("install", 1)[1])) if "apt-get install" in args else set()
+            leaked = sorted(wanted & installed)
+            if leaked:
+                problems.append(f"runtime stage installs {', '.join(leaked)} (backend_build_packages); move them out of "
+                                "backend_runtime_packages, which is for the libraries the app loads at run time (e.g. libpq5)")
+        if instr == "COPY" and (m := re.search(r"--from=(\S+)", args)) and m.group(1) in earlier:
+            sources = [a for a in args.split() if not a.startswith("--")][:-1]
+            outside = [s for s in sources if not s.rstrip("/").startswith(RUNTIME_FROM_BUILD)]
+            if outside:
+                problems.append(f"runtime stage copies {', '.join(outside)} from the build stage, where the build packages are; "
+                                f"copy only {', '.join(RUNTIME_FROM_BUILD)}")
+    detail = f"{', '.join(sorted(wanted))} stay in the build stage" if wanted else "no build packages; the runtime copies only the venv and the app"
+    return check("D12", problems, detail)
+
+
+ROWS = [("D11", d11_python), ("D12", d12_build_packages)]
