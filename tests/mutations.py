@@ -62,7 +62,8 @@ MUTATIONS: list[Mutation] = [
     M("runtime-cd", "D1", BE, "FROM ${PYTHON_IMAGE} AS runtime", "FROM ${PYTHON_IMAGE} AS runtime\nRUN cd /tmp"),
     M("user-by-name", "D2", FE, "USER 101:101", "USER nginx"),
     M("user-root", "D2", BE, "USER ${APP_UID}:${APP_UID}", "USER root", alone=False),
-    M("base-latest", "D3", BE, "ARG PYTHON_IMAGE=python:3.12-slim-bookworm", "ARG PYTHON_IMAGE=python:latest"),
+    M("base-latest", "D3", BE, "ARG PYTHON_IMAGE=python:3.13-slim-trixie", "ARG PYTHON_IMAGE=python:latest", alone=False),  # D11 too: no version
+    M("node-latest", "D3", FE, "ARG NODE_IMAGE=node:22-bookworm-slim", "ARG NODE_IMAGE=node:latest"),
     M("add-url", "D4", BE, "FROM ${PYTHON_IMAGE} AS runtime", "FROM ${PYTHON_IMAGE} AS runtime\nADD https://example.com/tool.tgz /tmp/tool.tgz"),
     M("pip-in-runtime", "D5", BE, "ARG APP_UID=10001", "ARG APP_UID=10001\nRUN pip install --no-cache-dir gunicorn==23.0.0"),
     M("npm-install", "D6", FE, "npm ci --no-audit", "npm install --no-audit"),
@@ -74,6 +75,9 @@ MUTATIONS: list[Mutation] = [
     M("credentials-build-arg", "D8", BE, "ARG APP_UID=10001", "ARG APP_UID=10001\nARG NPM_CREDENTIALS"),
     M("healthcheck-none-image", "D9", BE, 'HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \\\n    CMD ["python", "/opt/hardstack/healthcheck.py"]', "HEALTHCHECK NONE"),
     M("healthcheck-exit0-image", "D9", FE, 'CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]', 'CMD ["sh", "-c", "exit 0"]'),
+    M("python-drift", "D11", BE, "ARG PYTHON_IMAGE=python:3.13-slim-trixie", "ARG PYTHON_IMAGE=python:3.11-slim-trixie"),
+    M("app-python-moved", "D11", "backend/.python-version", "3.13", "3.12"),
+    M("build-stage-copied", "D12", BE, "COPY --from=build /opt/venv /opt/venv", "COPY --from=build /opt/venv /opt/venv\nCOPY --from=build /usr/lib/gcc /usr/lib/gcc"),
     M("dockerignore-secrets", "D10", "backend/.dockerignore", "\nsecrets\n**/secrets\n", "\n"),
     # compose.yaml
     M("trailing-space", "C1", CO, "    pids_limit: 200", "    pids_limit: 200   "),

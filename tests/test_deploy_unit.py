@@ -414,3 +414,28 @@ def test_swarm_pids_limits_are_set_on_every_service_at_once_and_failures_named(m
     by_service = {c[-1]: c for c in calls}
     assert "--detach" in by_service["p_migrate"] and "--quiet" in by_service["p_backend"]
     assert by_service["p_db"][-3:] == ["--limit-pids", "512", "p_db"]
+
+
+def test_both_targets_follow_a_layout_without_an_spa(tmp_path):
+    """frontend_context empty: neither Pulumi target declares a frontend; the proxy still runs."""
+    from typer.testing import CliRunner
+
+    from hardstack.cli import app
+    from hardstack.deploy.swarm import deploy_swarm
+
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "frontend_context=", "celery_app="], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    layout = tmp_path / "hardstack_demo"
+    values = {k: v for k, v in valid_values(layout).items() if k != "redisPassword"}
+    for target, run_target, kind in (("compose", deploy, CONTAINER), ("swarm", deploy_swarm, SERVICE)):
+        target_plan = make_plan(from_values({**values, "target": target}, all_secret), "unit")
+        MOCKS.resources.clear()
+
+        @pulumi.runtime.test
+        def run():
+            return run_target(target_plan)["url"]
+
+        run()
+        names = {r.name for r in of_type(kind)}
+        assert not [n for n in names if "frontend" in n], (target, names)
+        assert [n for n in names if n.endswith("proxy")], (target, names)

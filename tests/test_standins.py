@@ -32,9 +32,21 @@ def test_env_file_points_every_image_variable_at_a_stand_in(images):
     assert images["BUILD_NETWORK"] == "host"
 
 
-def test_python_contract(images):
-    out = run(images["PYTHON_IMAGE"], "sh", "-c", "python -m venv /tmp/v && /tmp/v/bin/pip --version && command -v groupadd && command -v useradd")
-    assert out.returncode == 0, out.stderr
+@pytest.mark.parametrize("version", ["3.13", "3.11"])
+def test_python_contract(images, version):
+    """Each Python stand-in runs the version its tag names (PYTHON_IMAGE the default), with venv, pip in a
+    venv and none without, the C headers wheels compile against, and the tools the Dockerfile uses."""
+    from hardstack.catalog import DEFAULT_PYTHON
+    from hardstack.stack import standin_pythons
+
+    assert DEFAULT_PYTHON == "3.13" and set(standin_pythons(images)) == {"3.13", "3.11"}
+    script = ("python -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' && python -m venv /tmp/v && /tmp/v/bin/pip --version && "
+              "python -m venv --without-pip /tmp/bare && test ! -e /tmp/bare/bin/pip && "
+              "test -f \"$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"include\"])')/Python.h\" && "
+              "command -v groupadd && command -v useradd && command -v apt-get")
+    out = run(standin_pythons(images)[version], "sh", "-c", script)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[0] == version
     assert "pip " in out.stdout and "useradd" in out.stdout
 
 

@@ -124,6 +124,7 @@ def test_render_one_part_into_an_existing_repo(tmp_path, cli):
 def test_render_ci_part_into_backend_repo(tmp_path, cli):
     repo = tmp_path / "api"
     repo.mkdir()
+    (repo / "requirements.txt").write_text("Django>=5.2,<5.3\n")
     result = cli("new", "--no-input", "--part", "backend-ci", "-o", str(repo), *SIBLING)
     assert result.exit_code == 0, result.output
     workflow = (repo / ".github/workflows/backend.yml").read_text()

@@ -105,7 +105,8 @@ def new(
         from hardstack.backend_project import fit_to_backend
 
         # The backend repo says how it installs and which Python it runs: auto answers follow it.
-        backend = output_dir if part else output_dir / answers.project_slug / answers.backend_context
+        # Contexts are relative to the layout, which sits beside the repos: a part's -o is one of them.
+        backend = output_dir / answers.backend_context if part else output_dir / answers.project_slug / answers.backend_context
         answers, notes = fit_to_backend(answers, backend.resolve(), set(values))
         for note in notes:
             out.print(note, markup=False, highlight=False, soft_wrap=True)

@@ -17,7 +17,7 @@ from hardstack.answers import Answers, AnswersError, validate
 from hardstack.catalog import PLACEHOLDERS, UIDS
 
 ANSWERS_FILE = ".hardstack-answers.json"
-EXAMPLE_BACKEND = ["manage.py", "requirements.txt", "ruff.toml", "config", "demo"]
+EXAMPLE_BACKEND = ["manage.py", "requirements.txt", ".python-version", "ruff.toml", "config", "demo"]
 EXAMPLE_FRONTEND = ["package.json", "package-lock.json", "index.html", "vite.config.js", "src", "public"]
 
 
