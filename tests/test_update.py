@@ -129,7 +129,7 @@ def test_render_ci_part_into_backend_repo(tmp_path, cli):
     assert result.exit_code == 0, result.output
     workflow = (repo / ".github/workflows/backend.yml").read_text()
     assert "working-directory: ." in workflow
-    assert [p.name for p in repo.rglob("*") if p.is_file()] == ["backend.yml"]
+    assert sorted(p.name for p in repo.rglob("*") if p.is_file()) == ["backend.yml", "requirements.txt"]  # only the workflow added
 
 
 def test_unknown_part_is_refused(tmp_path, cli):
