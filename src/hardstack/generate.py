@@ -34,8 +34,10 @@ def template_dir() -> Path:
 
 
 def derive_slug(project_name: str) -> str:
-    """Same rule as cookiecutter.json's project_slug default (a test keeps them equal)."""
-    return project_name.lower().replace(" ", "_").replace("-", "_")
+    """Same rule as cookiecutter.json's project_slug default (the template's `slug` filter)."""
+    from hardstack.names import slugify
+
+    return slugify(project_name)
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:

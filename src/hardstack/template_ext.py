@@ -14,6 +14,7 @@ from jinja2 import FileSystemBytecodeCache
 from jinja2.ext import Extension
 
 from hardstack.answers import Answers, validate
+from hardstack.names import slugify
 
 CACHE = Path(os.environ.get("HARDSTACK_CACHE", Path.home() / ".cache" / "hardstack")) / "jinja"
 _validated: dict[str, Answers] = {}
@@ -74,6 +75,7 @@ class AnswersExtension(Extension):
         environment.filters["docker_str"] = docker_str
         environment.filters["sh"] = sh_quote
         environment.filters["md"] = markdown
+        environment.filters["slug"] = slugify
         try:
             CACHE.mkdir(parents=True, exist_ok=True)
         except OSError:
