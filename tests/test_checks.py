@@ -42,7 +42,7 @@ BREAKAGES = {
     "C5": (lambda l: edit(l / "compose.yaml", "    <<: *hardening\n    image: ${DB_IMAGE", "    <<: *hardening\n    cap_add: [CHOWN]\n    image: ${DB_IMAGE"), "comment"),
     "C6": (lambda l: edit(l / "compose.yaml", "  read_only: true", "  read_only: false"), "read_only"),
     "C7": (lambda l: edit(l / "compose.yaml", "    mem_limit: 512m\n", ""), "mem_limit"),
-    "C8": (lambda l: edit(l / "compose.yaml", "      - prometheus-data:/prometheus", "      - prometheus-data:/prometheus\n      - /var/run/docker.sock:/var/run/docker.sock:ro"), "Docker socket"),
+    "C8": (lambda l: edit(l / "compose.yaml", "      - prometheus-data:/prometheus", "      - prometheus-data:/prometheus\n      - /var/run/docker.sock:/var/run/docker.sock:ro"), "container runtime's socket"),
     "C9": (lambda l: edit(l / "compose.yaml", "    tmpfs: [/tmp]\n    networks: [app]\n", "    tmpfs: [/tmp]\n    networks: [app]\n    ports: [\"8081:8080\"]\n"), "only the proxy"),
     "C10": (lambda l: edit(l / "compose.yaml", "  restart: unless-stopped", "  restart: \"no\""), "restart"),
     "C11": (lambda l: edit(l / "compose.yaml", "      POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password", "      POSTGRES_PASSWORD: s3cr3t-Passw0rd-9f8e7d"), "POSTGRES_PASSWORD"),
@@ -201,3 +201,13 @@ def test_catalog_is_what_the_layout_renders(default_layout):
         from hardstack.catalog import SERVICES
 
         assert svc["user"] == f"{UIDS[SERVICES[name].uid]}:{UIDS[SERVICES[name].uid]}"
+
+
+def test_n10_counts_gixy_failing_without_a_report(default_layout, monkeypatch):
+    """A gixy that crashes (exit status non-zero, no JSON) is no verdict, not a pass."""
+    from hardstack.checks import nginx, tools
+
+    real = tools.run
+    monkeypatch.setattr(nginx.tools, "run", lambda tool, *a, **kw: tools.Run(1, "Traceback: gixy broke") if tool == "gixy" else real(tool, *a, **kw))
+    result = row(default_layout, "N10")
+    assert result.status == "fail" and "gixy exited 1 without a report" in result.detail

@@ -120,6 +120,10 @@ def _relative_path(value: str, key: str, allow_parent: bool) -> str:
         raise ValueError(f"must stay inside its folder (got {value!r}); remove the '..'")
     if any(ch in value for ch in "\n\r\"'$`{}"):
         raise ValueError(f"must not contain quotes, '$', braces or newlines (got {value!r})")
+    shell = sorted({ch for ch in value if ch in ";|&<>()*?[]!#~\\" or ch.isspace()})
+    if shell:
+        raise ValueError(f"must be a plain path: {' '.join(repr(ch) for ch in shell)} would be read by a shell in the CI steps and "
+                         f"the dev container (got {value!r}); rename the folder or file")
     return value.rstrip("/") or "."
 
 

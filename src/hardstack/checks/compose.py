@@ -73,7 +73,9 @@ def c1_valid(layout: Path) -> Result:
 
 
 # A probe that cannot fail: `exit 0`, `true`, or a real probe with `|| exit 0` / `|| true` after it.
-ALWAYS_PASSES = re.compile(r"^\s*(exit\s+0|true|/bin/true|:)\s*$|\|\|\s*(exit\s+0|true|/bin/true|:)\s*$")
+# A test whose last word is success: `true`, `exit 0`, `... || true`, `...; exit 0`.
+ALWAYS_PASSES = re.compile(r"(^|\|\||;|&&|\n)\s*(exit\s+0|true|/bin/true|/usr/bin/true|:)\s*;?\s*$")
+SHELLS = ("sh", "/bin/sh", "bash", "/bin/bash", "/usr/bin/bash", "ash", "dash", "/bin/dash")
 
 
 def probe_problem(test) -> str:
@@ -82,11 +84,13 @@ def probe_problem(test) -> str:
         test = ["CMD-SHELL", test]
     if not test or test[0] == "NONE":
         return "healthcheck test is NONE (the image's check is switched off)"
-    command = test[1:] if test[0] in ("CMD", "CMD-SHELL") else test
-    line = " ".join(str(c) for c in command)
+    command = [str(c) for c in (test[1:] if test[0] in ("CMD", "CMD-SHELL") else test)]
+    if len(command) >= 3 and command[0] in SHELLS and command[1] == "-c":
+        command = command[2:]  # ["CMD", "sh", "-c", "true"]: what the shell runs
+    line = " ".join(command)
     if not line.strip():
         return "healthcheck test is empty"
-    if ALWAYS_PASSES.search(line) or (len(command) >= 3 and command[-2:] == ["-c", "exit 0"]):
+    if ALWAYS_PASSES.search(line):
         return f"healthcheck test {line!r} always passes"
     return ""
 
@@ -203,7 +207,16 @@ def c7_limits(layout: Path) -> Result:
     return check("C7", problems, "memory, CPU and pids limits everywhere, each within bounds")
 
 
-SENSITIVE_HOST_PATHS = ("/", "/proc", "/sys", "/dev", "/etc", "/boot", "/root", "/var/run", "/run", "/var/lib/docker")
+# Host folders no service may mount, nor anything below them (by prefix): the host's configuration,
+# kernel interfaces, homes, and the container runtimes' state.
+SENSITIVE_HOST_PATHS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/root", "/home", "/var/run", "/run", "/var/lib/docker",
+                        "/var/lib/containerd", "/var/lib/kubelet")
+RUNTIME_SOCKET = re.compile(r"(docker|containerd|crio|cri-dockerd|podman|dockershim|buildkitd)\.sock$|/containerd(/|$)")
+
+
+def sensitive_host_path(source: str) -> bool:
+    path = "/" + source.strip("/") if source.startswith("/") else ""
+    return path == "/" or any(path == p or path.startswith(p + "/") for p in SENSITIVE_HOST_PATHS)
 UNCONFINED = re.compile(r"^(seccomp|apparmor)[:=]unconfined$|^label[:=]disable$|^systempaths[:=]unconfined$")
 
 
@@ -221,10 +234,10 @@ def c8_isolation(layout: Path) -> Result:
                      if UNCONFINED.match(str(o).replace(" ", ""))]
         for vol in svc.get("volumes", []):
             source = vol.split(":", 1)[0] if isinstance(vol, str) else str(vol.get("source", ""))
-            if "docker.sock" in source:
-                problems.append(f"{name}: mounts the Docker socket")
-            elif source.rstrip("/") in SENSITIVE_HOST_PATHS or (source.startswith("/") and source.rstrip("/") == ""):
-                problems.append(f"{name}: mounts the host's {source}")
+            if RUNTIME_SOCKET.search(source):
+                problems.append(f"{name}: mounts a container runtime's socket ({source}): root on the host")
+            elif sensitive_host_path(source):
+                problems.append(f"{name}: mounts the host's {source} (nothing under {', '.join(SENSITIVE_HOST_PATHS[:7])}, ... may be mounted)")
     return check("C8", problems, "no privileged, host namespaces, devices, unconfined profiles or host system paths")
 
 

@@ -433,6 +433,8 @@ def n10_gixy(layout: Path) -> Result:
                 problems.append(f"{main.name}: gixy: {tools.first_lines(out.out)}")
                 continue
             problems += [f"{main.name}: {i.get('plugin')}: {i.get('summary')}" for i in issues]
+            if not out.ok and not issues:  # gixy failed without a finding: no verdict is not a pass
+                problems.append(f"{main.name}: gixy exited {out.code} without a report: {tools.first_lines(out.out)}")
     return check("N10", problems, "gixy: 0 findings (proxy and frontend)")
 
 
