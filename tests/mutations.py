@@ -119,9 +119,10 @@ MUTATIONS: list[Mutation] = [
     M("user-by-name-compose", "C15", CO, "    user: \"65534:65534\"", "    user: nobody"),
     M("debug-on", "C16", CO, 'DJANGO_DEBUG: "0"', 'DJANGO_DEBUG: "1"'),
     M("data-network-open", "C17", CO, "  data:\n    internal: true\n", "  data: {}\n"),
-    M("db-on-edge", "C17", CO, "    networks: [data]\n", "    networks: [data, edge]\n"),
-    M("prometheus-default-network", "C17", CO, "    networks: [monitoring]\n", ""),
-    M("backend-on-alerting", "C17", CO, "    networks: [app, data, monitoring]\n", "    networks: [app, data, monitoring, alerting]\n"),
+    M("db-on-edge", "C17", CO, "    networks: [data]\n", "    networks: [data, edge]\n", alone=False),  # W1 too: stack.yaml no longer matches
+    M("prometheus-default-network", "C17", CO, "    networks: [monitoring]\n", "", alone=False),  # W1 too: stack.yaml no longer matches
+    M("backend-on-alerting", "C17", CO, "    networks: [app, data, monitoring]\n", "    networks: [app, data, monitoring, alerting]\n", alone=False),  # W1 too: stack.yaml no longer matches
+    M("db-on-edge-swarm", "W1", STACK, "    networks: [data]\n", "    networks: [data, edge]\n"),
     M("backup-user-removed", "C15", CO, '    user: "70:70"\n    entrypoint:', "    entrypoint:"),
     # nginx
     M("unknown-upstream", "N1", PROXY, "set $backend http://backend:8000;", "set $backend http://backend-old:8000;"),

@@ -164,6 +164,16 @@ def test_y4_no_secret_in_state_or_container_env(deployment):
         assert not any(v in info for v in values)
 
 
+def test_secret_files_are_0400_and_owned_by_each_services_user(deployment):
+    """As compose and swarm deliver them: only the service's own user can read its secrets."""
+    containers = running(deployment)
+    for service, uid in (("backend", "10001"), ("db", "70")):
+        out = subprocess.run(["docker", "exec", containers[service], "sh", "-c", "stat -c '%a %u %n' /run/secrets/*"],
+                             capture_output=True, text=True)
+        lines = out.stdout.split("\n")[:-1]
+        assert lines and all(line.startswith(f"400 {uid} ") for line in lines), (service, out.stdout, out.stderr)
+
+
 def running(d) -> dict[str, str]:
     """service -> container name of the deployed stack."""
     return d.stack.outputs()["containers"].value

@@ -140,11 +140,17 @@ def test_secrets_only_as_files_never_env(declared):
     assert backend == {"/hardstack/secrets/db_password": DB_PASSWORD, "/hardstack/secrets/django_secret_key": SECRET_KEY,
                        "/hardstack/secrets/redis_url_password": REDIS_PASSWORD}
     assert set(files["db"]) == {"/hardstack/secrets/postgres_password"}
+    users = {name: r.inputs["user"] for name, r in services().items()}
     for name, uploads in files.items():
         filler = fillers()[name].inputs
-        assert filler["start"] is False and filler["networkMode"] == "none", name
+        holds_secrets = any(path.startswith("/hardstack/secrets/") for path in uploads)
+        assert filler["networkMode"] == "none" and filler["start"] is holds_secrets, name
+        if holds_secrets:  # the files container hands the secrets to the service's user, 0400, and exits
+            assert filler["user"] == "0:0" and filler["attach"] is True, name
+            assert filler["command"] == [f"chown -R {users[name]} /hardstack/secrets && chmod 0500 /hardstack/secrets && "
+                                         "chmod 0400 /hardstack/secrets/*"], name
         for path, u in uploads.items():
-            assert u["permissions"] == "0444", path
+            assert u["permissions"] == ("0400" if path.startswith("/hardstack/secrets/") else "0444"), path
             if not path.startswith("/hardstack/secrets/"):
                 assert DB_PASSWORD not in json.dumps(u), path  # configs hold no secret
     # A service mounts its files read-only; the secrets volume at /run/secrets.

@@ -73,6 +73,14 @@ def w1_matches_compose(layout: Path) -> Result:
         elif bool(net.get("internal")) != intended[name]:
             fix = f"add internal: true (only {outside} reach outside)" if intended[name] else f"must not be internal (it is the way out of {name})"
             problems.append(f"network {name}: {fix}")
+    # Each service joins the networks compose gives it, no more and no fewer (a db on edge in stack.yaml only).
+    for name in sorted(wanted & have):
+        on_compose = set(compose.services(layout)[name].get("networks") or [])
+        on_stack = set(stack["services"][name].get("networks") or [])
+        if on_compose != on_stack:
+            extra, missing = sorted(on_stack - on_compose), sorted(on_compose - on_stack)
+            problems.append(f"service {name}: networks differ from compose.yaml"
+                            + (f"; also on {', '.join(extra)}" if extra else "") + (f"; not on {', '.join(missing)}" if missing else ""))
     return check("W1", problems, f"docker stack config accepts it; {len(have)} services as compose.yaml has them and "
                  f"{len(nets)} encrypted overlay networks, internal but for {outside}")
 

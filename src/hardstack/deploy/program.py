@@ -201,19 +201,23 @@ def files_for(plan: Plan, name: str, svc: dict, image: docker.RemoteImage, secre
         uploads += [docker.ContainerUploadArgs(file=f"/hardstack/{slug}/{rel}", content=content, permissions="0444")
                     for rel, content in read_tree(Path(vol["source"])).items()]
     wanted = [s["source"] for s in svc.get("secrets", []) if s["source"] in secrets]
+    owner = ""
     if wanted:
         volume = docker.Volume(f"secrets-{name}", name=f"{prefix}-{name}-secrets", labels=labels)
         staging.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/hardstack/secrets"))
         mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/run/secrets", read_only=True))
-        # Owned by root, readable, in a volume the service mounts read-only: the service's user can read
-        # its secrets and change nothing. (Upload owners need the user in the image's passwd on Engine 20.10.)
-        uploads += [docker.ContainerUploadArgs(file=f"/hardstack/secrets/{source}", content=secrets[source], permissions="0444")
+        # 0400 and owned by the service's user, as compose and swarm deliver them: the files container
+        # (root, no network) hands them over; upload owners would need the user in the image's passwd.
+        uploads += [docker.ContainerUploadArgs(file=f"/hardstack/secrets/{source}", content=secrets[source], permissions="0400")
                     for source in wanted]
+        owner = str(svc.get("user") or "0:0")
     if not uploads:
         return Files(mounts, None)
+    hand_over = [f"chown -R {owner} /hardstack/secrets && chmod 0500 /hardstack/secrets && chmod 0400 /hardstack/secrets/*"] if owner else None
     filler = docker.Container(
-        f"{prefix}-{name}-files", image=image.image_id, start=False, must_run=False, network_mode="none",
-        entrypoints=["/bin/false"], volumes=staging, uploads=uploads, labels=[docker.ContainerLabelArgs(label=LABEL, value=prefix)],
+        f"{prefix}-{name}-files", image=image.image_id, start=bool(owner), attach=bool(owner), logs=bool(owner), must_run=False,
+        network_mode="none", user="0:0", entrypoints=["/bin/sh", "-c"] if owner else ["/bin/false"], command=hand_over,
+        volumes=staging, uploads=uploads, labels=[docker.ContainerLabelArgs(label=LABEL, value=prefix)],
         opts=pulumi.ResourceOptions(delete_before_replace=False, additional_secret_outputs=["uploads"]))
     return Files(mounts, filler)
 
@@ -274,7 +278,8 @@ def deploy(plan: Plan) -> dict[str, Any]:
         # file only when the volume is first initialised (rotation: run.refuse_db_password_change).
         only_secrets = not any(v["type"] == "bind" for v in svc.get("volumes", []))
         if files.filler is not None and not (stop_first and only_secrets):
-            marks.append(docker.ContainerLabelArgs(label="io.hardstack.files", value=files.filler.id))
+            # The filler's id once it handed the secrets over (exit 0): a failed hand-over fails the update here.
+            marks.append(docker.ContainerLabelArgs(label="io.hardstack.files", value=one_shot_succeeded(f"{name} files", files.filler)))
         memory = _mb(svc.get("mem_limit"))
         container = docker.Container(
             f"{prefix}-{name}", image=image.image_id, user=str(svc["user"]),
