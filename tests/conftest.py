@@ -28,6 +28,8 @@ COMBINATIONS = {
     "app-settings-egress-no-beat": {"enable_beat": "no", "worker_concurrency": "4", "backend_egress": "yes",
                                     "backend_secrets": "SENTRY_DSN SMTP_PASSWORD", "backend_env": '{"ADMIN_URL": "manage/", "FEATURE_X": "on"}',
                                     "redis_url_vars": "CELERY_BROKER_URL"},
+    "no-spa-uvicorn-behind-load-balancers": {"frontend_context": "", "server": "uvicorn", "trusted_proxies": "10.0.0.0/8 2001:db8::/32",
+                                             "backend_build_packages": "gcc libpq-dev", "backend_runtime_packages": "libpq5"},
     "renamed-env-and-digests": {"env_secret_key": "SECRET_KEY", "env_db_password": "POSTGRES_PASSWORD", "project_name": "Acme Web",
                                 "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "a" * 64},
 }

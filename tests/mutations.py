@@ -131,6 +131,7 @@ MUTATIONS: list[Mutation] = [
     M("server-tokens-on", "N2", FRONT_NGINX, "server_tokens off;", "server_tokens on;", alone=False),
     M("server-tokens-gone", "N2", FRONT_NGINX, "server_tokens off;", "", alone=False),
     M("upstream-server-header", "N2", f"{SNIP}/proxy-backend.conf", "proxy_http_version 1.1;", "proxy_http_version 1.1;\nproxy_pass_header Server;"),
+    M("real-ip-from-anyone", "N7", f"{SNIP}/limits.conf", "limit_req_status 429;", "limit_req_status 429;\nset_real_ip_from 0.0.0.0/0;\nreal_ip_header X-Forwarded-For;"),
     M("csp-unsafe-inline", "N3", f"{SNIP}/security-headers.conf", "default-src 'self';", "default-src 'self'; script-src 'self' 'unsafe-inline';"),
     M("frame-ancestors-any", "N3", f"{SNIP}/security-headers.conf", "frame-ancestors 'none'", "frame-ancestors *"),
     M("hsts-short", "N4", f"{SNIP}/security-headers.conf", "max-age=63072000", "max-age=300", base="tls", alone=False),

@@ -72,6 +72,8 @@ BAD = {
     "context-parent-only": ({"include_example_app": False, "backend_context": "..", "frontend_context": "../web"}, "backend_context", "beside this layout"),
     "own-dockerfile-with-example": ({"backend_dockerfile": "Dockerfile"}, "backend_dockerfile", "leave backend_dockerfile empty"),
     "runtime-package-shell": ({"backend_runtime_packages": "libodbc2; rm -rf /"}, "backend_runtime_packages", "Debian package names"),
+    "trusted-proxies-everyone": ({"trusted_proxies": "0.0.0.0/0"}, "trusted_proxies", "trusts every address"),
+    "trusted-proxies-name": ({"trusted_proxies": "lb.example.com"}, "trusted_proxies", "CIDR ranges"),
     "requirements-shell": ({"backend_requirements": "requirements.txt;id>&2"}, "backend_requirements", "must be a plain path: '&' ';' '>'"),
     "context-space": ({"include_example_app": "no", "backend_context": "../my api"}, "backend_context", "must be a plain path: ' '"),
     "dist-subshell": ({"frontend_dist_dir": "dist$(id)"}, "frontend_dist_dir", "'$'"),

@@ -60,7 +60,7 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
     assert (layout / ".devcontainer/devcontainer.json").exists() == a.enable_devcontainer
     assert ("S3" in applicable) == a.enable_ci_workflows and ("S4" in applicable) == a.enable_devcontainer
 
-    assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists()
+    assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists() == a.has_frontend
     assert ("../" in (layout / "compose.yaml").read_text()) == (not a.include_example_app)
 
 

@@ -218,6 +218,8 @@ class Answers(BaseModel):
     frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")
     hardstack_package: str = Field(f"hardstack=={VERSION}", description="pip requirement of hardstack for the deploy workflow, pinned (or a git URL at a commit)")
 
+    trusted_proxies: str = Field("", description="Load balancers in front of the proxy, as addresses or CIDR ranges separated by spaces: "
+                                 "the proxy takes the client address (rate limits, logs) from their X-Forwarded-For. Empty: the connecting address")
     bind_address: str = Field("127.0.0.1", description="Host address the proxy publishes on")
     http_port: int = Field(8080, description="Host port for HTTP")
     https_port: int = Field(8443, description="Host port for HTTPS (TLS on)")
@@ -468,6 +470,19 @@ class Answers(BaseModel):
     @classmethod
     def _packages(cls, v: str) -> str:
         return " ".join(_names(v, DEBIAN_PACKAGE_RE, "Debian package names separated by spaces, e.g. libodbc2 libpq5 (or pinned: libodbc2=2.3.11-2+deb12u1)"))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _ranges(cls, v: str) -> str:
+        ranges = v.replace(",", " ").split()
+        for r in ranges:
+            try:
+                net = ipaddress.ip_network(r, strict=False)
+            except ValueError:
+                raise ValueError(f"must be IP addresses or CIDR ranges such as 10.0.0.0/8, got {r!r}") from None
+            if net.prefixlen == 0:
+                raise ValueError(f"{r} trusts every address: any client could choose its own; name the load balancers' range")
+        return " ".join(ranges)
 
     @field_validator("bind_address")
     @classmethod

@@ -7,6 +7,7 @@ namespace whose /etc/hosts resolves the compose service names (upstreams must re
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -379,7 +380,20 @@ def n7_rate_limits(layout: Path) -> Result:
                     problems += [f"{path} (login): {p}" for p in bounded("auth rate", f"{zone}", zones[zone])]
                 if "burst" in opts:
                     problems += bounded("limit_req burst", f"{zone} burst={opts['burst']}", float(opts["burst"]))
-    return check("N7", problems, "API, admin and login rate limited, rates and bursts within bounds")
+    # Rate limits count the real client: a client address from a header only from the configured load balancers.
+    trusted = {str(ipaddress.ip_network(r, strict=False)) for r in answers.trusted_proxies.split()}
+    for args in values(tree, "set_real_ip_from"):
+        try:
+            net = ipaddress.ip_network(args[0], strict=False)
+        except ValueError:
+            continue  # unix: sockets, not a client
+        if net.prefixlen == 0 or str(net) not in trusted:
+            problems.append(f"set_real_ip_from {args[0]}: not one of trusted_proxies ({answers.trusted_proxies or 'none'}); "
+                            "a client there chooses the address its rate limit counts")
+    if values(tree, "real_ip_header") and not trusted:
+        problems.append("real_ip_header without trusted_proxies: set trusted_proxies to the load balancers' range")
+    return check("N7", problems, "API, admin and login rate limited, rates and bursts within bounds"
+                 + (f"; client address from {answers.trusted_proxies} only" if trusted else ""))
 
 
 PRIVATE_UPSTREAMS = re.compile(r"^https?://(db|prometheus|postgres-exporter)(:\d+)?(/|$)")
