@@ -608,9 +608,10 @@ class Answers(BaseModel):
     def build_packages(self) -> list[str]:
         return self.backend_build_packages.split()
 
-    @property
-    def build_packages_unpinned(self) -> bool:
-        return any("=" not in p for p in self.build_packages)
+    @staticmethod
+    def unpinned(packages: list[str]) -> bool:
+        """Debian packages given without =version (hadolint DL3008, said and suppressed in the Dockerfile)."""
+        return any("=" not in p for p in packages)
 
     @property
     def app_entry(self) -> tuple[str, str]:
@@ -700,9 +701,6 @@ class Answers(BaseModel):
     def runtime_packages(self) -> list[str]:
         return self.backend_runtime_packages.split()
 
-    @property
-    def runtime_packages_unpinned(self) -> bool:
-        return any("=" not in p for p in self.runtime_packages)
 
     @property
     def csp_connect_src(self) -> str:

@@ -39,7 +39,7 @@ def python_images(layout: Path, build: builds.Build) -> dict[str, str]:
 
 
 def d11_python(layout: Path) -> Result:
-    from hardstack.backend_project import ProjectError, declared_python, image_python_version
+    from hardstack.backend_project import ProjectError, declared_python, image_python_version, python_image_for
 
     build = backend_build(layout)
     if build is None or not build.context.is_dir():
@@ -55,11 +55,11 @@ def d11_python(layout: Path) -> Result:
     for where, image in python_images(layout, build).items():
         version = image_python_version(image)
         if version is None:
-            problems.append(f"{where}={image}: its tag names no Python version; use python:{declared.version}-slim-trixie "
+            problems.append(f"{where}={image}: its tag names no Python version; use {python_image_for(declared.version)} "
                             f"(the app declares {declared.version} in {declared.source})")
         elif version != declared.version:
             problems.append(f"{where}={image} runs Python {version}, the app declares {declared.version} ({declared.source}); "
-                            f"set python_image=python:{declared.version}-slim-trixie or change the app's declaration")
+                            f"set python_image={python_image_for(declared.version)} or change the app's declaration")
     return check("D11", problems, f"the image runs Python {declared.version}, as {declared.source} says")
 
 
