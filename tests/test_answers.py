@@ -113,8 +113,8 @@ def test_derived_values():
     a = validate({"domain": "shop.example.com", "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "0" * 64})
     assert "db" not in a.unpinned_images and "backend" in a.unpinned_images
     assert a.allowed_hosts.split(",")[0] == "shop.example.com"
-    assert validate({"enable_monitoring": False}).services == ["db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "superuser"]
-    assert validate({"enable_monitoring": False, "celery_app": ""}).services == ["db", "migrate", "backend", "frontend", "proxy", "backup", "superuser"]
+    assert validate({"enable_monitoring": False}).services == ["db", "db-setup", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "superuser"]
+    assert validate({"enable_monitoring": False, "celery_app": ""}).services == ["db", "db-setup", "migrate", "backend", "frontend", "proxy", "backup", "superuser"]
     assert "beat" not in validate({"enable_beat": False}).services and "worker" in validate({"enable_beat": False}).services
     assert validate({"enable_monitoring": False}).networks == {"edge": False, "app": True, "data": True}
     assert validate({"backend_egress": True}).outside_networks == {"edge": {"proxy"}, "alerting": {"alertmanager"}, "egress": {"backend", "worker"}}

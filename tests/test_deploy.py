@@ -52,8 +52,9 @@ def pulumi_stack(root, name: str):
 
 
 def fresh_secrets() -> dict[str, str]:
-    return {"dbPassword": "db-" + uuid.uuid4().hex + uuid.uuid4().hex[:8], "djangoSecretKey": "dk-" + uuid.uuid4().hex + uuid.uuid4().hex,
-            "redisPassword": "rp-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]}
+    """Every secret config key a default layout needs, each a value of its own."""
+    keys = ("dbSuperuserPassword", "dbPassword", "dbOwnerPassword", "dbBackupPassword", "dbExporterPassword", "djangoSecretKey", "redisPassword")
+    return {key: f"{key[:4]}-{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}" for key in keys}
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +86,13 @@ def deployment(tmp_path_factory):
 
 
 def configure(d, **overrides) -> None:
-    for key in ("layoutDir", "publicPort", "dbPassword", "djangoSecretKey", "redisPassword", "waitTimeout", "protectVolumes"):
+    for key in ("layoutDir", "publicPort", *d.secrets, "waitTimeout", "protectVolumes"):
         try:
             d.stack.remove_config(f"hardstack:{key}")
         except auto.CommandError:
             pass
-    values = {"layoutDir": (str(d.layout), False), "publicPort": (str(d.port), False),
-              "dbPassword": (d.secrets["dbPassword"], True), "djangoSecretKey": (d.secrets["djangoSecretKey"], True),
-              "redisPassword": (d.secrets["redisPassword"], True)}
+    values = {"layoutDir": (str(d.layout), False), "publicPort": (str(d.port), False)}
+    values |= {key: (value, True) for key, value in d.secrets.items() if key in fresh_secrets()}
     values.update(overrides)
     for key, value in values.items():
         if value is not None:
@@ -246,24 +246,37 @@ def test_a_release_that_never_gets_healthy_fails_and_the_old_one_keeps_serving(d
     assert len(backends) == 1, "the failed release's container is gone"
 
 
-def test_a_new_db_password_is_refused_until_the_role_has_it(deployment):
+def test_a_new_app_role_password_just_deploys(deployment):
+    """db-setup sets the roles' passwords on each run: rotating dbPassword is a config change and an up."""
     before = running(deployment)
     new = "db2-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
     deployment.secrets["dbPassword2"] = new  # the state scan below must not find it either
     deployment.stack.set_config("hardstack:dbPassword", auto.ConfigValue(new, secret=True))
+    run.up(deployment.stack, on_output=lambda _: None)
+    after = running(deployment)
+    assert after["db"] == before["db"] and after["backend"] != before["backend"] and after["db-setup"] != before["db-setup"]
+    assert http(health_url(deployment)).json()["status"] == "ok"  # the new backend logs in as app with the new password
+    deployment.secrets["dbPassword"] = new
+
+
+def test_a_new_superuser_password_is_refused_until_the_role_has_it(deployment):
+    before = running(deployment)
+    new = "su2-" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    deployment.secrets["dbSuperuserPassword2"] = new
+    deployment.stack.set_config("hardstack:dbSuperuserPassword", auto.ConfigValue(new, secret=True))
     with pytest.raises(run.DeployError) as exc:
         run.up(deployment.stack, on_output=lambda _: None)
-    assert "--db-password-changed" in str(exc.value) and "\\password" in str(exc.value)
+    assert "--superuser-password-changed" in str(exc.value) and "\\password" in str(exc.value)
     assert running(deployment) == before and http(health_url(deployment)).status == 200
     # The rotation as the message says, with the SQL on stdin instead of a prompt.
     subprocess.run(["docker", "exec", "-i", before["db"], "sh", "-c", 'psql -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"'],
-                   input=f"ALTER ROLE app PASSWORD '{new}';", text=True, check=True, capture_output=True)
-    run.up(deployment.stack, on_output=lambda _: None, db_password_changed=True)
+                   input=f"ALTER ROLE postgres PASSWORD '{new}';", text=True, check=True, capture_output=True)
+    run.up(deployment.stack, on_output=lambda _: None, superuser_password_changed=True)
     after = running(deployment)
     assert after["db"] == before["db"], "the database is not restarted for a password file it no longer reads"
-    assert after["backend"] != before["backend"]
+    assert after["db-setup"] != before["db-setup"]  # and it logged in with the new one (it exited 0)
     assert http(health_url(deployment)).json()["status"] == "ok"
-    deployment.secrets["dbPassword"] = new
+    deployment.secrets["dbSuperuserPassword"] = new
 
 
 def test_superuser_password_drives_the_superuser_step(deployment):

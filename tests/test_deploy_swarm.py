@@ -51,8 +51,7 @@ def deployment(tmp_path_factory):
     stack, _, _ = pulumi_stack(root, "swarm")
     secrets = fresh_secrets()
     for key, value, secret in (("layoutDir", str(layout), False), ("target", "swarm", False), ("publishProxy", "false", False),
-                               ("dbPassword", secrets["dbPassword"], True), ("djangoSecretKey", secrets["djangoSecretKey"], True),
-                               ("redisPassword", secrets["redisPassword"], True)):
+                               *((key, value, True) for key, value in secrets.items())):
         stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
     d = type("Deployment", (), {})()
     d.stack, d.layout, d.secrets, d.port, d.forwarder = stack, layout, secrets, free_port(), f"{PREFIX}-forwarder"

@@ -47,7 +47,8 @@ from hardstack.deploy.program import deploy, make_plan  # noqa: E402  (after set
 
 
 def valid_values(layout: Path) -> dict[str, str]:
-    return {"layoutDir": str(layout), "dbPassword": DB_PASSWORD, "djangoSecretKey": SECRET_KEY, "redisPassword": REDIS_PASSWORD}
+    return {"layoutDir": str(layout), "dbPassword": DB_PASSWORD, "djangoSecretKey": SECRET_KEY, "redisPassword": REDIS_PASSWORD,
+            **{key: f"{key}-{'w' * 20}" for key in ("dbSuperuserPassword", "dbOwnerPassword", "dbBackupPassword", "dbExporterPassword")}}
 
 
 def all_secret(key: str) -> bool:
@@ -89,7 +90,7 @@ def declared(plan):
 
 
 def test_every_service_has_a_container(declared, plan):
-    assert set(services()) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
+    assert set(services()) == {"db", "db-setup", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
                                "postgres-exporter", "alertmanager", "redis-exporter"}
 
 
@@ -105,7 +106,7 @@ def test_y1_every_container_is_hardened(declared):
         assert p["memory"] > 0 and p["memorySwap"] == p["memory"] and float(p["cpus"]) > 0, name
         assert p["logOpts"]["max-size"] and p["logOpts"]["max-file"], name
         assert "/tmp" in p["tmpfs"], name
-        if name == "migrate":
+        if name in ("db-setup", "migrate"):
             assert p["restart"] == "no" and p["attach"] is True and p["mustRun"] is False
         else:
             assert p["restart"] == "unless-stopped" and p["wait"] is True and p["mustRun"] is True, name
@@ -332,7 +333,7 @@ def declared_swarm(default_layout):
 
 def test_swarm_every_service_of_stack_yaml_is_a_hardened_service(declared_swarm):
     services, outputs = declared_swarm
-    assert set(services) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
+    assert set(services) == {"db", "db-setup", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
                              "postgres-exporter", "alertmanager", "redis-exporter"}
     for name, r in services.items():
         spec = r.inputs["taskSpec"]["containerSpec"]
@@ -344,7 +345,7 @@ def test_swarm_every_service_of_stack_yaml_is_a_hardened_service(declared_swarm)
         assert r.inputs["endpointSpec"]["mode"] == "dnsrr", name
         for secret in spec.get("secrets", []):
             assert secret["fileMode"] == 0o400 and secret["fileUid"] == user, (name, secret)
-        if name == "migrate":
+        if name in ("db-setup", "migrate"):
             assert "convergeConfig" not in r.inputs and r.inputs["taskSpec"]["restartPolicy"]["condition"] == "on-failure"
         else:
             assert r.inputs["convergeConfig"]["timeout"] == "300s", name

@@ -80,9 +80,12 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
             assert path.stat().st_uid == uid
         values[name] = path.read_text()
         assert len(values[name]) >= 24
-    assert values["db_password"] == values["postgres_password"]
+    # Each role a password of its own; db-setup's copies hold the same values as the app's files.
+    assert values["db_password"] == values["db_password_setup"] and values["db_owner_password"] == values["db_owner_password_setup"]
     assert values["redis_password"] == values["redis_url_password"]
-    assert len({values["db_password"], values["django_secret_key"], values["superuser_password"], values["redis_password"]}) == 4
+    own = ["postgres_password", "db_password", "db_owner_password", "db_backup_password", "db_exporter_password", "django_secret_key",
+           "superuser_password", "redis_password"]
+    assert len({values[name] for name in own}) == len(own)
     # A second layout gets different values.
     assert cli("new", "--no-input", "-o", str(tmp_path)).exit_code == 0
     assert (tmp_path / "hardstack_demo/secrets/db_password").read_text() != values["db_password"]
@@ -92,7 +95,7 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
 def test_no_secret_value_outside_secrets(default_layout):
     values = [(default_layout / "secrets" / n).read_text() for n in SECRETS
               if n not in hooks.PLACEHOLDERS and (default_layout / "secrets" / n).exists()]
-    assert len(values) == 6
+    assert len(values) == 11
     for path in rendered_files(default_layout):
         text = path.read_text(errors="replace")
         assert not any(v in text for v in values), path

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hardstack import __version__ as VERSION
-from hardstack.catalog import (ACTIONS, DOCKERIGNORE, IMAGES, INSTALLERS, LIMITS, LOCKFILES, PULUMI_VERSION, REDIS_MAXMEMORY, SECRETS,
+from hardstack.catalog import (ACTIONS, DB_ROLE_SUFFIXES, DB_SUPERUSER, DOCKERIGNORE, IMAGES, INSTALLERS, LIMITS, LOCKFILES, PULUMI_VERSION, RANDOM_VALUES, REDIS_MAXMEMORY, SECRETS,
                                SERVER_PACKAGES, SERVICES, UIDS, WORKER_STOP_GRACE, CREDENTIAL_NAME, Secret)
 
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
@@ -398,6 +398,16 @@ class Answers(BaseModel):
             raise ValueError(f"must be a lowercase identifier such as app, got {v!r}")
         return v
 
+    @field_validator("db_user")
+    @classmethod
+    def _app_role(cls, v: str) -> str:
+        longest = max(len(suffix) for suffix in DB_ROLE_SUFFIXES.values())
+        if v == DB_SUPERUSER or v.startswith("pg_"):
+            raise ValueError(f"{v!r} is the cluster superuser's or a reserved name; the app's role needs its own, such as app")
+        if len(v) > 63 - longest:
+            raise ValueError(f"at most {63 - longest} characters: the owner, backup and exporter roles are named after it ({v}_exporter)")
+        return v
+
     @field_validator("metrics_path", "api_path", "health_path", "static_url", "media_url")
     @classmethod
     def _url_path(cls, v: str, info) -> str:
@@ -733,6 +743,28 @@ class Answers(BaseModel):
         return [name for name in ("migrate", "backend", "worker", "beat", "superuser") if name in self.services]
 
     @property
+    def db_roles(self) -> dict[str, str]:
+        """The database's login roles (db/setup.sh makes them): what each is for -> its name."""
+        roles = {"superuser": DB_SUPERUSER, "owner": self.db_user + DB_ROLE_SUFFIXES["owner"], "app": self.db_user,
+                 "backup": self.db_user + DB_ROLE_SUFFIXES["backup"]}
+        if self.enable_monitoring:
+            roles["exporter"] = self.db_user + DB_ROLE_SUFFIXES["exporter"]
+        return roles
+
+    @property
+    def deploy_secret_config(self) -> dict[str, str]:
+        """The generated secrets the deploy workflow sets in the Pulumi config: config key -> the repository
+        secret (an env name) that holds it. The superuser step's and alerts' keys are set by hand."""
+        keys = {s.config_key for name, s in self.secret_specs.items() if s.config_key and s.value in RANDOM_VALUES and s.value != "superuser_password"}
+        return {key: re.sub(r"(?<!^)([A-Z])", r"_\1", key).upper() for key in sorted(keys)}
+
+    @property
+    def db_setup_env(self) -> dict[str, str]:
+        """db-setup's environment (compose.yaml and stack.yaml): where the database is and the roles' names."""
+        return {"PGHOST": "db", "PGPORT": '"5432"', "PGDATABASE": self.db_name,
+                **{f"DB_{purpose.upper()}": name for purpose, name in self.db_roles.items()}}
+
+    @property
     def app_secret_files(self) -> dict[str, str]:
         """backend_secrets: NAME -> its file in secrets/ (and /run/secrets/)."""
         return {name: f"app_{name.lower()}" for name in self.backend_secrets}
@@ -827,6 +859,7 @@ class Answers(BaseModel):
         nginx = ["nginx.conf", "snippets/gzip.conf", "snippets/limits.conf", "snippets/logging.conf", "snippets/media.conf",
                  "snippets/proxy-backend.conf", "snippets/security-headers.conf"] + (["snippets/tls.conf"] if self.enable_tls else [])
         files = [(("proxy",), f"nginx/{f}", f"/etc/nginx/hardstack/{f}") for f in nginx]
+        files.append((("db-setup",), "db/setup.sh", "/etc/hardstack/db/setup.sh"))
         files.append((("backup",), "backup/backup.sh", "/etc/hardstack/backup/backup.sh"))
         if self.uses_redis:
             readers = ("redis", "redis-exporter") if self.enable_monitoring else ("redis",)
@@ -880,8 +913,7 @@ class Answers(BaseModel):
     def unpinned_images(self) -> dict[str, str]:
         """Service -> why its image carries no digest (compose-lint CL-0019 suppressions)."""
         built = "built from this layout; APP_VERSION tags the build and a registry push reports its digest"
-        pulled = {"db": "db_image", "proxy": "nginx_image"}
-        pulled["backup"] = "db_image"
+        pulled = {"db": "db_image", "db-setup": "db_image", "proxy": "nginx_image", "backup": "db_image"}
         if self.enable_monitoring:
             pulled |= {"prometheus": "prometheus_image", "postgres-exporter": "postgres_exporter_image", "alertmanager": "alertmanager_image"}
         if self.uses_redis:

@@ -15,6 +15,8 @@ from hardstack.catalog import SERVICES
 from hardstack.stack import Stack, StackError
 
 SCRIPT = ["sh", "/etc/hardstack/backup/backup.sh"]
+# Restores run as the database's superuser, in the db-setup service (the backup service's role reads only).
+RESTORE = ["sh", "/etc/hardstack/db/setup.sh", "restore"]
 DUMP_NAME = re.compile(r"^[a-z_][a-z0-9_]*-\d{8}T\d{6}Z\.dump$")
 
 
@@ -29,11 +31,11 @@ class Restored:
     stopped: list[str]  # services stopped for it and started again
 
 
-def _script(stack: Stack, *args: str, stdin=None, stdout=None) -> subprocess.CompletedProcess:
+def _script(stack: Stack, *args: str, stdin=None, stdout=None, service: str = "backup", script: list[str] = SCRIPT) -> subprocess.CompletedProcess:
     """Run backup.sh in a one-off backup container; --no-deps: it needs the database, nothing else
     (compose would otherwise run migrate first). Dumps stream through stdin/stdout files, never memory."""
-    cmd = ["docker", "compose", "-p", stack.project, "run", "--rm", "--no-deps", "-T", "--entrypoint", SCRIPT[0], "backup",
-           *SCRIPT[1:], *args]
+    cmd = ["docker", "compose", "-p", stack.project, "run", "--rm", "--no-deps", "-T", "--entrypoint", script[0], service,
+           *script[1:], *args]
     proc = subprocess.run(cmd, cwd=stack.layout, env=stack.environ, stdin=stdin, stdout=stdout or subprocess.PIPE,
                           stderr=subprocess.PIPE, timeout=3600)
     if proc.returncode != 0:
@@ -83,7 +85,7 @@ def copy_in(stack: Stack, path: Path) -> str:
 
 def clients(answers: Answers) -> list[str]:
     """The services that connect to the database (they hold its password), which a restore stops."""
-    users = {svc for name in ("db_password", "postgres_password") for svc in answers.secrets.get(name, [])}
+    users = {svc for name, services in answers.secrets.items() if name == "postgres_password" or name.startswith("db_") for svc in services}
     return [svc for svc in answers.services if svc in users and svc != "db" and not SERVICES[svc].manual]
 
 
@@ -113,7 +115,7 @@ def restore(stack: Stack, answers: Answers, source: str, echo=print) -> Restored
     start = time.monotonic()
     try:
         echo(f"Restoring {name}")
-        _script(stack, "restore", name)
+        _script(stack, name, service="db-setup", script=RESTORE)
     finally:
         seconds = time.monotonic() - start
         echo("Starting the stack again (docker compose up -d --wait)")

@@ -11,14 +11,19 @@ from dataclasses import dataclass
 
 # Fixed by the images the layout uses by default; the stand-in images honour the same numbers.
 UIDS: dict[str, int] = {
-    "app": 10001,  # backend, migrate, superuser and exporter processes
-    "db": 70,  # postgres user of the timescale/timescaledb (alpine) image
+    "app": 10001,  # backend, migrate, worker, beat and superuser processes
+    "db": 70,  # postgres user of the timescale/timescaledb (alpine) image: db, db-setup, backup, the exporter
     "nginx": 101,  # nginxinc/nginx-unprivileged
     "prometheus": 65534,  # nobody, as in prom/prometheus
     "alertmanager": 65534,  # nobody, as in prom/alertmanager
     "redis": 999,  # redis user of the official redis (Debian) image
 }
 APP_UID, DB_UID = UIDS["app"], UIDS["db"]
+
+# The cluster's superuser (POSTGRES_USER): initialises the volume and runs db-setup, nothing else. The
+# app's roles are named after the db_user answer (the app role itself) with these suffixes.
+DB_SUPERUSER = "postgres"
+DB_ROLE_SUFFIXES = {"owner": "_owner", "backup": "_backup", "exporter": "_exporter"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class Service:
 # Compose services, in the order compose.yaml lists them.
 SERVICES: dict[str, Service] = {
     "db": Service("db", 5432, "db", single_writer=True),
+    # The database's roles and grants (db/setup.sh), before migrate: the only user of the superuser.
+    "db-setup": Service("db", None, "db_setup", one_shot=True),
     "migrate": Service("app", None, "migrate", one_shot=True),
     "backend": Service("app", 8000, "backend"),
     # The broker: the only copy of queued tasks, so one process owns its append-only file.
@@ -55,7 +62,7 @@ SERVICES: dict[str, Service] = {
     "backup": Service("db", None, "backup"),
     "superuser": Service("app", None, "superuser", one_shot=True, manual=True),
     "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True),
-    "postgres-exporter": Service("app", 9187, "postgres_exporter", monitoring=True),
+    "postgres-exporter": Service("db", 9187, "postgres_exporter", monitoring=True),
     "alertmanager": Service("alertmanager", 9093, "alertmanager", monitoring=True, single_writer=True),
     "redis-exporter": Service("redis", 9121, "redis_exporter", monitoring=True, celery=True),
 }
@@ -72,9 +79,18 @@ class Secret:
 
 # Runtime secrets: files in the layout's secrets/ (0600), mounted at /run/secrets/<name>.
 SECRETS: dict[str, Secret] = {
-    # Same value as db_password, owned by the db's UID so PostgreSQL can read it at initialisation.
-    "postgres_password": Secret("db", "db_password", None, ("db", "backup")),
-    "db_password": Secret("app", "db_password", "dbPassword", ("migrate", "backend", "worker", "beat", "superuser", "postgres-exporter")),
+    # The database's roles (db/setup.sh): the superuser only initialises the cluster and runs db-setup;
+    # the owner role runs migrations; the app role has rows only; the exporter pg_monitor; the backup
+    # role reads everything. db-setup runs as the db's UID and sets each role's password from a copy of
+    # its value it can read (the *_setup files).
+    "postgres_password": Secret("db", "postgres_password", "dbSuperuserPassword", ("db", "db-setup")),
+    "db_password": Secret("app", "db_password", "dbPassword", ("backend", "worker", "beat", "superuser")),
+    "db_password_setup": Secret("db", "db_password", None, ("db-setup",)),
+    "db_owner_password": Secret("app", "db_owner_password", "dbOwnerPassword", ("migrate",)),
+    "db_owner_password_setup": Secret("db", "db_owner_password", None, ("db-setup",)),
+    "db_backup_password": Secret("db", "db_backup_password", "dbBackupPassword", ("backup", "db-setup")),
+    "db_exporter_password": Secret("db", "db_exporter_password", "dbExporterPassword", ("postgres-exporter", "db-setup"),
+                                   "enable_monitoring"),
     "django_secret_key": Secret("app", "django_secret_key", "djangoSecretKey", ("migrate", "backend", "worker", "beat", "superuser")),
     # The broker's password: redis reads it through a config file its start script writes (never argv
     # or env); the app's processes get it composed into the redis_url_vars URLs by the entrypoint.
@@ -85,6 +101,11 @@ SECRETS: dict[str, Secret] = {
     "alert_webhook_url": Secret("alertmanager", "alert_webhook_url", "alertWebhookUrl", ("alertmanager",), "alerts_by_webhook"),
     "alert_smtp_password": Secret("alertmanager", "alert_smtp_password", "alertSmtpPassword", ("alertmanager",), "alerts_by_email"),
 }
+
+# The values `hardstack new` generates (secrets.token_urlsafe of this many bytes: URL-safe, so they can
+# sit in a DATABASE_URL unescaped), each in every file of SECRETS that holds it.
+RANDOM_VALUES: dict[str, int] = {"postgres_password": 32, "db_password": 32, "db_owner_password": 32, "db_backup_password": 32,
+                                 "db_exporter_password": 32, "django_secret_key": 50, "superuser_password": 24, "redis_password": 32}
 
 # What a secret file holds until the user sets the real value (generated values are random).
 PLACEHOLDERS: dict[str, str] = {
@@ -147,6 +168,7 @@ PULUMI_VERSION = "3.274.1"
 # Resource limits per service (memory, cpus, pids), used by compose and by the Pulumi program.
 LIMITS: dict[str, tuple[str, str, int]] = {
     "db": ("1g", "1.0", 200),
+    "db_setup": ("128m", "0.25", 32),
     "migrate": ("256m", "0.5", 64),
     "backend": ("512m", "1.0", 128),
     "frontend": ("64m", "0.25", 64),

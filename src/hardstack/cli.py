@@ -420,13 +420,32 @@ def restore(
 
 
 @app.command()
+def rotate(
+    layout: Path = typer.Argument(..., help="A layout whose stack runs (`hardstack up`)."),
+    role: str = typer.Argument(..., help="The database role: superuser, owner (migrate), app, backup or exporter."),
+    project_name: Optional[str] = PROJECT_OPTION,
+) -> None:
+    """A new random password for one database role: written to its secret files, set by db-setup, and
+    the services that log in as it recreated. For a Pulumi deploy set the role's hardstack:db*Password
+    key instead and run `hardstack deploy up`."""
+    from hardstack import rotate as rotation
+
+    answers, stack = _running_stack(layout, project_name)
+    try:
+        users = rotation.rotate(stack, answers, role, echo=lambda line: out.print(line, markup=False, highlight=False))
+    except rotation.RotateError as exc:
+        _fail([str(exc)], header="hardstack rotate:")
+    out.print(f"[green]Rotated[/] the {role} role's password; {', '.join(users) or 'no service'} recreated with it")
+
+
+@app.command()
 def deploy(
     action: str = typer.Argument(..., help="up, preview or destroy"),
     stack: str = typer.Option("test", "--stack", "-s", help="Pulumi stack; its config is pulumi/Pulumi.<stack>.yaml"),
     cwd: Optional[Path] = typer.Option(None, "--cwd", help="Pulumi project folder (default: ./pulumi or . inside a layout, "
                                        "else hardstack's own project)"),
-    db_password_changed: bool = typer.Option(False, "--db-password-changed",
-                                             help="hardstack:dbPassword was changed and the database role already has the new one"),
+    superuser_password_changed: bool = typer.Option(False, "--superuser-password-changed",
+                                                    help="hardstack:dbSuperuserPassword was changed and the database's superuser already has the new one"),
     refresh: bool = typer.Option(False, "--refresh", help="up: first read what really runs (containers removed or stopped by hand)"),
 ) -> None:
     """Run the Pulumi program on a layout (inline, real Pulumi CLI); set hardstack:* config first.
@@ -447,7 +466,7 @@ def deploy(
             selected.set_config("hardstack:layoutDir", auto.ConfigValue(str(layout)))
         show = lambda line: out.print(line, end="", markup=False, highlight=False)  # noqa: E731
         if action == "up":
-            result = run.up(selected, on_output=show, db_password_changed=db_password_changed, refresh=refresh)
+            result = run.up(selected, on_output=show, superuser_password_changed=superuser_password_changed, refresh=refresh)
         else:
             result = getattr(run, action)(selected, on_output=show)
     except run.DeployError as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hardstack.answers import Answers, AnswersError, validate
-from hardstack.catalog import PLACEHOLDERS, UIDS
+from hardstack.catalog import PLACEHOLDERS, RANDOM_VALUES, UIDS
 
 ANSWERS_FILE = ".hardstack-answers.json"
 EXAMPLE_BACKEND = ["manage.py", "requirements.txt", ".python-version", "ruff.toml", "config", "demo"]
@@ -91,15 +91,9 @@ def remove_tls(root: Path) -> None:
 
 
 def fresh_values() -> dict[str, str]:
-    """Fresh random values, URL-safe so they can sit in a DATABASE_URL unescaped; placeholders for
-    the values only the user knows (where alerts go)."""
-    return {
-        "db_password": secrets.token_urlsafe(32),
-        "django_secret_key": secrets.token_urlsafe(50),
-        "superuser_password": secrets.token_urlsafe(24),
-        "redis_password": secrets.token_urlsafe(32),
-        **PLACEHOLDERS,
-    }
+    """Fresh random values (catalog.RANDOM_VALUES); placeholders for the values only the user knows
+    (where alerts go)."""
+    return {value: secrets.token_urlsafe(size) for value, size in RANDOM_VALUES.items()} | PLACEHOLDERS
 
 
 def app_secret_placeholder(file: str) -> str:
@@ -117,6 +111,11 @@ def write_secrets(root: Path, answers: Answers) -> list[str]:
     directory.mkdir(mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
     values = fresh_values()
+    # A new file that copies a value another file already holds (db_password_setup of db_password,
+    # added by an update) takes that value, not a fresh one.
+    for name, secret in answers.secret_specs.items():
+        if (directory / name).is_file():
+            values[secret.value] = (directory / name).read_text()
     todo = []
     for name, secret in answers.secret_specs.items():
         uid = UIDS[secret.uid]

@@ -165,9 +165,10 @@ class Stack:
     def environ(self) -> dict[str, str]:
         return {**os.environ, **self.env}
 
-    def compose(self, *args: str, check: bool = True, timeout: int = 1800, capture: bool = True) -> subprocess.CompletedProcess:
+    def compose(self, *args: str, check: bool = True, timeout: int = 1800, capture: bool = True,
+                input_text: str | None = None) -> subprocess.CompletedProcess:
         cmd = ["docker", "compose", "-p", self.project, *args]
-        proc = subprocess.run(cmd, cwd=self.layout, env=self.environ, text=True,
+        proc = subprocess.run(cmd, cwd=self.layout, env=self.environ, text=True, input=input_text,
                               capture_output=capture, timeout=timeout)
         if check and proc.returncode != 0:
             raise StackError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{(proc.stdout or '')[-3000:]}\n{(proc.stderr or '')[-3000:]}")

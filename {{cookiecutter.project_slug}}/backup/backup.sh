@@ -5,7 +5,8 @@
 #   backup.sh list         the dumps, newest first
 #   backup.sh cat NAME     a dump to stdout;  backup.sh import NAME: a dump from stdin (checked first)
 #   backup.sh check NAME   fails unless NAME is a readable pg_dump archive
-#   backup.sh restore NAME replace the database with a dump (the other services stopped first)
+#   backup.sh restore NAME replace the database with a dump (the other services stopped first; run by
+#                          db/setup.sh as the superuser, which then gives the tables to the owner role)
 #   backup.sh health       the healthcheck: fails while the last scheduled dump failed
 # Dumps are pg_dump's custom format (compressed, restored table by table) in the backups volume,
 # the newest BACKUP_KEEP kept. `hardstack backup` and `hardstack restore` call this script.
@@ -15,7 +16,8 @@ umask 077  # a dump holds every row, password hashes included: readable by the p
 DIR=/var/lib/postgresql/backups
 FAILED=/tmp/backup-failed
 : "${PGDATABASE:?}" "${BACKUP_INTERVAL_HOURS:=24}" "${BACKUP_KEEP:=7}"
-PGPASSWORD=$(cat /run/secrets/postgres_password)
+# The backup role (read-only) for dumps; db/setup.sh runs `restore` as the superuser.
+PGPASSWORD=$(cat "${PGPASSWORD_FILE:-/run/secrets/db_backup_password}")
 export PGPASSWORD
 export PGOPTIONS="-c client_min_messages=warning"  # no NOTICE chatter (IF EXISTS ... skipping)
 

@@ -77,8 +77,10 @@ class Plan:
 
     def secret_values(self) -> dict[str, pulumi.Output]:
         s = self.settings
-        # Each file holds the value of the generated secret it copies (postgres_password = db_password).
-        by_value = {"db_password": s.db_password, "django_secret_key": s.django_secret_key, "superuser_password": s.superuser_password,
+        # Each file holds the value it copies (db_password_setup = db_password: the file db-setup reads).
+        by_value = {"postgres_password": s.db_superuser_password, "db_password": s.db_password, "db_owner_password": s.db_owner_password,
+                    "db_backup_password": s.db_backup_password, "db_exporter_password": s.db_exporter_password,
+                    "django_secret_key": s.django_secret_key, "superuser_password": s.superuser_password,
                     "alert_webhook_url": s.alert_webhook_url, "alert_smtp_password": s.alert_smtp_password,
                     "redis_password": s.redis_password}
         app = s.backend_secrets or {}
@@ -102,6 +104,9 @@ def make_plan(settings: DeploySettings, stack: str) -> Plan:
 def missing_secrets(settings: DeploySettings, answers: Answers) -> None:
     """The config keys this layout needs beyond the always-required ones; checked before any resource."""
     problems = []
+    if answers.enable_monitoring and settings.db_exporter_password is None:
+        problems.append("hardstack:dbExporterPassword: required (the layout's postgres-exporter logs in as a pg_monitor role of its own); set it: "
+                        "pulumi config set --secret hardstack:dbExporterPassword \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\"")
     if answers.uses_redis and settings.redis_password is None:
         problems.append("hardstack:redisPassword: required (the layout has a celery_app and its Redis broker); set it: "
                         "pulumi config set --secret hardstack:redisPassword \"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\"")
@@ -275,7 +280,7 @@ def deploy(plan: Plan) -> dict[str, Any]:
         deps = [containers[d] for d in required if d in containers]
         marks = labels + [docker.ContainerLabelArgs(label=f"io.hardstack.after.{d}", value=after[d]) for d in required if d in after]
         # New files restart the service, except a data service's secrets: PostgreSQL reads its password
-        # file only when the volume is first initialised (rotation: run.refuse_db_password_change).
+        # file only when the volume is first initialised (rotation: run.refuse_superuser_password_change).
         only_secrets = not any(v["type"] == "bind" for v in svc.get("volumes", []))
         if files.filler is not None and not (stop_first and only_secrets):
             # The filler's id once it handed the secrets over (exit 0): a failed hand-over fails the update here.
@@ -313,8 +318,9 @@ def deploy(plan: Plan) -> dict[str, Any]:
         "imageDigests": {ref: img.image_id for ref, img in images.items()},
         "containers": {name: c.name for name, c in containers.items()},
         "pidsLimits": {name: int(svc["pids_limit"]) for name, svc in services.items() if svc.get("pids_limit")},
-        # Compared by `hardstack deploy up` before the next up: PostgreSQL keeps the password it was initialised with.
-        "dbPassword": secrets["db_password"],
+        # Compared by `hardstack deploy up` before the next up: PostgreSQL keeps the superuser password
+        # it was initialised with (the roles' passwords db-setup sets on each run).
+        "dbSuperuserPassword": secrets["postgres_password"],
     }
 
 

@@ -62,23 +62,24 @@ def select(stack_name: str, work_dir: Path = PULUMI_PROJECT, env: dict[str, str]
     return auto.create_or_select_stack(stack_name=stack_name, project_name="hardstack", program=program, opts=opts)
 
 
-def up(stack: auto.Stack, on_output: Callable[[str], None] = print, db_password_changed: bool = False,
+def up(stack: auto.Stack, on_output: Callable[[str], None] = print, superuser_password_changed: bool = False,
        refresh: bool = False) -> auto.UpResult:
     """`pulumi up`; refresh=True first reads what is really running (containers removed by hand)."""
-    if not db_password_changed:
-        refuse_db_password_change(stack)
+    if not superuser_password_changed:
+        refuse_superuser_password_change(stack)
     result = stack.up(on_output=on_output, color="never", refresh=refresh)
     apply_pids_limits(result.outputs, on_output)
     return result
 
 
-def refuse_db_password_change(stack: auto.Stack) -> None:
+def refuse_superuser_password_change(stack: auto.Stack) -> None:
     """Before any change: PostgreSQL reads its password file only when its volume is first
-    initialised, so a new hardstack:dbPassword alone would lock the backend out."""
+    initialised, so a new hardstack:dbSuperuserPassword alone would lock db-setup out. (The roles'
+    passwords are set by db-setup on each run: a new dbPassword, dbOwnerPassword, ... just deploys.)"""
     outputs = stack.outputs()  # one `pulumi stack output` call
-    deployed = outputs.get("dbPassword")
+    deployed = outputs.get("dbSuperuserPassword")
     try:
-        configured = stack.get_config("hardstack:dbPassword").value
+        configured = stack.get_config("hardstack:dbSuperuserPassword").value
     except auto.CommandError:
         return  # the program names the missing key
     if deployed is None or deployed.value == configured:
@@ -86,12 +87,12 @@ def refuse_db_password_change(stack: auto.Stack) -> None:
     containers = outputs.get("containers")
     db = containers.value.get("db", "<db container>") if containers else "<db container>"
     raise DeployError(
-        "hardstack:dbPassword differs from the deployed one; nothing was changed. PostgreSQL keeps the\n"
-        "password it was initialised with, so change the role's password first (it prompts; the password\n"
-        "stays out of argv and shell history), then deploy the new secret:\n"
+        "hardstack:dbSuperuserPassword differs from the deployed one; nothing was changed. PostgreSQL keeps\n"
+        "the superuser password it was initialised with, so change it first (it prompts; the password stays\n"
+        "out of argv and shell history), then deploy the new secret:\n"
         f"  docker exec -it {db} sh -c 'psql -U \"$POSTGRES_USER\" -d \"$POSTGRES_DB\" -c \"\\\\password $POSTGRES_USER\"'\n"
-        "  hardstack deploy up --db-password-changed\n"
-        "Between the two the running backend's new connections fail: do it in a quiet moment.")
+        "  hardstack deploy up --superuser-password-changed\n"
+        "Only db-setup logs in as the superuser: the app keeps serving meanwhile.")
 
 
 def _limit_service_pids(service: str, limit: int, detach: bool) -> str | None:

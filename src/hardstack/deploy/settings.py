@@ -79,7 +79,13 @@ class DeploySettings(BaseSettings):
     image_registry: Optional[str] = Field(None, alias="imageRegistry", description="Registry prefix to pull the app images from; unset: build locally")
     image_digests: Optional[dict[str, str]] = Field(None, alias="imageDigests",
                                                     description='With imageRegistry: JSON {"backend": "sha256:...", "frontend": "sha256:..."}, the digests the images workflow pushed')
-    db_password: SecretStr = Field(alias="dbPassword", description="Database password (secret)")
+    db_superuser_password: SecretStr = Field(alias="dbSuperuserPassword",
+                                             description="The database cluster's superuser password, used only by db-setup (secret); read by PostgreSQL when its volume is first initialised")
+    db_password: SecretStr = Field(alias="dbPassword", description="Password of the app's database role: rows only (secret)")
+    db_owner_password: SecretStr = Field(alias="dbOwnerPassword", description="Password of the database owner role that migrate runs as (secret)")
+    db_backup_password: SecretStr = Field(alias="dbBackupPassword", description="Password of the read-only backup role (secret)")
+    db_exporter_password: Optional[SecretStr] = Field(None, alias="dbExporterPassword",
+                                                      description="Password of the exporter's pg_monitor role (secret); required when the layout has monitoring")
     django_secret_key: SecretStr = Field(alias="djangoSecretKey", description="Django secret key (secret)")
     superuser_password: Optional[SecretStr] = Field(None, alias="superuserPassword", description="Superuser password for the manual superuser step (secret)")
     alert_webhook_url: SecretStr = Field(SecretStr(PLACEHOLDERS["alert_webhook_url"]), alias="alertWebhookUrl",
@@ -163,7 +169,8 @@ class DeploySettings(BaseSettings):
             raise ValueError("must be at least 16 URL-safe characters (it sits in redis:// URLs); generate one: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return v
 
-    @field_validator("db_password", "django_secret_key", "superuser_password")
+    @field_validator("db_superuser_password", "db_password", "db_owner_password", "db_backup_password", "db_exporter_password",
+                     "django_secret_key", "superuser_password")
     @classmethod
     def _strong(cls, v: Optional[SecretStr]) -> Optional[SecretStr]:
         if v is not None and len(v.get_secret_value()) < 16:
@@ -192,8 +199,16 @@ class DeploySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _distinct(self) -> "DeploySettings":
-        if self.db_password.get_secret_value() == self.django_secret_key.get_secret_value():
-            raise ValueError("dbPassword and djangoSecretKey must differ")
+        values = {"dbSuperuserPassword": self.db_superuser_password, "dbPassword": self.db_password, "dbOwnerPassword": self.db_owner_password,
+                  "dbBackupPassword": self.db_backup_password, "dbExporterPassword": self.db_exporter_password,
+                  "djangoSecretKey": self.django_secret_key}
+        seen: dict[str, str] = {}
+        for key, value in values.items():
+            if value is None:
+                continue
+            if value.get_secret_value() in seen:
+                raise ValueError(f"{seen[value.get_secret_value()]} and {key} must differ (each role has a secret of its own)")
+            seen[value.get_secret_value()] = key
         return self
 
 

@@ -118,7 +118,7 @@ def deploy_swarm(plan: Plan) -> dict[str, Any]:
         "services": {name: svc.name for name, svc in created.items()},
         "pidsLimits": {name: int(svc["deploy"]["resources"]["limits"]["pids"]) for name, svc in services.items()
                        if ((svc.get("deploy") or {}).get("resources") or {}).get("limits", {}).get("pids")},
-        "dbPassword": values["db_password"],
+        "dbSuperuserPassword": values["postgres_password"],
         # Run-once services: a finished task is their success, so nothing waits for them to "converge".
         "jobs": [name for name, svc in services.items() if (svc.get("deploy") or {}).get("mode") == "replicated-job"],
         "target": "swarm",
