@@ -337,6 +337,106 @@ def test_r6_database_restart_keeps_data_and_backend_recovers(stack):
     assert stack.inspect(stack.container_id("backend"))["State"]["StartedAt"] == backend_started
 
 
+# ---- database roles: least privilege ------------------------------------------------------
+
+def as_role(stack: Stack, role: str, password_file: str, sql: str) -> subprocess.CompletedProcess:
+    """psql over TCP (as the app would log in), password from the layout's secret file."""
+    password = (stack.layout / "secrets" / password_file).read_text().strip()
+    return stack.compose("exec", "-T", "-e", f"PGPASSWORD={password}", "db", "psql", "-X", "-h", "127.0.0.1", "-U", role, "-d", "app",
+                         "-v", "ON_ERROR_STOP=1", "-tAc", sql, check=False)
+
+
+def test_the_app_role_has_rows_only(stack):
+    for sql, refusal in (("CREATE TABLE intruder (i int)", "permission denied for schema public"),
+                         ("COPY (SELECT 1) TO PROGRAM 'id'", "pg_execute_server_program"),
+                         ("SELECT pg_read_file('/etc/passwd')", "permission denied for function pg_read_file"),
+                         ("DROP TABLE demo_reading", "must be owner"),
+                         ("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "permission denied"),
+                         ("ALTER ROLE app SUPERUSER", "permission denied")):
+        proc = as_role(stack, "app", "db_password", sql)
+        assert proc.returncode != 0 and refusal in proc.stderr, (sql, proc.stdout, proc.stderr)
+    # Rows in the app's tables, including a TimescaleDB chunk it makes by inserting far in the past.
+    made = as_role(stack, "app", "db_password", "INSERT INTO demo_reading (time, value) VALUES (now() - interval '900 days', 4.5) RETURNING value")
+    assert made.returncode == 0 and made.stdout.split()[0] == "4.5", made.stderr
+    attributes = stack.compose("exec", "-T", "db", "psql", "-U", "postgres", "-d", "app", "-tAc",
+                               "SELECT string_agg(rolname || ':' || rolsuper, ',' ORDER BY rolname) FROM pg_roles WHERE rolcanlogin").stdout.strip()
+    assert attributes == "app:false,app_backup:false,app_exporter:false,app_owner:false,postgres:true"
+
+
+def test_migrations_ran_as_the_owner_and_the_others_read_or_monitor(stack):
+    owners = stack.compose("exec", "-T", "db", "psql", "-U", "postgres", "-d", "app", "-tAc",
+                           "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'").stdout.split()
+    assert owners == ["app_owner"]
+    migrate = stack.inspect(stack.compose("ps", "-a", "-q", "migrate").stdout.strip())
+    assert migrate["State"]["ExitCode"] == 0 and "DB_USER=app_owner" in migrate["Config"]["Env"]
+    assert as_role(stack, "app_backup", "db_backup_password", "SELECT count(*) >= 0 FROM demo_reading").stdout.strip() == "t"
+    refused = as_role(stack, "app_backup", "db_backup_password", "DELETE FROM demo_reading")
+    assert refused.returncode != 0 and "permission denied" in refused.stderr
+    assert as_role(stack, "app_exporter", "db_exporter_password", "SELECT pg_has_role('pg_monitor', 'member')").stdout.strip() == "t"
+    refused = as_role(stack, "app_exporter", "db_exporter_password", "SELECT count(*) FROM demo_reading")
+    assert refused.returncode != 0 and "permission denied" in refused.stderr
+
+
+def test_rotating_the_app_role_password_keeps_the_site_up_and_retires_the_old_one(stack, monkeypatch):
+    for name, value in stack.env.items():
+        monkeypatch.setenv(name, value)
+    old = (stack.layout / "secrets" / "db_password").read_text()
+    done = CliRunner().invoke(app, ["rotate", str(stack.layout), "app", "-p", stack.project], catch_exceptions=False)
+    assert done.exit_code == 0, done.output
+    new = (stack.layout / "secrets" / "db_password").read_text()
+    assert new != old and (stack.layout / "secrets" / "db_password_setup").read_text() == new
+    assert http(stack.url + "/api/health/").json()["database"] == "ok"
+    for service in ("backend", "worker", "beat"):
+        assert stack.health(service) == "healthy", service
+    refused = stack.compose("exec", "-T", "-e", f"PGPASSWORD={old}", "db", "psql", "-X", "-h", "127.0.0.1", "-U", "app", "-d", "app",
+                            "-tAc", "SELECT 1", check=False)
+    assert refused.returncode != 0 and "password authentication failed" in refused.stderr
+
+
+def test_an_old_volume_whose_superuser_is_the_app_is_upgraded_in_place(stack, tmp_path):
+    """Layouts before db-setup initialised the volume with POSTGRES_USER=app (a superuser) and ran the
+    migrations as it. db-setup, run on such a volume twice, leaves the roles of a new one."""
+    image = stack.env.get("DB_IMAGE", IMAGES["db_image"][1])
+    name = f"{stack.project}-oldvol"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for file in ("postgres_password", "db_password_setup", "db_owner_password_setup", "db_backup_password", "db_exporter_password"):
+        (secrets / file).write_text(f"{file}-{uuid.uuid4().hex}")
+    legacy = (secrets / "db_password_setup").read_text()
+    (secrets / "postgres_password").write_text(legacy)  # before db-setup the two files held one value
+    for path in [secrets, *secrets.iterdir()]:
+        os.chown(path, 70, 70)
+    env = stack.compose("config", "--format", "json").stdout
+    setup_env = json.loads(env)["services"]["db-setup"]["environment"]
+    subprocess.run(["docker", "network", "create", name], check=True, capture_output=True)
+    try:
+        subprocess.run(["docker", "run", "-d", "--name", f"{name}-db", "--network", name, "--network-alias", "db", "--user", "70:70",
+                        "-e", "POSTGRES_USER=app", "-e", "POSTGRES_DB=app", "-e", f"POSTGRES_PASSWORD={legacy}", image],
+                       check=True, capture_output=True)
+        old_migrations = ("CREATE EXTENSION IF NOT EXISTS timescaledb; CREATE TABLE demo_reading (id serial, time timestamptz NOT NULL, value float);"
+                          "SELECT create_hypertable('demo_reading', 'time'); INSERT INTO demo_reading (time, value) VALUES (now(), 1.5)")
+        deadline = time.monotonic() + 60
+        while subprocess.run(["docker", "exec", f"{name}-db", "psql", "-U", "app", "-d", "app", "-c", old_migrations],
+                             capture_output=True).returncode != 0:
+            assert time.monotonic() < deadline, "the old-style database did not start"
+            time.sleep(1)
+        setup = ["docker", "run", "--rm", "--network", name, "--user", "70:70", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+                 "-v", f"{secrets}:/run/secrets:ro", "-v", f"{stack.layout / 'db'}:/etc/hardstack/db:ro",
+                 *[f"-e{k}={v}" for k, v in setup_env.items()], "--entrypoint", "sh", image, "/etc/hardstack/db/setup.sh"]
+        first = subprocess.run(setup, capture_output=True, text=True)
+        assert first.returncode == 0 and "upgrading this volume in place" in first.stderr, first.stderr
+        again = subprocess.run(setup, capture_output=True, text=True)
+        assert again.returncode == 0 and "upgrading" not in again.stderr, again.stderr
+        query = lambda sql: subprocess.run(["docker", "exec", f"{name}-db", "psql", "-U", "postgres", "-d", "app", "-tAc", sql],  # noqa: E731
+                                           capture_output=True, text=True, check=True).stdout.strip()
+        assert query("SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin") == "postgres"
+        assert query("SELECT tableowner FROM pg_tables WHERE tablename = 'demo_reading'") == "app_owner"
+        assert query("SELECT has_table_privilege('app', 'demo_reading', 'INSERT'), has_table_privilege('app', 'demo_reading', 'TRUNCATE')") == "t|f"
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", f"{name}-db"], capture_output=True)
+        subprocess.run(["docker", "network", "rm", name], capture_output=True)
+
+
 # ---- backups: the restore drill ---------------------------------------------------------
 
 def test_restore_drill_rows_come_back_after_the_database_volume_is_destroyed(stack, tmp_path, monkeypatch):
