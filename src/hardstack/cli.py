@@ -202,7 +202,7 @@ def up(
     command waits until every service has converged healthy.
     """
     from hardstack.catalog import IMAGES
-    from hardstack.stack import (BuildError, Stack, StackError, celery_problems, missing_contexts, placeholder_secrets, read_env_file,
+    from hardstack.stack import (BuildError, Stack, StackError, celery_problems, kept_volume_hint, missing_contexts, placeholder_secrets, read_env_file,
                                  registry_reachable, standin_env)
 
     layout = layout.resolve()
@@ -244,6 +244,7 @@ def up(
         healthy = stack.up(wait_timeout, echo=show, follow=("migrate",))
     except StackError as exc:
         problems = celery_problems(stack, answers) + (stack.diagnose() or [str(exc)[-2000:]])
+        problems += kept_volume_hint(f"{stack.project}_db-data", "\n".join(problems))
         stack.stop()
         problems.append(f"stopped what had started (volumes kept); if the migrations only need longer, run again with --wait-timeout {wait_timeout * 2}")
         _fail(problems, header="hardstack up: the stack did not come up healthy:")
@@ -314,7 +315,7 @@ def _swarm_problems(layout: Path, init_swarm: bool) -> list[str]:
 
 
 def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout: int, show, built: float) -> None:
-    from hardstack.stack import StackError
+    from hardstack.stack import StackError, kept_volume_hint
     from hardstack.swarm import SwarmStack, label_db_node
 
     stack = SwarmStack(layout, answers.compose_project, env)
@@ -325,7 +326,8 @@ def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout:
         out.print(f"[bold]Deploying[/] (docker stack deploy -c stack.yaml {stack.name}, at most {wait_timeout}s), built in {built:.0f}s")
         took = stack.deploy(echo=show, timeout=wait_timeout)
     except StackError as exc:
-        _fail([str(exc)[-2000:], f"the stack is left as it is for a look (`docker stack ps {stack.name}`); "
+        _fail([str(exc)[-2000:], *kept_volume_hint(f"{stack.name}_db-data", str(exc)),
+               f"the stack is left as it is for a look (`docker stack ps {stack.name}`); "
                f"remove it with `docker stack rm {stack.name}` (volumes are kept)"],
               header="hardstack up --swarm: the stack did not converge:")
     port = env.get("HTTP_PORT", str(answers.http_port))

@@ -62,7 +62,13 @@ def rotate(stack: Stack, answers: Answers, role: str, echo=print) -> list[str]:
         choices = ", ".join(r for r in ROLE_VALUES if r in answers.db_roles)
         raise RotateError(f"role: {role!r} is not one of this layout's database roles ({choices})")
     if stack.health("db") != "healthy":
-        raise RotateError("the db service is not running healthy: start the stack first (`hardstack up LAYOUT`)")
+        # The db alone: also the way out of a kept volume whose superuser password is not the file's
+        # (the local socket needs none), after `hardstack up` stopped the stack.
+        echo("Starting the db service")
+        try:
+            stack.compose("up", "-d", "--wait", "--no-deps", "db")
+        except StackError as exc:
+            raise RotateError(f"the db service does not start healthy: {str(exc)[-1500:]}") from None
     value_key = ROLE_VALUES[role]
     new = secrets.token_urlsafe(RANDOM_VALUES[value_key])
     files = files_of(answers, value_key)

@@ -155,6 +155,18 @@ def registry_reachable(image: str, timeout: int = 20) -> bool:
         return False
 
 
+def kept_volume_hint(volume: str, text: str) -> list[str]:
+    """The ways out when db-setup found the db volume initialised with another superuser password
+    (a kept volume of an earlier layout with the same project name, or a secrets/ folder replaced)."""
+    if "initialised with another password" not in text:
+        return []
+    return [f"the kept volume {volume} was initialised with another superuser password than secrets/postgres_password holds; "
+            "PostgreSQL reads that file only when a volume is new. Three ways out:",
+            "1. put the value the volume was initialised with back in secrets/postgres_password, or",
+            "2. give the database a new superuser password and write it to the file: hardstack rotate LAYOUT superuser, or",
+            f"3. remove the volume and LOSE ITS DATA: docker volume rm {volume}"]
+
+
 @dataclass
 class Stack:
     layout: Path

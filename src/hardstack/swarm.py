@@ -142,9 +142,28 @@ class SwarmStack:
                 lines.append(f"{short}: {update}")
         return lines
 
+    def failed_job(self) -> str | None:
+        """A job whose tasks on the current image failed 3 times: its name and last log lines (swarm
+        would go on retrying it up to its max_attempts, and the wait would last its full timeout)."""
+        for short, svc in self.services().items():
+            if "ReplicatedJob" not in svc["Spec"]["Mode"]:
+                continue
+            image = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
+            tasks = [t for t in self.tasks(short, running_only=False) if t["Image"].split("@")[0] == image]
+            if any(t["CurrentState"].startswith("Complete") for t in tasks):
+                continue
+            if sum(1 for t in tasks if t["CurrentState"].startswith("Failed")) >= 3:
+                logs = docker("service", "logs", "--raw", "--tail", "6", f"{self.name}_{short}", check=False)
+                last = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()][-4:]
+                return f"{short}: the job failed 3 times; last log lines: " + " | ".join(last)
+        return None
+
     def wait_converged(self, timeout: float = 600, echo=None) -> float:
         start, last = time.monotonic(), None
         while True:
+            failed = self.failed_job()
+            if failed:
+                raise StackError(failed)
             lagging = self.lagging()
             if not lagging:
                 return time.monotonic() - start

@@ -49,8 +49,9 @@ SQL
 }
 
 connect() {
+  # Retried while the server starts (swarm starts this job with the db); a refused password ends it.
   for _ in $(seq 30); do
-    if can_login "$DB_SUPERUSER" "$S/postgres_password"; then return 0; fi
+    if error=$(as "$DB_SUPERUSER" "$S/postgres_password" -d postgres -tAc "SELECT 1" 2>&1 >/dev/null); then return 0; fi
     # An upgraded-in-place volume: the old superuser, whose password was db_password's value.
     for pw in "$S/postgres_password" "$S/db_password_setup"; do
       if [ -r "$pw" ] && [ "$DB_APP" != "$DB_SUPERUSER" ] && can_login "$DB_APP" "$pw" \
@@ -59,10 +60,11 @@ connect() {
         return 0
       fi
     done
+    case $error in *"password authentication failed"* | *"does not exist"*) break ;; esac
     sleep 1
   done
-  say "cannot log in to $PGHOST as $DB_SUPERUSER with secrets/postgres_password: the db volume was initialised with another password (restore that file, or see README.md, 'Database roles')"
-  as "$DB_SUPERUSER" "$S/postgres_password" -d postgres -c "SELECT 1" >/dev/null  # its error, for the log
+  say "$error"
+  say "cannot log in to $PGHOST as $DB_SUPERUSER with secrets/postgres_password: the db volume was initialised with another password"
   exit 1
 }
 
