@@ -188,6 +188,14 @@ MUTATIONS: list[Mutation] = [
       'HARDSTACK_FILE_VARS: "DB_PASSWORD DJANGO_SECRET_KEY"', base="tls"),
     M("app-secret-in-env-example", "C21", ".env.example", "", "", base="tls", alone=False,
       apply=lambda l: (l / ".env.example").write_text((l / ".env.example").read_text() + "SENTRY_DSN=" + (l / "secrets/app_sentry_dsn").read_text() + "\n")),
+    # forwarded headers and database roles
+    M("forwarded-trust-all", "C22", "backend/deploy/gunicorn.conf.py", 'forwarded_allow_ips = "127.0.0.1"', 'forwarded_allow_ips = "*"'),
+    M("forwarded-filter-unwired", "C22", "backend/deploy/hardstack_wsgi.py", "application = forwarded_only_from_the_proxy(application)", "pass"),
+    M("migrate-as-app-role", "C23", CO, "      DB_USER: app_owner\n", ""),
+    M("backend-mounts-superuser", "C23", CO, "    secrets: [db_password, django_secret_key, redis_url_password]\n    tmpfs: [/tmp]\n    # Uploads",
+      "    secrets: [db_password, django_secret_key, redis_url_password, postgres_password]\n    tmpfs: [/tmp]\n    # Uploads",
+      alone=False),  # S4 sees the dev container's secrets differ from the backend's too
+    M("exporter-as-superuser", "C23", CO, "DATA_SOURCE_USER: app_exporter", "DATA_SOURCE_USER: postgres"),
     # everything else
     M("unquoted-args", "S1", "backend/deploy/entrypoint.sh", 'exec "$@"', "exec $@"),
     M("gitignore-commented", "S2", ".gitignore", "\nsecrets/\n", "\n# secrets/\n"),

@@ -437,6 +437,29 @@ def test_an_old_volume_whose_superuser_is_the_app_is_upgraded_in_place(stack, tm
         subprocess.run(["docker", "network", "rm", name], capture_output=True)
 
 
+FORWARDED_PROBE = """
+import socket, sys
+sys.path.insert(0, "/opt/hardstack")
+from hardstack_forwarded import wsgi
+seen = {}
+app = wsgi(lambda environ, start_response: seen.update(environ) or [])
+worker = socket.gethostbyname("worker")  # a peer on the data network, as a compromised container would be
+for peer in (socket.gethostbyname("proxy"), worker):
+    seen.clear()
+    app({"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_PROTO": "https", "HTTP_X_FORWARDED_FOR": "203.0.113.9", "wsgi.url_scheme": "https"}, None)
+    print(seen.get("HTTP_X_FORWARDED_PROTO"), seen.get("HTTP_X_FORWARDED_FOR"), seen["wsgi.url_scheme"])
+"""
+
+
+def test_forwarded_headers_count_from_the_proxy_only(stack):
+    """In the running backend, with the names its networks resolve: the proxy's headers reach the app,
+    a worker's (same data network) are dropped. gunicorn itself trusts no peer."""
+    lines = stack.compose("exec", "-T", "backend", "python", "-c", FORWARDED_PROBE).stdout.split("\n")
+    assert lines[0] == "https 203.0.113.9 https" and lines[1] == "None None http", lines
+    conf = stack.compose("exec", "-T", "backend", "cat", "/opt/hardstack/gunicorn.conf.py").stdout
+    assert 'forwarded_allow_ips = "127.0.0.1"' in conf
+
+
 # ---- backups: the restore drill ---------------------------------------------------------
 
 def test_restore_drill_rows_come_back_after_the_database_volume_is_destroyed(stack, tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """Bar rows D11-D12: the backend image against the app it builds: the Python the app declares, and
-the build-time packages that must stay in the build stage."""
+the build-time packages that must stay in the build stage. Row C22: the backend's server trusts
+forwarded headers from the proxy only."""
 
 from __future__ import annotations
 
@@ -90,4 +91,54 @@ def d12_build_packages(layout: Path) -> Result:
     return check("D12", problems, detail)
 
 
-ROWS = [("D11", d11_python), ("D12", d12_build_packages)]
+LOOPBACK = re.compile(r"^(127(\.\d{1,3}){3}(/\d+)?|::1)$")
+
+
+def _assigned(tree, name: str):
+    """The last value assigned to a module-level name, if it is a constant."""
+    import ast
+
+    value = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            value = node.value.value if isinstance(node.value, ast.Constant) else ast.unparse(node.value)
+    return value
+
+
+def c22_forwarded_headers(layout: Path) -> Result:
+    """gunicorn (and uvicorn through it) trusts no peer's forwarded headers, and the entry the server
+    loads drops them unless the peer is the proxy (backend/deploy/hardstack_forwarded.py)."""
+    import ast
+
+    deploy = layout / "backend" / "deploy"
+    conf = deploy / "gunicorn.conf.py"
+    if not conf.is_file():
+        return Result("C22", NA, "no backend/deploy/gunicorn.conf.py")
+    problems = []
+    tree = ast.parse(conf.read_text())
+    for name in ("forwarded_allow_ips", "proxy_allow_ips"):
+        value = _assigned(tree, name)
+        entries = [e.strip() for e in str(value if value is not None else "127.0.0.1,::1").split(",") if e.strip()]
+        wide = [e for e in entries if not LOOPBACK.match(e)]
+        if wide:
+            problems.append(f"gunicorn.conf.py {name} trusts {', '.join(wide)}: any container on the backend's networks could set "
+                            "X-Forwarded-Proto or the client address; keep it 127.0.0.1 (hardstack_forwarded.py admits the proxy)")
+    entry = _assigned(tree, "wsgi_app")
+    module = str(entry or "").split(":")[0]
+    source = deploy / f"{module}.py"
+    if not source.is_file():
+        problems.append(f"gunicorn.conf.py wsgi_app {entry!r}: no {source.name} in backend/deploy")
+    else:
+        body = ast.parse(source.read_text()).body
+        wrapped = [n for n in body if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "application" for t in n.targets)]
+        imported = {a.asname or a.name for n in body if isinstance(n, ast.ImportFrom) and n.module == "hardstack_forwarded" for a in n.names}
+        last = wrapped[-1].value if wrapped else None
+        if not (isinstance(last, ast.Call) and isinstance(last.func, ast.Name) and last.func.id in imported):
+            problems.append(f"{source.name}: the application the server runs is not wrapped last by hardstack_forwarded "
+                            "(forwarded headers from any peer would reach the app)")
+    if not (deploy / "hardstack_forwarded.py").is_file():
+        problems.append("backend/deploy/hardstack_forwarded.py is missing")
+    return check("C22", problems, "forwarded headers count only from the proxy (gunicorn trusts 127.0.0.1; the entry filters by the proxy's name)")
+
+
+ROWS = [("D11", d11_python), ("D12", d12_build_packages), ("C22", c22_forwarded_headers)]

@@ -410,7 +410,43 @@ def c17_networks(layout: Path) -> Result:
     return check("C17", problems, f"networks internal except {opened}")
 
 
+def c23_database_roles(layout: Path) -> Result:
+    """Least privilege in the database: each service logs in as its own role (Answers.db_roles) with
+    that role's secret; the superuser's password reaches only the db and db-setup."""
+    from hardstack.checks.layout import layout_answers
+
+    answers = layout_answers(layout)
+    roles, svcs = answers.db_roles, services(layout)
+    problems = []
+
+    def secrets_of(svc: dict) -> set[str]:
+        return {s if isinstance(s, str) else s.get("source", "") for s in svc.get("secrets") or []}
+
+    superuser_file = [n for n, svc in svcs.items() if "postgres_password" in secrets_of(svc) and n not in ("db", "db-setup")]
+    problems += [f"{n} mounts postgres_password, the cluster superuser's: only db and db-setup may" for n in superuser_file]
+    user_var, password_var = answers.env_db_user, f"{answers.env_db_password}_FILE"
+    wanted = {n: ("app", "db_password") for n in answers.app_services} | {"migrate": ("owner", "db_owner_password")}
+    for name, (role, secret) in wanted.items():
+        env = environment_of(svcs.get(name, {}))
+        if name in svcs and interpolate(env.get(user_var, "")) != roles[role]:
+            problems.append(f"{name}: {user_var}={env.get(user_var)!r}, not the {role} role {roles[role]}")
+        if name in svcs and env.get(password_var) != f"/run/secrets/{secret}":
+            problems.append(f"{name}: {password_var}={env.get(password_var)!r}, not the {role} role's /run/secrets/{secret}")
+    logins = {"backup": ("PGUSER", "backup"), "postgres-exporter": ("DATA_SOURCE_USER", "exporter")}
+    for name, (var, role) in logins.items():
+        if name in svcs and environment_of(svcs[name]).get(var) != roles.get(role):
+            problems.append(f"{name}: {var}={environment_of(svcs[name]).get(var)!r}, not the {role} role {roles.get(role)}")
+    for name, svc in svcs.items():
+        env = environment_of(svc)
+        if name not in ("db", "db-setup") and roles["superuser"] in {env.get(v) for v in (user_var, "PGUSER", "DATA_SOURCE_USER")}:
+            problems.append(f"{name} logs in as the cluster superuser {roles['superuser']}")
+    if "db-setup" not in svcs:
+        problems.append("no db-setup service: nothing makes the roles the services log in as")
+    return check("C23", problems, f"each service its own database role ({', '.join(sorted(set(roles.values()) - {roles['superuser']}))}); "
+                                  "the superuser's password only in db and db-setup")
+
+
 ROWS = [("C1", c1_valid), ("C2", c2_healthchecks), ("C3", c3_depends_on), ("C4", c4_no_new_privileges),
         ("C5", c5_capabilities), ("C6", c6_read_only), ("C7", c7_limits), ("C8", c8_isolation), ("C9", c9_ports),
         ("C10", c10_restart), ("C11", c11_credentials), ("C12", c12_logs), ("C13", c13_compose_lint),
-        ("C15", c15_users), ("C16", c16_debug_off), ("C17", c17_networks)]
+        ("C15", c15_users), ("C16", c16_debug_off), ("C17", c17_networks), ("C23", c23_database_roles)]

@@ -23,6 +23,7 @@ max_requests_jitter = 200
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
-# Only the proxy on the private network talks to gunicorn.
-forwarded_allow_ips = "*"
-proxy_allow_ips = "*"
+# Forwarded headers count only from the proxy, which hardstack_forwarded.py checks per request by the
+# proxy's service name (its address changes with each restart): gunicorn and uvicorn trust no peer.
+forwarded_allow_ips = "127.0.0.1"
+proxy_allow_ips = "127.0.0.1"

@@ -1,6 +1,7 @@
 """gunicorn's entry with uvicorn workers (server=uvicorn): the app's own ASGI application (ASGI_APP),
 with its collected static files served by WhiteNoise when the app does not serve them itself.
-WhiteNoise speaks WSGI: asgiref (a Django dependency) runs it for requests under STATIC_URL only."""
+WhiteNoise speaks WSGI: asgiref (a Django dependency) runs it for requests under STATIC_URL only.
+Forwarded headers count only from the proxy (hardstack_forwarded.py)."""
 import os
 
 from hardstack_static import load, serves_static_itself, static_root
@@ -25,3 +26,7 @@ if settings.STATIC_URL and not serves_static_itself(settings):
         if scope["type"] == "http" and scope["path"].startswith(prefix):
             return await static(scope, receive, send)
         return await app(scope, receive, send)
+
+from hardstack_forwarded import asgi as forwarded_only_from_the_proxy  # noqa: E402
+
+application = forwarded_only_from_the_proxy(application)

@@ -1,5 +1,6 @@
 """gunicorn's entry: the app's own WSGI application (WSGI_APP), with its collected static files
-served by WhiteNoise when the app does not serve them itself, so the admin's CSS loads through the proxy."""
+served by WhiteNoise when the app does not serve them itself, so the admin's CSS loads through the proxy,
+and forwarded headers only from the proxy (hardstack_forwarded.py)."""
 import os
 
 from hardstack_static import load, serves_static_itself, static_root
@@ -12,3 +13,7 @@ if settings.STATIC_URL and not serves_static_itself(settings):
     from whitenoise import WhiteNoise
 
     application = WhiteNoise(application, root=static_root(settings), prefix=str(settings.STATIC_URL), max_age=3600)
+
+from hardstack_forwarded import wsgi as forwarded_only_from_the_proxy  # noqa: E402
+
+application = forwarded_only_from_the_proxy(application)
