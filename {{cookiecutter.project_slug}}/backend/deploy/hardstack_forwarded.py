@@ -16,10 +16,15 @@ FORWARDED = ("x-forwarded-", "x-real-ip", "forwarded")
 
 
 class ProxyAddresses:
-    def __init__(self, host: str, min_interval: float = 1.0):
-        self.host, self.min_interval = host, min_interval
-        self.addresses: frozenset[str] = frozenset()
+    """The proxy's addresses, looked up by name in a thread of their own: a name Docker's DNS does not
+    know (the proxy not started yet) takes seconds to fail, and no request waits longer than `wait`."""
+
+    def __init__(self, host: str, min_interval: float = 1.0, wait: float = 0.25):
+        self.host, self.min_interval, self.wait = host, min_interval, wait
+        self.addresses = frozenset()
         self.looked_up = float("-inf")
+        self.done = threading.Event()
+        self.done.set()
         self.lock = threading.Lock()
 
     def _lookup(self) -> None:
@@ -28,16 +33,20 @@ class ProxyAddresses:
             self.addresses = frozenset(info[4][0] for info in infos)
         except OSError:
             pass  # the proxy is not up (yet): nobody's headers count
-        self.looked_up = time.monotonic()
+        finally:
+            self.done.set()
 
-    def __contains__(self, address: str | None) -> bool:
-        if not address:
-            return False
-        if address in self.addresses:
-            return True
+    def __contains__(self, address) -> bool:
+        if not address or address in self.addresses:
+            return bool(address)
+        if address.startswith("127.") or address == "::1":
+            return False  # the container itself (its healthcheck), never the proxy
         with self.lock:
-            if time.monotonic() - self.looked_up >= self.min_interval:
-                self._lookup()
+            if self.done.is_set() and time.monotonic() - self.looked_up >= self.min_interval:
+                self.looked_up = time.monotonic()
+                self.done.clear()
+                threading.Thread(target=self._lookup, daemon=True).start()
+        self.done.wait(self.wait)
         return address in self.addresses
 
 
