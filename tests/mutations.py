@@ -202,6 +202,9 @@ MUTATIONS: list[Mutation] = [
     M("secret-readable", "S2", "secrets/db_password", "", "", apply=lambda l: os.chmod(l / "secrets/db_password", 0o644)),
     M("action-by-tag", "S3", ".github/workflows/backend.yml", "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "actions/checkout@v4"),
     M("devcontainer-service", "S4", ".devcontainer/devcontainer.json", '"service": "dev"', '"service": "develop"'),
+    M("devcontainer-as-root", "S4", ".devcontainer/compose.dev.yaml", "    user: vscode\n", '    user: "0:0"\n'),
+    M("devcontainer-production-secret", "S4", ".devcontainer/compose.dev.yaml", "file: ./.devcontainer/secrets/db_owner_password",
+      "file: ./secrets/db_owner_password"),
 ]
 
 

@@ -65,7 +65,7 @@ BREAKAGES = {
     "S1": (lambda l: edit(l / "backend/deploy/entrypoint.sh", 'exec "$@"', 'exec $@'), "SC2068"),
     "S2": (lambda l: os.chmod(l / "secrets/db_password", 0o644), "0600"),
     "S3": (lambda l: edit(l / ".github/workflows/backend.yml", "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "actions/checkout@v4", 1), "not pinned"),
-    "S4": (lambda l: edit(l / ".devcontainer/compose.dev.yaml", "      DB_PASSWORD_FILE: /run/secrets/db_password", "      DB_PASSWORD: devpassword123"), "DB_PASSWORD"),
+    "S4": (lambda l: edit(l / ".devcontainer/compose.dev.yaml", "      DB_PASSWORD_FILE: /run/secrets/db_owner_password", "      DB_PASSWORD: devpassword123"), "DB_PASSWORD"),
 }
 
 

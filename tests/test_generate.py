@@ -92,6 +92,22 @@ def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp
     assert "secrets/" in (default_layout / ".gitignore").read_text().split()
 
 
+def test_the_dev_container_has_secrets_of_its_own(default_layout):
+    """Dev-only values in .devcontainer/secrets/ (gitignored, 0700): none is a production value, the copies
+    db-setup reads hold their role's value, and the dev compose file names no production file."""
+    dev, prod = default_layout / ".devcontainer" / "secrets", default_layout / "secrets"
+    assert stat.S_IMODE(dev.stat().st_mode) == 0o700
+    names = sorted(p.name for p in dev.iterdir())
+    assert names == sorted(p.name for p in prod.iterdir() if p.name != "build_ca_bundle.pem")
+    generated = [n for n in names if not n.startswith("alert_")]
+    assert not {(dev / n).read_text() for n in generated} & {(prod / n).read_text() for n in generated}
+    assert (dev / "db_owner_password").read_text() == (dev / "db_owner_password_setup").read_text()
+    assert "./secrets/" not in (default_layout / ".devcontainer/compose.dev.yaml").read_text()
+    from hardstack.checks.misc import not_ignored
+
+    assert not_ignored(default_layout, (".devcontainer/secrets/db_owner_password",)) == []
+
+
 def test_no_secret_value_outside_secrets(default_layout):
     values = [(default_layout / "secrets" / n).read_text() for n in SECRETS
               if n not in hooks.PLACEHOLDERS and (default_layout / "secrets" / n).exists()]

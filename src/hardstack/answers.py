@@ -977,6 +977,18 @@ class Answers(BaseModel):
         return {"mount": "../..", "backend": self.backend_context.split("/")[-1], "frontend": self.frontend_context.split("/")[-1] or ""}
 
     @property
+    def dev_secrets(self) -> list[str]:
+        """What the dev container mounts: the backend's secrets, with the owner role's password for the app's."""
+        return ["db_owner_password" if name == "db_password" else name for name, users in self.secrets.items() if "backend" in users]
+
+    @property
+    def dev_env_files(self) -> dict[str, str]:
+        """The dev container's *_FILE variables: the backend's, the database password being the owner role's."""
+        files = {name: value for name, value in self.app_env.items() if name.endswith("_FILE")}
+        files[f"{self.env_db_password}_FILE"] = "/run/secrets/db_owner_password"
+        return files
+
+    @property
     def dev_install(self) -> str:
         """The dev container's postCreateCommand: the app's dependencies as its installer installs them (dev
         group included) into /workspace/.venv, then the SPA's."""

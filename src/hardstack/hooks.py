@@ -101,6 +101,24 @@ def app_secret_placeholder(file: str) -> str:
     return f"set-secrets-{file}"
 
 
+def write_dev_secrets(root: Path, answers: Answers) -> None:
+    """The dev container's secrets: fresh values of their own in .devcontainer/secrets/ (gitignored,
+    0700), never production's. 0644 inside it: the dev user's UID is the host user's (updateRemoteUserUID),
+    unknown here, and these values guard a throwaway database on a developer's machine only."""
+    directory = root / ".devcontainer" / "secrets"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(directory, 0o700)
+    values = fresh_values()
+    for name, secret in answers.secret_specs.items():
+        if (directory / name).is_file():
+            values[secret.value] = (directory / name).read_text()
+    for name, secret in answers.secret_specs.items():
+        path = directory / name
+        if not path.exists():
+            path.write_text(values.get(secret.value) or app_secret_placeholder(name))
+            os.chmod(path, 0o644)
+
+
 def write_secrets(root: Path, answers: Answers) -> list[str]:
     """Fill secrets/ with fresh values, mode 0600, owned by the UID that reads each one.
 
@@ -164,6 +182,8 @@ def post_generate(root: Path, raw: dict[str, Any] | Answers) -> int:
     if not answers.enable_devcontainer:
         remove_devcontainer(root)
     todo = write_secrets(root, answers)
+    if answers.enable_devcontainer:
+        write_dev_secrets(root, answers)
     record_answers(root, answers)
     if todo:
         print("hardstack: run these so the containers can read their secrets:", file=sys.stderr)

@@ -127,18 +127,32 @@ def s4_devcontainer(layout: Path) -> Result:
     problems += [f"service {name!r} is not a compose service" for name in wanted if name not in services]
     dev, backend = services.get(config.get("service"), {}), services.get("backend", {})
     dev_env, backend_env = dev.get("environment") or {}, backend.get("environment") or {}
+    if str(dev.get("user", "0")).split(":")[0] in ("", "0", "root"):
+        problems.append(f"dev service runs as {dev.get('user', 'root (no user:)')}; use the image's non-root user (vscode)")
+    if config.get("remoteUser") in (None, "root") or config.get("containerUser") == "root":
+        problems.append("devcontainer.json: remoteUser must be the non-root user (vscode)")
+    db_password = next((k for k, v in backend_env.items() if v == "/run/secrets/db_password"), None)
     for key, value in dev_env.items():
         if re.search(r"PASSWORD|SECRET", key) and not key.endswith("_FILE"):
             problems.append(f"dev service sets {key} literally; use the compose secret and {key}_FILE")
-        if key in backend_env and key.endswith("_FILE") and value != backend_env[key]:
-            problems.append(f"{key}: dev {value} differs from backend {backend_env[key]}")
+        expected = "/run/secrets/db_owner_password" if key == db_password else backend_env.get(key)
+        if key in backend_env and key.endswith("_FILE") and value != expected:
+            problems.append(f"{key}: dev {value} differs from {expected}")
     same = {"DJANGO_SETTINGS_MODULE"} | {k for k in backend_env if k.endswith("_FILE")}
     problems += [f"dev service lacks {k} (backend has it)" for k in sorted(same) if k not in dev_env]
-    problems += [f"dev service does not mount secret {s['source']}" for s in backend.get("secrets", [])
-                 if s["source"] not in {d["source"] for d in dev.get("secrets", [])}]
+    wanted_secrets = {"db_owner_password" if s["source"] == "db_password" else s["source"] for s in backend.get("secrets", [])}
+    problems += [f"dev service does not mount secret {name}" for name in sorted(wanted_secrets - {d["source"] for d in dev.get("secrets", [])})]
+    # Only dev-only values: every secret the dev project's services mount comes from .devcontainer/.
+    running = set(wanted) | {dep for name in wanted for dep in (services.get(name, {}).get("depends_on") or {})}
+    mounted = {s["source"] for name in running for s in services.get(name, {}).get("secrets", [])}
+    defined = json.loads(merged.out).get("secrets", {})
+    for name in sorted(mounted):
+        source = Path(defined.get(name, {}).get("file", ""))
+        if folder.resolve() not in source.resolve().parents:
+            problems.append(f"secret {name} comes from {source} in the dev container: production's; give it a dev-only file in .devcontainer/secrets/")
     for hits in tools.scan_secrets([p for p in folder.iterdir() if p.is_file()]).values():
         problems += [f"detect-secrets: {h['type']} on line {h['line_number']}" for h in hits]
-    return check("S4", problems, "dev container uses the compose services, settings and secret files")
+    return check("S4", problems, "dev container: the compose services and settings, a non-root user, dev-only secrets (.devcontainer/secrets/)")
 
 
 ROWS = [("S1", s1_shellcheck), ("S2", s2_secrets), ("S3", s3_workflows), ("S4", s4_devcontainer)]
