@@ -51,6 +51,7 @@ def deployment(tmp_path_factory):
     stack, _, _ = pulumi_stack(root, "swarm")
     secrets = fresh_secrets()
     for key, value, secret in (("layoutDir", str(layout), False), ("target", "swarm", False), ("publishProxy", "false", False),
+                               ("allowStandins", "true", False), ("allowUnsetAlerts", "true", False),
                                *((key, value, True) for key, value in secrets.items())):
         stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
     d = type("Deployment", (), {})()

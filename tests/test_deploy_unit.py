@@ -43,11 +43,12 @@ class Mocks(pulumi.runtime.Mocks):
 MOCKS = Mocks()
 pulumi.runtime.set_mocks(MOCKS, preview=False)
 
-from hardstack.deploy.program import deploy, make_plan  # noqa: E402  (after set_mocks, as Pulumi requires)
+from hardstack.deploy.program import ProgramError, deploy, make_plan  # noqa: E402  (after set_mocks, as Pulumi requires)
 
 
 def valid_values(layout: Path) -> dict[str, str]:
     return {"layoutDir": str(layout), "dbPassword": DB_PASSWORD, "djangoSecretKey": SECRET_KEY, "redisPassword": REDIS_PASSWORD,
+            "allowUnsetAlerts": "true",
             **{key: f"{key}-{'w' * 20}" for key in ("dbSuperuserPassword", "dbOwnerPassword", "dbBackupPassword", "dbExporterPassword")}}
 
 
@@ -291,6 +292,46 @@ def test_y5_program_fails_before_any_resource(default_layout):
     assert any("hardstack:publicPort" in p for p in exc.value.problems)
     assert MOCKS.resources == []
     pulumi.runtime.set_all_config({}, [])
+
+
+def test_an_unset_alert_receiver_is_refused_unless_allowed(default_layout):
+    values = valid_values(default_layout)
+    del values["allowUnsetAlerts"]
+    with pytest.raises(ProgramError) as exc:
+        make_plan(from_values(values, all_secret), "unit")
+    assert "hardstack:alertWebhookUrl is unset" in str(exc.value) and "--allow-unset-alerts" in str(exc.value)
+    values["alertWebhookUrl"] = "https://hooks.example.com/services/T0/B0/x"
+    assert make_plan(from_values(values, all_secret), "unit").services  # a real receiver deploys
+
+
+def test_standin_images_are_refused_unless_allowed(default_layout, tmp_path):
+    import shutil
+
+    layout = tmp_path / "layout"
+    shutil.copytree(default_layout, layout, symlinks=True)
+    (layout / ".env").write_text("DB_IMAGE=hardstack-standin/timescaledb:0123456789ab\n")
+    values = valid_values(layout)
+    with pytest.raises(ProgramError) as exc:
+        make_plan(from_values(values, all_secret), "unit")
+    assert "hardstack-standin/timescaledb:0123456789ab" in str(exc.value) and "--allow-standins" in str(exc.value)
+    values["allowStandins"] = "true"
+    assert make_plan(from_values(values, all_secret), "unit").services
+
+
+def test_the_cli_flags_allow_for_one_run_only(default_layout, monkeypatch):
+    from hardstack.deploy.settings import ALLOW_ENV
+
+    monkeypatch.setenv(ALLOW_ENV["allowUnsetAlerts"], "1")
+    pulumi.runtime.set_all_config({f"hardstack:{k}": v for k, v in valid_values(default_layout).items() if k != "allowUnsetAlerts"},
+                                  [f"hardstack:{k}" for k in SECRET_KEYS])
+    try:
+        from hardstack.deploy.settings import from_pulumi_config
+
+        assert from_pulumi_config().allow_unset_alerts is True
+        monkeypatch.delenv(ALLOW_ENV["allowUnsetAlerts"])
+        assert from_pulumi_config().allow_unset_alerts is False
+    finally:
+        pulumi.runtime.set_all_config({}, [])
 
 
 @hsettings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])

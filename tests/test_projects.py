@@ -65,7 +65,8 @@ def up(layout: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def stack_of(layout: Path) -> Stack:
     answers = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
-    env = read_env_file(layout / ".env") if (layout / ".env").exists() else {}
+    # The layout's .env, then the stand-ins `hardstack up` recorded apart (.standins.env), as compose gets them.
+    env = {k: v for name in (".env", ".standins.env") if (layout / name).exists() for k, v in read_env_file(layout / name).items()}
     stack = Stack(layout, answers.compose_project, env)
     stack.url = f"http://127.0.0.1:{answers.http_port}"
     stack.answers = answers
@@ -88,12 +89,23 @@ def project(request, tmp_path_factory):
     assert created.returncode == 0, created.stdout + created.stderr
     proc = up(created.layout)
     stack = stack_of(created.layout)
-    stack.kind, stack.repo, stack.new_output = kind, repo, created.stdout
+    stack.kind, stack.repo, stack.new_output, stack.up_output = kind, repo, created.stdout, proc.stdout + proc.stderr
     try:
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
         yield stack
     finally:
         down_leaving_nothing(stack)
+
+
+def test_standins_are_loud_and_kept_out_of_env(project):
+    """`up --standins yes` says so, records the stand-ins in .standins.env only, and check warns (S5)."""
+    assert "using STAND-IN images as asked" in " ".join(project.up_output.split())
+    assert "hardstack-standin/" in (project.layout / ".standins.env").read_text()
+    assert not (project.layout / ".env").exists() or "hardstack-standin/" not in (project.layout / ".env").read_text()
+    from hardstack.checks import WARN, run_checks
+
+    (row,) = run_checks(project.layout, only=["S5"])
+    assert row.status == WARN and "stand-in images in .standins.env" in row.detail
 
 
 def test_new_says_what_it_found(project):

@@ -50,7 +50,8 @@ def hardstack_up(layout: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def stack_of(layout: Path) -> Stack:
     answers = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
-    env = read_env_file(layout / ".env") if (layout / ".env").exists() else {}
+    # The layout's .env, then the stand-ins `hardstack up` recorded apart (.standins.env), as compose gets them.
+    env = {k: v for name in (".env", ".standins.env") if (layout / name).exists() for k, v in read_env_file(layout / name).items()}
     stack = Stack(layout, answers.compose_project, env)
     stack.url = f"http://127.0.0.1:{answers.http_port}"
     return stack

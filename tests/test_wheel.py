@@ -106,7 +106,7 @@ def test_new_check_update_and_deploy_preview_from_the_installed_wheel(installed)
     sh(pulumi, "stack", "init", "test", cwd=project, env=pulumi_env)
     for key in ("dbSuperuserPassword", "dbPassword", "dbOwnerPassword", "dbBackupPassword", "dbExporterPassword", "djangoSecretKey", "redisPassword"):
         sh(pulumi, "config", "set", "--secret", f"hardstack:{key}", uuid.uuid4().hex * 2, cwd=project, env=pulumi_env)
-    preview = sh(hardstack, "deploy", "preview", "--stack", "test", cwd=layout, env=pulumi_env, check=False, timeout=600)
+    preview = sh(hardstack, "deploy", "preview", "--stack", "test", "--allow-unset-alerts", cwd=layout, env=pulumi_env, check=False, timeout=600)
     assert preview.returncode == 0, preview.stdout[-3000:] + preview.stderr[-3000:]
     assert "+ " in preview.stdout or "create" in preview.stdout  # resources would be created, none exist yet
     config = sh(pulumi, "config", "get", "hardstack:layoutDir", cwd=project, env=pulumi_env).stdout.strip()

@@ -107,6 +107,12 @@ SECRETS: dict[str, Secret] = {
 RANDOM_VALUES: dict[str, int] = {"postgres_password": 32, "db_password": 32, "db_owner_password": 32, "db_backup_password": 32,
                                  "db_exporter_password": 32, "django_secret_key": 50, "superuser_password": 24, "redis_password": 32}
 
+# The stand-in images scripts/stand-in-images builds (lookalikes of the defaults from Debian packages,
+# for machines without a registry): never production's. `hardstack up` records them in this file of the
+# layout, which compose reads only when asked (--env-file); check warns and deploy refuses them.
+STANDIN_PREFIX = "hardstack-standin/"
+STANDINS_ENV = ".standins.env"
+
 # What a secret file holds until the user sets the real value (generated values are random).
 PLACEHOLDERS: dict[str, str] = {
     # .invalid never resolves (RFC 2606): delivery fails loudly in Alertmanager's log until it is set.

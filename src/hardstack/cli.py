@@ -140,8 +140,9 @@ def check(
     explain: Optional[str] = typer.Option(None, "--explain", metavar="ROW",
                                           help="Print what row ROW verifies, why, and the fix for each way it fails (no layout needed)."),
 ) -> None:
-    """Run every static row of the bar (D, C, N, P, S) with the real tools; exit 1 if one fails."""
-    from hardstack.checks import ALL_IDS, FAIL, NA, PASS, LayoutError, run_checks
+    """Run every static row of the bar (D, C, N, P, S) with the real tools; exit 1 if one fails. A warning
+    (S5: stand-in images, alerts going nowhere) does not fail the check; `hardstack deploy` refuses it."""
+    from hardstack.checks import ALL_IDS, FAIL, NA, PASS, WARN, LayoutError, run_checks
 
     if explain:
         from hardstack.checks.explain import explain as explain_row
@@ -170,13 +171,14 @@ def check(
         table.add_column("id")
         table.add_column("result")
         table.add_column("detail", overflow="fold")
-        style = {PASS: "green", FAIL: "bold red", NA: "dim"}
+        style = {PASS: "green", FAIL: "bold red", NA: "dim", WARN: "yellow"}
         for r in results:
             table.add_row(r.id, f"[{style[r.status]}]{r.status}[/]", Text(r.detail))  # details print literally
         out.print(table)
         passed = sum(r.status == PASS for r in results)
         na = sum(r.status == NA for r in results)
-        out.print(f"{passed}/{len(results)} rows passed, {na} not applicable, {len(failed)} failed")
+        warned = sum(r.status == WARN for r in results)
+        out.print(f"{passed}/{len(results)} rows passed, {na} not applicable, {len(failed)} failed" + (f", {warned} warned" if warned else ""))
     if failed:
         raise typer.Exit(1)
 
@@ -201,7 +203,7 @@ def up(
     labelled (on a one-node swarm), secrets and configs are versioned by their contents, and the
     command waits until every service has converged healthy.
     """
-    from hardstack.catalog import IMAGES
+    from hardstack.catalog import IMAGES, STANDINS_ENV
     from hardstack.stack import (BuildError, Stack, StackError, celery_problems, kept_volume_hint, missing_contexts, placeholder_secrets, read_env_file,
                                  registry_reachable, standin_env)
 
@@ -215,16 +217,20 @@ def up(
     for line in placeholder_secrets(layout, answers):
         err.print(Text.assemble(("warning: ", "yellow"), line))
     env: dict[str, str] = {}
+    if (layout / ".env").exists():
+        env = read_env_file(layout / ".env")
     if standins == "yes" or (standins == "auto" and not registry_reachable(IMAGES["python_image"][1])):
-        out.print("No registry answers: building local stand-in base images from Debian packages (cached after the first run)")
-        env_file = layout / (".env" if not (layout / ".env").exists() else ".standins.env")
+        why = "as asked (--standins yes)" if standins == "yes" else "because no registry answered within 20 s"
+        err.print(Text.assemble(("warning: ", "bold yellow"), f"using STAND-IN images {why}: lookalikes of the default images built from "
+                                "Debian packages, not the images your answers name. Fine to try the layout; never deploy them "
+                                "(`hardstack check` warns, `hardstack deploy` refuses them). --standins no turns this off."))
+        env_file = layout / STANDINS_ENV
         try:
-            env = standin_env(env_file, answers.python_image)
+            env |= standin_env(env_file, answers.python_image)
         except StackError as exc:
             _fail([str(exc)], header="hardstack up: nothing was built or started:")
-        out.print(f"Stand-in image variables written to {env_file}" + ("" if env_file.name == ".env" else " (load it before other compose commands)"))
-    elif (layout / ".env").exists():
-        env = read_env_file(layout / ".env")
+        out.print(f"Stand-in image variables written to {env_file}, never to .env: other compose commands use them only when "
+                  f"asked (docker compose --env-file .env --env-file {STANDINS_ENV} ...)", markup=False, highlight=False)
     stack = Stack(layout, answers.compose_project, env)
     def show(line: str) -> None:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -449,6 +455,8 @@ def deploy(
     superuser_password_changed: bool = typer.Option(False, "--superuser-password-changed",
                                                     help="hardstack:dbSuperuserPassword was changed and the database's superuser already has the new one"),
     refresh: bool = typer.Option(False, "--refresh", help="up: first read what really runs (containers removed or stopped by hand)"),
+    allow_standins: bool = typer.Option(False, "--allow-standins", help="Deploy even when the layout names stand-in images (this run only)"),
+    allow_unset_alerts: bool = typer.Option(False, "--allow-unset-alerts", help="Deploy even when the alert receiver is unset: alerts go nowhere (this run only)"),
 ) -> None:
     """Run the Pulumi program on a layout (inline, real Pulumi CLI); set hardstack:* config first.
 
@@ -461,6 +469,13 @@ def deploy(
 
     if action not in ("up", "preview", "destroy"):
         _fail([f"action must be up, preview or destroy, got {action!r}"], header="hardstack deploy:")
+    import os
+
+    from hardstack.deploy.settings import ALLOW_ENV
+
+    for key, given in (("allowStandins", allow_standins), ("allowUnsetAlerts", allow_unset_alerts)):
+        if given:
+            os.environ[ALLOW_ENV[key]] = "1"  # read by the program (settings.from_pulumi_config), for this run
     work_dir, layout = run.find_project(cwd)
     try:
         selected = run.select(stack, work_dir=work_dir)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from hardstack.checks import background, backend_build, builds, compose, dockerfiles, misc, nginx, prometheus, swarm
-from hardstack.checks.result import FAIL, NA, PASS, Result, guarded
+from hardstack.checks.result import FAIL, NA, PASS, WARN, Result, guarded
 
 FAMILIES = "DCNPSW"
 ROWS = sorted(dockerfiles.ROWS + backend_build.ROWS + compose.ROWS + background.ROWS + builds.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS + swarm.ROWS,
               key=lambda row: (FAMILIES.index(row[0][0]), int(row[0][1:])))
 ALL_IDS = [rid for rid, _ in ROWS]
 
-__all__ = ["ALL_IDS", "FAIL", "NA", "PASS", "Result", "run_checks", "LayoutError"]
+__all__ = ["ALL_IDS", "FAIL", "NA", "PASS", "WARN", "Result", "run_checks", "LayoutError"]
 
 
 class LayoutError(ValueError):

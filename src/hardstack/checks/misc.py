@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from hardstack.checks import tools
-from hardstack.checks.result import NA, Result, check
+from hardstack.checks.result import NA, Result, check, warn_unless
 
 DEVCONTAINER_SCHEMA = Path(__file__).parent / "schemas" / "devcontainer-compose.schema.json"
 # Not secrets: answers whose values are variable NAMES (DB_PASSWORD), and the template commit in .cruft.json.
@@ -155,4 +155,38 @@ def s4_devcontainer(layout: Path) -> Result:
     return check("S4", problems, "dev container: the compose services and settings, a non-root user, dev-only secrets (.devcontainer/secrets/)")
 
 
-ROWS = [("S1", s1_shellcheck), ("S2", s2_secrets), ("S3", s3_workflows), ("S4", s4_devcontainer)]
+def standin_images(layout: Path) -> dict[str, str]:
+    """Image variables of the layout's env files that name a stand-in: `file VAR` -> image."""
+    from hardstack.catalog import STANDIN_PREFIX, STANDINS_ENV
+    from hardstack.stack import read_env_file
+
+    found = {}
+    for name in (".env", STANDINS_ENV):
+        if (layout / name).is_file():
+            found |= {f"{name} {var}": value for var, value in read_env_file(layout / name).items() if value.startswith(STANDIN_PREFIX)}
+    return found
+
+
+def unset_receivers(layout: Path) -> list[str]:
+    """The alert receiver's secret files that still hold the placeholder `hardstack new` wrote."""
+    from hardstack.catalog import PLACEHOLDERS
+
+    return [f"secrets/{name}" for name, placeholder in PLACEHOLDERS.items()
+            if (layout / "secrets" / name).is_file() and (layout / "secrets" / name).read_text().strip() == placeholder]
+
+
+def s5_nothing_stands_in(layout: Path) -> Result:
+    """Warns (does not fail): the layout runs, but on stand-in images or with alerts going nowhere.
+    `hardstack deploy` refuses both unless told (--allow-standins, --allow-unset-alerts)."""
+    warnings = []
+    standins = standin_images(layout)
+    if standins:
+        where = sorted({key.split()[0] for key in standins})
+        warnings.append(f"{len(standins)} stand-in images in {', '.join(where)} (lookalikes built from Debian packages, not the images the "
+                        f"answers name): remove them from .env to run the real ones; deploy refuses them")
+    warnings += [f"{path} holds its placeholder: alerts go nowhere; write where they should go (deploy refuses it)"
+                 for path in unset_receivers(layout)]
+    return warn_unless("S5", warnings, "the answers' images (no stand-in); the alert receiver is set")
+
+
+ROWS = [("S1", s1_shellcheck), ("S2", s2_secrets), ("S3", s3_workflows), ("S4", s4_devcontainer), ("S5", s5_nothing_stands_in)]

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 PASS, FAIL, NA = "pass", "fail", "n/a"
+# Not a failure (exit 0), not a pass: the layout works, but runs on something it should not go live with.
+WARN = "warn"
 
 
 @dataclass
@@ -23,6 +25,12 @@ def check(rid: str, problems: Iterable[str], ok_detail: str = "") -> Result:
     """A row that fails with the listed problems, or passes when there are none."""
     problems = list(problems)
     return Result(rid, FAIL, "; ".join(problems), problems) if problems else Result(rid, PASS, ok_detail)
+
+
+def warn_unless(rid: str, warnings: Iterable[str], ok_detail: str = "") -> Result:
+    """A row that warns with the listed findings, or passes when there are none."""
+    warnings = list(warnings)
+    return Result(rid, WARN, "; ".join(warnings), warnings) if warnings else Result(rid, PASS, ok_detail)
 
 
 def guarded(rid: str, fn: Callable[[], Result]) -> Result:

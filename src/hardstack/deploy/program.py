@@ -31,7 +31,7 @@ import pulumi
 import pulumi_docker as docker
 
 from hardstack.answers import Answers, validate
-from hardstack.catalog import SERVICES
+from hardstack.catalog import PLACEHOLDERS, SERVICES, STANDIN_PREFIX
 from hardstack.checks.compose import duration_seconds
 from hardstack.deploy.settings import DeploySettings
 
@@ -98,7 +98,28 @@ class Plan:
 def make_plan(settings: DeploySettings, stack: str) -> Plan:
     answers = validate(json.loads((settings.layout_dir / ".hardstack-answers.json").read_text()))
     missing_secrets(settings, answers)
-    return Plan(settings, answers, compose_config(settings.layout_dir), f"{answers.compose_project}-{stack}")
+    plan = Plan(settings, answers, compose_config(settings.layout_dir), f"{answers.compose_project}-{stack}")
+    nothing_silent(plan)
+    return plan
+
+
+def nothing_silent(plan: Plan) -> None:
+    """Before any resource: stand-in images and an alert receiver that sends nowhere are refused unless
+    the deploy says it knows (allowStandins, allowUnsetAlerts)."""
+    settings, problems = plan.settings, []
+    standins = sorted({svc["image"] for svc in plan.services.values() if svc["image"].startswith(STANDIN_PREFIX)})
+    if standins and not settings.allow_standins:
+        problems.append(f"the layout names stand-in images ({', '.join(standins)}), lookalikes built for machines without a registry, "
+                        "not the images the answers name: remove the *_IMAGE lines naming hardstack-standin/ from the layout's .env, "
+                        "or deploy them knowingly: hardstack deploy up --allow-standins (pulumi config set hardstack:allowStandins true)")
+    receiver = {"webhook": ("alert_webhook_url", "alertWebhookUrl"), "email": ("alert_smtp_password", "alertSmtpPassword")}
+    if plan.answers.enable_monitoring and plan.answers.alert_receiver in receiver and not settings.allow_unset_alerts:
+        name, key = receiver[plan.answers.alert_receiver]
+        if getattr(settings, name).get_secret_value() == PLACEHOLDERS[name]:
+            problems.append(f"hardstack:{key} is unset: alerts would go nowhere. Set it: pulumi config set --secret hardstack:{key} <value>, "
+                            "or deploy knowingly: hardstack deploy up --allow-unset-alerts (pulumi config set hardstack:allowUnsetAlerts true)")
+    if problems:
+        raise ProgramError("\n".join(problems))
 
 
 def missing_secrets(settings: DeploySettings, answers: Answers) -> None:

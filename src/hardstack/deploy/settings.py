@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
@@ -25,6 +26,7 @@ NAMESPACE = "hardstack"
 # backendSecrets: the app's own secrets (the layout's backend_secrets answer) as one secret JSON object.
 SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key)) + ("backendSecrets",)
 URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
+ALLOW_ENV = {"allowStandins": "HARDSTACK_ALLOW_STANDINS", "allowUnsetAlerts": "HARDSTACK_ALLOW_UNSET_ALERTS"}
 
 
 def _json_object(value: Any, example: str) -> dict | None:
@@ -103,6 +105,11 @@ class DeploySettings(BaseSettings):
                                                description="compose: containers on one Docker host (compose.yaml); swarm: services on the engine's Docker Swarm (stack.yaml), deployed from a manager")
     publish_proxy: bool = Field(True, alias="publishProxy",
                                 description="swarm: false publishes no port (swarm publishes on every interface) and makes the edge network attachable, for a load balancer container of your own on it")
+    allow_standins: bool = Field(False, alias="allowStandins",
+                                 description="Deploy even when the layout names stand-in images (hardstack-standin/..., lookalikes for machines without a registry); "
+                                             "also `hardstack deploy up --allow-standins`")
+    allow_unset_alerts: bool = Field(False, alias="allowUnsetAlerts",
+                                     description="Deploy even when the alert receiver is the placeholder (alerts go nowhere); also `hardstack deploy up --allow-unset-alerts`")
     protect_volumes: bool = Field(True, alias="protectVolumes",
                                   description="Keep the data volumes (database, Prometheus) on `destroy`; false lets destroy remove them")
 
@@ -252,5 +259,7 @@ def from_pulumi_config() -> DeploySettings:
     present = {k.split(":", 1)[1] for k in keys if k.startswith(f"{NAMESPACE}:")}
     config = pulumi.Config(NAMESPACE)
     values = {key: config.get(key) for key in present}
+    # `hardstack deploy up --allow-standins / --allow-unset-alerts`: for this run only, not stored in the stack.
+    values |= {key: "true" for key, var in ALLOW_ENV.items() if os.environ.get(var) == "1"}
     return from_values({k: v for k, v in values.items() if v is not None},
                        lambda key: runtime_config.is_config_secret(f"{NAMESPACE}:{key}"))
