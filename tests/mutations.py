@@ -35,6 +35,7 @@ class Mutation:
 
 
 STACK = "stack.yaml"
+RECEIVER = "https://hooks.example.com/services/T000/B000/XXXX\n"
 
 
 def M(id: str, row: str, file: str, old: str, new: str, **kw) -> Mutation:
@@ -196,6 +197,10 @@ MUTATIONS: list[Mutation] = [
       "    secrets: [db_password, django_secret_key, redis_url_password, postgres_password]\n    tmpfs: [/tmp]\n    # Uploads",
       alone=False),  # S4 sees the dev container's secrets differ from the backend's too
     M("exporter-as-superuser", "C23", CO, "DATA_SOURCE_USER: app_exporter", "DATA_SOURCE_USER: postgres"),
+    # nothing silent (row S5 warns)
+    M("standin-in-env", "S5", ".env", "", "", apply=lambda l: (l / ".env").write_text("DB_IMAGE=hardstack-standin/timescaledb:0123456789ab\n")),
+    M("receiver-placeholder", "S5", "secrets/alert_webhook_url", "", "",
+      apply=lambda l: (l / "secrets/alert_webhook_url").write_text("https://alerts.invalid/set-secrets-alert_webhook_url")),
     # everything else
     M("unquoted-args", "S1", "backend/deploy/entrypoint.sh", 'exec "$@"', "exec $@"),
     M("gitignore-commented", "S2", ".gitignore", "\nsecrets/\n", "\n# secrets/\n"),
@@ -224,14 +229,17 @@ def render_base(base: str, out: Path) -> Path:
 
     result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), *BASE_ANSWERS[base]], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return out / "hardstack_demo"
+    layout = out / "hardstack_demo"
+    # Where alerts go, as a user sets it before going live (the placeholder is row S5's warning).
+    (layout / "secrets" / "alert_webhook_url").write_text(RECEIVER)
+    return layout
 
 
 def failing_rows(layout: Path) -> dict[str, str]:
-    """row id -> detail, for every row of `hardstack check` that fails on layout."""
-    from hardstack.checks import FAIL, run_checks
+    """row id -> detail, for every row of `hardstack check` that fails (or warns: S5) on layout."""
+    from hardstack.checks import FAIL, WARN, run_checks
 
-    return {r.id: r.detail for r in run_checks(layout) if r.status == FAIL}
+    return {r.id: r.detail for r in run_checks(layout) if r.status in (FAIL, WARN)}
 
 
 def evaluate(mutation: Mutation, bases: dict[str, Path], scratch: Path) -> dict[str, str]:
