@@ -86,6 +86,39 @@ def test_update_brings_template_change_and_keeps_local_edit(layout, template, cl
     assert (layout / "secrets/db_password").exists()
 
 
+def test_update_writes_the_secret_files_a_new_template_needs(layout, template, cli):
+    """A layout from before the database roles lacks their files: the update writes them (fresh values, or
+    the value a copy shares: db-setup's db_password_setup is db_password's) and touches none it has."""
+    secrets = layout / "secrets"
+    kept = {name: (secrets / name).read_text() for name in ("db_password", "postgres_password", "django_secret_key")}
+    for name in ("db_password_setup", "db_owner_password", "db_owner_password_setup", "db_backup_password"):
+        (secrets / name).unlink()
+    # ...and its record predates the dev container's own secrets (and their place in cruft's skip list).
+    import json
+
+    shutil.rmtree(layout / ".devcontainer/secrets")
+    state = json.loads((layout / ".cruft.json").read_text())
+    state["skip"] = ["secrets"]
+    (layout / ".cruft.json").write_text(json.dumps(state, indent=2) + "\n")
+    git(layout, "commit", "-qam", "an older record")
+    change_template(template, "nginx/snippets/gzip.conf", "gzip_comp_level 5;", "gzip_comp_level 6;")
+    result = cli("update", str(layout))
+    assert result.exit_code == 0, result.output
+    assert "secrets/db_owner_password" in result.output
+    assert {name: (secrets / name).read_text() for name in kept} == kept
+    assert (secrets / "db_password_setup").read_text() == kept["db_password"]
+    assert (secrets / "db_owner_password_setup").read_text() == (secrets / "db_owner_password").read_text() != kept["db_password"]
+    assert oct((secrets / "db_backup_password").stat().st_mode & 0o777) == "0o600"
+    assert conflicts(layout) == [] and "gzip_comp_level 6;" in (layout / "nginx/snippets/gzip.conf").read_text()
+    assert (layout / ".devcontainer/secrets/db_owner_password").is_file()
+    assert ".devcontainer/secrets" in json.loads((layout / ".cruft.json").read_text())["skip"]  # the next update skips them
+    git(layout, "add", "-A")
+    git(layout, "commit", "-qm", "template update")
+    change_template(template, "nginx/snippets/gzip.conf", "gzip_comp_level 6;", "gzip_comp_level 7;")
+    again = cli("update", str(layout))
+    assert again.exit_code == 0 and conflicts(layout) == [], again.output
+
+
 def test_conflicting_edit_is_reported(layout, template, cli):
     edit = layout / "nginx/snippets/gzip.conf"
     edit.write_text(edit.read_text().replace("gzip_comp_level 5;", "gzip_comp_level 9;"))

@@ -518,6 +518,10 @@ def update(
         for path in report.conflicts:
             err.print(f"  - {path}", markup=False)
         raise typer.Exit(1)
+    if report.new_secrets:
+        out.print(f"New secret files with fresh values: secrets/{', secrets/'.join(report.new_secrets)}", markup=False, highlight=False)
+    for command in report.chown:
+        err.print(f"  run: {command}", markup=False)
     out.print("[green]Updated[/]; review `git diff` and commit" if report.updated else "Nothing to update")
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from hardstack.answers import Answers, cookiecutter_values
 
 CRUFT_FILE = ".cruft.json"
-# Never merged: fresh random values on each render.
-SKIP = ["secrets"]
+# Never merged: fresh random values on each render (production's and the dev container's own).
+SKIP = ["secrets", ".devcontainer/secrets"]
 
 
 class UpdateError(RuntimeError):
@@ -77,6 +77,8 @@ def is_current(layout: Path) -> bool:
 class Report:
     updated: bool
     conflicts: list[str] = field(default_factory=list)
+    new_secrets: list[str] = field(default_factory=list)  # files the new template needs, made with fresh values
+    chown: list[str] = field(default_factory=list)  # commands to give them to their readers (without root)
 
 
 def conflicts(layout: Path) -> list[str]:
@@ -101,10 +103,31 @@ def update(layout: Path) -> Report:
     """Merge the template's changes into the layout (a clean git work tree), keeping local edits."""
     import cruft
 
-    _state(layout)
-    before = json.loads((layout / CRUFT_FILE).read_text())["commit"]
+    before = _state(layout)["commit"]
     ok = cruft.update(layout, skip_apply_ask=True, allow_untracked_files=True, strict=True)
     if not ok:
         raise UpdateError("cruft could not update the layout: commit or stash local changes first (it must be a clean git work tree)")
-    after = json.loads((layout / CRUFT_FILE).read_text())["commit"]
-    return Report(updated=before != after, conflicts=conflicts(layout))
+    state = json.loads((layout / CRUFT_FILE).read_text())
+    after = state["commit"]
+    if set(SKIP) - set(state.get("skip") or []):
+        # A record from before a path joined SKIP (cruft reads the layout's list, and needs a clean tree
+        # to start): the next update skips it too. This one brought those files in for the first time.
+        state["skip"] = list(dict.fromkeys([*(state.get("skip") or []), *SKIP]))
+        (layout / CRUFT_FILE).write_text(json.dumps(state, indent=2) + "\n")
+    new, chown = missing_secrets(layout)
+    return Report(updated=before != after, conflicts=conflicts(layout), new_secrets=new, chown=chown)
+
+
+def missing_secrets(layout: Path) -> tuple[list[str], list[str]]:
+    """secrets/ is never merged (SKIP): the secret files the updated layout needs and does not have yet
+    are written as `hardstack new` writes them. Existing ones are never touched; a new file that copies
+    a value another already holds (db-setup's copy of db_password) takes that value."""
+    from hardstack import hooks
+    from hardstack.answers import validate
+
+    answers = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
+    before = {p.name for p in (layout / "secrets").iterdir()} if (layout / "secrets").is_dir() else set()
+    chown = hooks.write_secrets(layout, answers)
+    if answers.enable_devcontainer:
+        hooks.write_dev_secrets(layout, answers)
+    return sorted(set(answers.secrets) - before), chown
