@@ -115,7 +115,9 @@ def write_dev_secrets(root: Path, answers: Answers) -> None:
     for name, secret in answers.secret_specs.items():
         path = directory / name
         if not path.exists():
-            path.write_text(values.get(secret.value) or app_secret_placeholder(name))
+            # The app's own secrets get a dev placeholder unlike production's, so row C21 still catches a
+            # production value copied here.
+            path.write_text(values.get(secret.value) or f"dev-only-value-of-{name}")
             os.chmod(path, 0o644)
 
 
