@@ -92,12 +92,13 @@ def wait_answering(url: str, timeout: float = 30) -> None:
 
 def test_w_every_service_converged_healthy_and_the_migrate_job_completed(swarm):
     services = swarm.services()
-    assert set(services) == {"db", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager",
+    assert set(services) == {"db", "db-setup", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus", "postgres-exporter", "alertmanager",
                        "redis-exporter"}
     assert swarm.lagging() == []
     assert swarm.healthy("backend") == 2
     assert swarm.healthy("worker") == 2 and swarm.healthy("beat") == 1  # worker_replicas; exactly one scheduler
     assert any(t["CurrentState"].startswith("Complete") for t in swarm.tasks("migrate", running_only=False))
+    assert any(t["CurrentState"].startswith("Complete") for t in swarm.tasks("db-setup", running_only=False))
 
 
 def test_w_spa_and_api_through_the_proxy(swarm):
