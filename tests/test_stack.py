@@ -415,11 +415,14 @@ def test_an_old_volume_whose_superuser_is_the_app_is_upgraded_in_place(stack, tm
                        check=True, capture_output=True)
         old_migrations = ("CREATE EXTENSION IF NOT EXISTS timescaledb; CREATE TABLE demo_reading (id serial, time timestamptz NOT NULL, value float);"
                           "SELECT create_hypertable('demo_reading', 'time'); INSERT INTO demo_reading (time, value) VALUES (now(), 1.5)")
-        deadline = time.monotonic() + 60
-        while subprocess.run(["docker", "exec", f"{name}-db", "psql", "-U", "app", "-d", "app", "-c", old_migrations],
-                             capture_output=True).returncode != 0:
+        # Ready once it listens on TCP: during initialisation it takes local connections only, and a
+        # CREATE EXTENSION then would race the image's own init script.
+        deadline = time.monotonic() + 90
+        while subprocess.run(["docker", "exec", f"{name}-db", "pg_isready", "-q", "-h", "127.0.0.1"], capture_output=True).returncode != 0:
             assert time.monotonic() < deadline, "the old-style database did not start"
             time.sleep(1)
+        subprocess.run(["docker", "exec", f"{name}-db", "psql", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app", "-c", old_migrations],
+                       check=True, capture_output=True)
         setup = ["docker", "run", "--rm", "--network", name, "--user", "70:70", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
                  "-v", f"{secrets}:/run/secrets:ro", "-v", f"{stack.layout / 'db'}:/etc/hardstack/db:ro",
                  *[f"-e{k}={v}" for k, v in setup_env.items()], "--entrypoint", "sh", image, "/etc/hardstack/db/setup.sh"]

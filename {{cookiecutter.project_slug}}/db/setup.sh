@@ -49,8 +49,10 @@ SQL
 }
 
 connect() {
-  # Retried while the server starts (swarm starts this job with the db); a refused password ends it.
-  for _ in $(seq 30); do
+  # Retried for at most 90 s while the server starts (swarm starts this job with the db); a refused
+  # password ends it at once.
+  deadline=$(($(date +%s) + 90))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
     if error=$(as "$DB_SUPERUSER" "$S/postgres_password" -d postgres -tAc "SELECT 1" 2>&1 >/dev/null); then return 0; fi
     # An upgraded-in-place volume: the old superuser, whose password was db_password's value.
     for pw in "$S/postgres_password" "$S/db_password_setup"; do
