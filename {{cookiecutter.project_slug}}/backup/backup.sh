@@ -66,6 +66,13 @@ path_of() {
 
 schedule() {
   rm -f "$FAILED"
+  # Swarm orders nothing after db-setup: wait (at most 2 min) until this role can log in, so the first
+  # dump does not fail on a role not made yet.
+  tries=0
+  until psql -X -q -d "$PGDATABASE" -c "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 60 ]; do
+    tries=$((tries + 1))
+    sleep 2
+  done
   while :; do
     if [ -z "$(find "$DIR" -name '*.dump' -mmin "-$((BACKUP_INTERVAL_HOURS * 60))" 2>/dev/null)" ]; then
       if name=$(dump); then
