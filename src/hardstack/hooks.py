@@ -101,17 +101,25 @@ def app_secret_placeholder(file: str) -> str:
     return f"set-secrets-{file}"
 
 
-def write_dev_secrets(root: Path, answers: Answers) -> None:
-    """The dev container's secrets: fresh values of their own in .devcontainer/secrets/ (gitignored,
-    0700), never production's. 0644 inside it: the dev user's UID is the host user's (updateRemoteUserUID),
-    unknown here, and these values guard a throwaway database on a developer's machine only."""
-    directory = root / ".devcontainer" / "secrets"
+def _secret_folder(directory: Path, answers: Answers) -> dict[str, str]:
+    """Make the folder (0700); return the value each secret file gets: fresh, except that a new file
+    copying a value another file already holds (db_password_setup of db_password, added by an update)
+    takes that value."""
     directory.mkdir(mode=0o700, exist_ok=True)
     os.chmod(directory, 0o700)
     values = fresh_values()
     for name, secret in answers.secret_specs.items():
         if (directory / name).is_file():
             values[secret.value] = (directory / name).read_text()
+    return values
+
+
+def write_dev_secrets(root: Path, answers: Answers) -> None:
+    """The dev container's secrets: fresh values of their own in .devcontainer/secrets/ (gitignored,
+    0700), never production's. 0644 inside it: the dev user's UID is the host user's (updateRemoteUserUID),
+    unknown here, and these values guard a throwaway database on a developer's machine only."""
+    directory = root / ".devcontainer" / "secrets"
+    values = _secret_folder(directory, answers)
     for name, secret in answers.secret_specs.items():
         path = directory / name
         if not path.exists():
@@ -128,14 +136,7 @@ def write_secrets(root: Path, answers: Answers) -> list[str]:
     to the container's UID. Without root we cannot chown: return the command the user must run.
     """
     directory = root / "secrets"
-    directory.mkdir(mode=0o700, exist_ok=True)
-    os.chmod(directory, 0o700)
-    values = fresh_values()
-    # A new file that copies a value another file already holds (db_password_setup of db_password,
-    # added by an update) takes that value, not a fresh one.
-    for name, secret in answers.secret_specs.items():
-        if (directory / name).is_file():
-            values[secret.value] = (directory / name).read_text()
+    values = _secret_folder(directory, answers)
     todo = []
     for name, secret in answers.secret_specs.items():
         uid = UIDS[secret.uid]
