@@ -197,6 +197,12 @@ MUTATIONS: list[Mutation] = [
       "    secrets: [db_password, django_secret_key, redis_url_password, postgres_password]\n    tmpfs: [/tmp]\n    # Uploads",
       alone=False),  # S4 sees the dev container's secrets differ from the backend's too
     M("exporter-as-superuser", "C23", CO, "DATA_SOURCE_USER: app_exporter", "DATA_SOURCE_USER: postgres"),
+    # CSRF origins with TLS
+    M("csrf-http-origin", "C24", CO, "DJANGO_CSRF_TRUSTED_ORIGINS: ${CSRF_TRUSTED_ORIGINS:-https://shop.example.com,",
+      "DJANGO_CSRF_TRUSTED_ORIGINS: ${CSRF_TRUSTED_ORIGINS:-http://shop.example.com,https://shop.example.com,", base="tls"),
+    M("csrf-http-in-env", "C24", ".env", "", "", base="tls",
+      apply=lambda l: (l / ".env").write_text("CSRF_TRUSTED_ORIGINS=https://shop.example.com,http://shop.example.com\n")),
+    M("csrf-origins-unset", "C24", STACK, "DJANGO_CSRF_TRUSTED_ORIGINS: ${CSRF_TRUSTED_ORIGINS:-https://", "X_UNUSED: ${X:-https://", base="tls"),
     # nothing silent (row S5 warns)
     M("standin-in-env", "S5", ".env", "", "", apply=lambda l: (l / ".env").write_text("DB_IMAGE=hardstack-standin/timescaledb:0123456789ab\n")),
     M("receiver-placeholder", "S5", "secrets/alert_webhook_url", "", "",

@@ -109,6 +109,20 @@ def test_private_cookiecutter_keys_are_ignored():
     assert validate({"_template": "x", "_output_dir": "/tmp"}) == Answers()
 
 
+@pytest.mark.parametrize("answers,origins", [
+    ({}, "http://localhost,http://localhost:8080,http://127.0.0.1,http://127.0.0.1:8080"),
+    ({"domain": "shop.example.com", "http_port": 80}, "http://shop.example.com"),
+    ({"domain": "shop.example.com", "enable_tls": True, "tls_certificate": "/c.pem", "tls_certificate_key": "/k.pem"},
+     "https://shop.example.com,https://shop.example.com:8443"),
+    ({"domain": "shop.example.com", "enable_tls": True, "https_port": 443, "tls_certificate": "/c.pem", "tls_certificate_key": "/k.pem"},
+     "https://shop.example.com"),
+], ids=["default", "http-80", "tls-8443", "tls-443"])
+def test_csrf_origins_are_what_a_browser_sends_and_https_only_with_tls(answers, origins):
+    a = validate(answers)
+    assert a.csrf_trusted_origins == origins
+    assert a.app_env["DJANGO_CSRF_TRUSTED_ORIGINS"] == f"${{CSRF_TRUSTED_ORIGINS:-{origins}}}"
+
+
 def test_derived_values():
     a = validate({"domain": "shop.example.com", "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "0" * 64})
     assert "db" not in a.unpinned_images and "backend" in a.unpinned_images

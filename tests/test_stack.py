@@ -21,6 +21,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from hardstack.answers import Answers
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.stack import Stack, http, registry_reachable, standin_env
@@ -163,8 +164,10 @@ def signed_in(stack):
     opener.open(stack.url + "/admin/login/", timeout=10).read()
     token = next(c.value for c in jar if c.name == "csrftoken")
     form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": "writer", "password": password, "next": "/admin/"})
+    # As a browser posts it: with its Origin, which carries the published port that the Host the proxy
+    # passes on does not (the layout's CSRF trusted origins name it).
     opener.open(urllib.request.Request(stack.url + "/admin/login/?next=/admin/", data=form.encode(),
-                                       headers={"Referer": stack.url + "/admin/login/"}), timeout=10).read()
+                                       headers={"Referer": stack.url + "/admin/login/", "Origin": stack.url}), timeout=10).read()
     assert any(c.name == "sessionid" for c in jar), "the login did not start a session"
     stack.session = (opener, next(c.value for c in jar if c.name == "csrftoken"))  # rotated at login
     return stack.session
@@ -286,8 +289,8 @@ def test_check_deploy_is_clean_in_the_running_backend_and_with_https_on(stack):
     show = "import django; django.setup(); from django.conf import settings as s; " \
            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS)"
 
-    def run(https: str, *args: str) -> subprocess.CompletedProcess:
-        env = {"DJANGO_HTTPS": https, "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "DB_PASSWORD": "unused",
+    def run(https: str, *args: str, **more: str) -> subprocess.CompletedProcess:
+        env = more | {"DJANGO_HTTPS": https, "DJANGO_SECRET_KEY": uuid.uuid4().hex * 2, "DB_PASSWORD": "unused",
                "DJANGO_ALLOWED_HOSTS": "shop.example.com,testserver", "DJANGO_SETTINGS_MODULE": "config.settings"}
         flags = [f for k, v in env.items() for f in ("-e", f"{k}={v}")]
         return subprocess.run(["docker", "run", "--rm", "--read-only", "--network", "none", "--tmpfs", "/tmp",
@@ -297,6 +300,14 @@ def test_check_deploy_is_clean_in_the_running_backend_and_with_https_on(stack):
     assert https.returncode == 0, https.stdout + https.stderr
     assert run("1", "-c", show).stdout.split() == ["True", "True", "True", "63072000"]
     assert run("0", "-c", show).stdout.split() == ["False", "False", "False", "0"]
+    # Django's origin check on a form posted over https, with the origins a TLS layout names: the published
+    # port passes, plain http is refused even with the right host.
+    origins = "import django; django.setup(); from django.middleware.csrf import CsrfViewMiddleware as M; " \
+              "from django.test import RequestFactory as F; m = M(lambda r: None); print(*(m._origin_verified(" \
+              "F().post('/', secure=True, HTTP_HOST='shop.example.com', HTTP_ORIGIN=o)) for o in " \
+              "('https://shop.example.com:8443', 'https://shop.example.com', 'http://shop.example.com:8443', 'http://shop.example.com')))"
+    tls = Answers(domain="shop.example.com", enable_tls=True, tls_certificate="/c.pem", tls_certificate_key="/k.pem")
+    assert run("1", "-c", origins, DJANGO_CSRF_TRUSTED_ORIGINS=tls.csrf_trusted_origins).stdout.split() == ["True", "True", "False", "False"]
     # With HTTPS on, plain HTTP is redirected, except the metrics scrape (and the health probe).
     probe = "import django; django.setup(); from django.test import Client; c = Client(); " \
             "print(c.get('/metrics').status_code, c.get('/admin/login/').status_code)"

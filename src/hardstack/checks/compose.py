@@ -13,7 +13,7 @@ import yaml
 
 from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, bounds_text
 from hardstack.checks import tools
-from hardstack.checks.result import Result, check
+from hardstack.checks.result import NA, Result, check
 
 BARE_VAR = re.compile(r"\$\{(\w+)\}")  # ${VAR} with neither a default nor :?message
 # Formatting a YAML round trip changes (sequence indentation) is style, not a defect: not judged.
@@ -446,7 +446,43 @@ def c23_database_roles(layout: Path) -> Result:
                                   "the superuser's password only in db and db-setup")
 
 
+def _origins(value: str) -> list[str]:
+    return [o.strip() for o in interpolate(value).strip("\"'").split(",") if o.strip()]
+
+
+def c24_csrf_origins(layout: Path) -> Result:
+    """With TLS, the origins the app trusts for CSRF are https:// only, wherever the layout sets them
+    (compose.yaml, stack.yaml, the env files): one http:// origin lets a form posted over plain http in."""
+    from hardstack.checks.layout import layout_answers
+
+    answers = layout_answers(layout)
+    var = answers.env_csrf_trusted_origins
+    if not answers.enable_tls:
+        return Result("C24", NA, "TLS is off: the proxy serves plain http, so the origins are http://")
+    problems = []
+    files = [("compose.yaml", services(layout))]
+    if (layout / "stack.yaml").exists():
+        files.append(("stack.yaml", (yaml.safe_load((layout / "stack.yaml").read_text()) or {}).get("services", {})))
+    for file, svcs in files:
+        for name in answers.app_services:
+            if name not in svcs:
+                continue
+            origins = _origins(environment_of(svcs[name]).get(var, ""))
+            if not origins:
+                problems.append(f"{file} {name}: {var} is not set, so the app falls back to origins of its own; set it to https:// origins")
+            problems += [f"{file} {name}: {var} trusts {o}; with TLS only https:// origins" for o in origins if not o.startswith("https://")]
+    for dotenv in (".env.example", ".env"):
+        path = layout / dotenv
+        for line in path.read_text().splitlines() if path.exists() else []:
+            key, sep, value = line.strip().partition("=")
+            if sep and key == "CSRF_TRUSTED_ORIGINS":
+                problems += [f"{dotenv}: CSRF_TRUSTED_ORIGINS trusts {o}; with TLS only https:// origins" for o in _origins(value)
+                             if not o.startswith("https://")]
+    return check("C24", problems, f"{var} https:// only (compose.yaml, stack.yaml, env files)")
+
+
 ROWS = [("C1", c1_valid), ("C2", c2_healthchecks), ("C3", c3_depends_on), ("C4", c4_no_new_privileges),
         ("C5", c5_capabilities), ("C6", c6_read_only), ("C7", c7_limits), ("C8", c8_isolation), ("C9", c9_ports),
         ("C10", c10_restart), ("C11", c11_credentials), ("C12", c12_logs), ("C13", c13_compose_lint),
-        ("C15", c15_users), ("C16", c16_debug_off), ("C17", c17_networks), ("C23", c23_database_roles)]
+        ("C15", c15_users), ("C16", c16_debug_off), ("C17", c17_networks), ("C23", c23_database_roles),
+        ("C24", c24_csrf_origins)]

@@ -121,8 +121,10 @@ SECURE_HSTS_SECONDS = 63072000 if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^{{ cookiecutter.health_path.lstrip('/') }}$", r"^{{ cookiecutter.metrics_path.lstrip('/') }}$"]
 SILENCED_SYSTEM_CHECKS = ["security.W021"] + ([] if HTTPS else ["security.W004", "security.W008", "security.W012", "security.W016"])
-# Plain http origins only while the proxy serves plain http: with TLS a form posted over http is refused.
-CSRF_TRUSTED_ORIGINS = [f"https://{h}" for h in ALLOWED_HOSTS] + ([] if HTTPS else [f"http://{h}" for h in ALLOWED_HOSTS])
+# The layout names the origins forms are posted from (https:// only when its proxy terminates TLS: a form
+# posted over http is then refused). Without it (a dev server), the allowed hosts over either scheme.
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("{{ cookiecutter.env_csrf_trusted_origins }}", "").split(",") if o.strip()] or \
+    [f"https://{h}" for h in ALLOWED_HOSTS] + ([] if HTTPS else [f"http://{h}" for h in ALLOWED_HOSTS])
 
 # Background work (Celery with Redis). The layout composes CELERY_BROKER_URL from its redis password
 # file at start. A task is acknowledged only when it has finished (acks_late), and a task whose worker
