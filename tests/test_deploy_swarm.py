@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.deploy import run
-from hardstack.deploy.program import LABEL
+from hardstack.deploy.plan import LABEL
 from hardstack.stack import RequestLoop, http, read_env_file, registry_reachable, standin_env
 from hardstack.swarm import init_single_node, label_db_node, loopback_forwarder, swarm_state
 

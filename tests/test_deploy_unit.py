@@ -43,7 +43,8 @@ class Mocks(pulumi.runtime.Mocks):
 MOCKS = Mocks()
 pulumi.runtime.set_mocks(MOCKS, preview=False)
 
-from hardstack.deploy.program import ProgramError, deploy, make_plan  # noqa: E402  (after set_mocks, as Pulumi requires)
+from hardstack.deploy.containers import deploy_containers as deploy  # noqa: E402
+from hardstack.deploy.plan import ProgramError, make_plan  # noqa: E402  (after set_mocks, as Pulumi requires)
 
 
 def valid_values(layout: Path) -> dict[str, str]:
@@ -192,7 +193,7 @@ def test_registry_images_are_pulled_by_the_pushed_digest(default_layout):
 
 
 def test_a_missing_digest_fails_before_any_resource(default_layout):
-    from hardstack.deploy.program import ProgramError
+    from hardstack.deploy.plan import ProgramError
 
     values = {**valid_values(default_layout), "imageRegistry": "ghcr.io/acme/shop", "imageDigests": json.dumps({"backend": DIGEST})}
     plan = make_plan(from_values(values, all_secret), "unit")
@@ -206,7 +207,7 @@ def test_background_work_needs_its_secrets_before_any_resource(tmp_path):
     from typer.testing import CliRunner
 
     from hardstack.cli import app
-    from hardstack.deploy.program import ProgramError
+    from hardstack.deploy.plan import ProgramError
 
     result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "backend_secrets=SENTRY_DSN API_TOKEN"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -228,7 +229,7 @@ def test_background_work_needs_its_secrets_before_any_resource(tmp_path):
 
 
 def test_start_order_follows_depends_on():
-    from hardstack.deploy.program import start_order
+    from hardstack.deploy.plan import start_order
 
     order = start_order({"proxy": {"depends_on": {"backend": {}}}, "backend": {"depends_on": {"db": {}, "migrate": {}}},
                           "migrate": {"depends_on": {"db": {}}}, "db": {}})
@@ -356,7 +357,7 @@ SERVICE, SECRET, CONFIG = "docker:index/service:Service", "docker:index/secret:S
 
 @pytest.fixture(scope="module")
 def declared_swarm(default_layout):
-    from hardstack.deploy.swarm import deploy_swarm
+    from hardstack.deploy.services import deploy_services as deploy_swarm
 
     swarm_plan = make_plan(from_values({**valid_values(default_layout), "target": "swarm"}, all_secret), "unit")
     MOCKS.resources.clear()
@@ -469,7 +470,7 @@ def test_both_targets_follow_a_layout_without_an_spa(tmp_path):
     from typer.testing import CliRunner
 
     from hardstack.cli import app
-    from hardstack.deploy.swarm import deploy_swarm
+    from hardstack.deploy.services import deploy_services as deploy_swarm
 
     result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "frontend_context=", "celery_app="], catch_exceptions=False)
     assert result.exit_code == 0, result.output

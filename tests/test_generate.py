@@ -13,11 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardstack import hooks
-from hardstack.catalog import SECRETS
+import yaml
+
+from hardstack.catalog import PROTECTED_VOLUMES, SECRETS, SERVICES, VOLUMES
 from hardstack.answers import validate
 from hardstack.checks import FAIL, NA, run_checks
 
-from conftest import COMBINATIONS, assignments
+from conftest import COMBINATIONS, ROOT, assignments
 
 LEFTOVER = re.compile(r"\{\{|\{%|cookiecutter\.")
 
@@ -62,6 +64,60 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
 
     assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists() == a.has_frontend
     assert ("../" in (layout / "compose.yaml").read_text()) == (not a.include_example_app)
+    assert_facts_come_from_the_catalog(layout, a)
+
+
+def assert_facts_come_from_the_catalog(layout: Path, a) -> None:
+    """The rendered files say what catalog.SERVICES and catalog.VOLUMES say: each service's roll order on
+    swarm, its port in healthchecks, scrape targets and proxy passes, the volumes and which are kept."""
+    compose = yaml.safe_load((layout / "compose.yaml").read_text())
+    stack = yaml.safe_load((layout / "stack.yaml").read_text())
+    assert list(compose["volumes"]) == list(stack["volumes"]) == a.volumes
+    for name, svc in stack["services"].items():
+        spec = SERVICES[name]
+        order = ((svc.get("deploy") or {}).get("update_config") or {}).get("order", "stop-first")
+        if not spec.one_shot:
+            assert order == ("stop-first" if spec.stop_first else "start-first"), name
+    for file in (compose, stack):
+        for name, svc in file["services"].items():
+            test = " ".join((svc.get("healthcheck") or {}).get("test") or [])
+            for url_port in re.findall(r"http://127\.0\.0\.1:(\d+)", test):
+                assert int(url_port) == a.ports[name], (name, test)
+    proxy = next(p for p in stack["services"]["proxy"]["ports"])
+    assert proxy["target"] == a.ports["proxy"]
+    if a.enable_monitoring:
+        targets = re.findall(r'"([a-z-]+):(\d+)"', (layout / "prometheus/prometheus.yml").read_text())
+        assert targets and all(int(port) == a.ports[host] for host, port in targets if host in a.ports), targets
+    # Every nginx file the proxy reads reaches swarm as a config (a new snippet needs no list of its own).
+    configs = {spec["file"].removeprefix("./") for spec in stack["configs"].values()}
+    assert {str(p.relative_to(layout)) for p in (layout / "nginx").rglob("*.conf")} <= configs
+
+
+PORTS_WRITTEN_ONCE = ["compose.yaml", "stack.yaml", "prometheus/prometheus.yml", "nginx/nginx.conf", "redis/redis.conf", "redis/start.sh"]
+
+
+@pytest.mark.parametrize("file", PORTS_WRITTEN_ONCE)
+def test_service_ports_are_written_only_in_the_catalog(file):
+    """The template's files that name services' ports take them from catalog.SERVICES (a.ports): no
+    literal port of a service in their source."""
+    source = (ROOT / "{{cookiecutter.project_slug}}" / file).read_text()
+    ports = {str(s.port) for s in SERVICES.values() if s.port}
+    literal = [m.group(0) for m in re.finditer(r"(?<![\d.])(\d{4,5})(?![\d.])", source) if m.group(1) in ports]
+    assert not literal, f"{file} writes {literal}: use {{{{ a.ports['<service>'] }}}}"
+
+
+def test_volumes_of_user_data_are_kept_the_same_way_on_every_target():
+    """One list (catalog.PROTECTED_VOLUMES): the swarm removal and both Pulumi targets keep exactly it."""
+    from types import SimpleNamespace
+
+    from hardstack import swarm
+    from hardstack.deploy.plan import volume_options
+
+    assert set(PROTECTED_VOLUMES) == {"db-data", "media", "backups", "redis-data"}
+    assert swarm.PROTECTED_VOLUMES is PROTECTED_VOLUMES
+    kept = {name for name in VOLUMES if volume_options(SimpleNamespace(protect_volumes=True), name).retain_on_delete}
+    assert kept == set(PROTECTED_VOLUMES)
+    assert not any(volume_options(SimpleNamespace(protect_volumes=False), name).retain_on_delete for name in VOLUMES)
 
 
 def test_secrets_are_fresh_private_and_owned_by_their_reader(default_layout, tmp_path, cli):

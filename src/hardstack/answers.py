@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hardstack import __version__ as VERSION
 from hardstack.catalog import (ACTIONS, DB_ROLE_SUFFIXES, DB_SUPERUSER, DOCKERIGNORE, IMAGES, INSTALLERS, LIMITS, LOCKFILES, PULUMI_VERSION, RANDOM_VALUES, REDIS_MAXMEMORY, SECRETS,
-                               SERVER_PACKAGES, SERVICES, UIDS, WORKER_STOP_GRACE, CREDENTIAL_NAME, Secret)
+                               SERVER_PACKAGES, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, CREDENTIAL_NAME, Secret)
 
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?$")
@@ -191,6 +191,7 @@ class Answers(BaseModel):
     env_database_url: str = Field("", description="If set, the app reads one DATABASE_URL-style variable of this name instead of the five above")
     env_secret_key: str = Field("DJANGO_SECRET_KEY", description="... Django secret key (delivered as a *_FILE secret)")
     env_allowed_hosts: str = Field("DJANGO_ALLOWED_HOSTS", description="... allowed hosts (comma separated)")
+    env_csrf_trusted_origins: str = Field("DJANGO_CSRF_TRUSTED_ORIGINS", description="... CSRF trusted origins (comma separated; the layout sets https:// ones only when TLS is on)")
     env_debug: str = Field("DJANGO_DEBUG", description="... debug flag (always off)")
 
     db_name: str = Field("app", description="Database name")
@@ -376,7 +377,7 @@ class Answers(BaseModel):
 
     @field_validator(
         "env_db_host", "env_db_port", "env_db_name", "env_db_user", "env_db_password",
-        "env_secret_key", "env_allowed_hosts", "env_debug", "frontend_api_url_var",
+        "env_secret_key", "env_allowed_hosts", "env_csrf_trusted_origins", "env_debug", "frontend_api_url_var",
     )
     @classmethod
     def _env_name(cls, v: str) -> str:
@@ -548,7 +549,7 @@ class Answers(BaseModel):
                     raise ValueError(f"{key}: required when enable_tls is on; give the host path of the PEM file, e.g. /etc/letsencrypt/live/{self.domain}/{'fullchain' if key == 'tls_certificate' else 'privkey'}.pem")
                 if any(ch in value for ch in "\n\r\"'$`{}") or ":" in value:
                     raise ValueError(f"{key}: must be a plain file path without quotes, ':' or '$', got {value!r}")
-        if self.backend_port in (8080, 9090, 9093, 9187, 5432):
+        if self.backend_port in {svc.port for name, svc in SERVICES.items() if name != "backend"}:
             raise ValueError(f"backend_port: {self.backend_port} clashes with a port another service of the layout uses inside the network; choose another, e.g. 8000")
         if self.include_example_app:
             for key, default in (("backend_context", "backend"), ("frontend_context", "frontend")):
@@ -761,7 +762,7 @@ class Answers(BaseModel):
     @property
     def db_setup_env(self) -> dict[str, str]:
         """db-setup's environment (compose.yaml and stack.yaml): where the database is and the roles' names."""
-        return {"PGHOST": "db", "PGPORT": '"5432"', "PGDATABASE": self.db_name,
+        return {"PGHOST": "db", "PGPORT": f'"{SERVICES["db"].port}"', "PGDATABASE": self.db_name,
                 **{f"DB_{purpose.upper()}": name for purpose, name in self.db_roles.items()}}
 
     @property
@@ -789,7 +790,7 @@ class Answers(BaseModel):
         for name in ("DJANGO_SETTINGS_MODULE", "HARDSTACK_FILE_VARS", "HARDSTACK_DATABASE_URL_VAR", "HARDSTACK_REDIS_URL_VARS",
                      "HARDSTACK_REDIS_PASSWORD_FILE", "HARDSTACK_CELERY_APP", "HARDSTACK_WAIT_FOR_MIGRATIONS", "GUNICORN_WORKERS",
                      "MEDIA_ROOT", "MEDIA_URL", "WSGI_APP", "ASGI_APP", "BACKEND_PORT", "HEALTH_PATH", "PATH", "HOME", "HOSTNAME",
-                     "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", *self.https_env):
+                     "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", self.env_csrf_trusted_origins, *self.https_env):
             names.setdefault(name, "the layout (backend/Dockerfile, compose.yaml)")
         return names
 
@@ -825,7 +826,8 @@ class Answers(BaseModel):
         from hardstack.template_ext import yaml_str
 
         env = {"DJANGO_SETTINGS_MODULE": self.django_settings_module, self.env_debug: '"0"',
-               self.env_allowed_hosts: f"${{ALLOWED_HOSTS:-{self.allowed_hosts}}}", self.env_db_host: "db", self.env_db_port: '"5432"',
+               self.env_allowed_hosts: f"${{ALLOWED_HOSTS:-{self.allowed_hosts}}}",
+               self.env_csrf_trusted_origins: f"${{CSRF_TRUSTED_ORIGINS:-{self.csrf_trusted_origins}}}", self.env_db_host: "db", self.env_db_port: f'"{SERVICES["db"].port}"',
                self.env_db_name: self.db_name, self.env_db_user: self.db_user,
                f"{self.env_db_password}_FILE": "/run/secrets/db_password", f"{self.env_secret_key}_FILE": "/run/secrets/django_secret_key"}
         env |= {f"{name}_FILE": f"/run/secrets/{file}" for name, file in self.app_secret_files.items()}
@@ -856,8 +858,7 @@ class Answers(BaseModel):
     def swarm_configs(self) -> dict[str, dict[str, Any]]:
         """Swarm config -> its file in the layout, the services that mount it and where: the read-only
         folders compose bind-mounts, as configs every node receives from the managers."""
-        nginx = ["nginx.conf", "snippets/gzip.conf", "snippets/limits.conf", "snippets/logging.conf", "snippets/media.conf",
-                 "snippets/proxy-backend.conf", "snippets/security-headers.conf"] + (["snippets/tls.conf"] if self.enable_tls else [])
+        nginx = ["nginx.conf"] + [f"snippets/{f}" for f in self.nginx_snippets]
         files = [(("proxy",), f"nginx/{f}", f"/etc/nginx/hardstack/{f}") for f in nginx]
         files.append((("db-setup",), "db/setup.sh", "/etc/hardstack/db/setup.sh"))
         files.append((("backup",), "backup/backup.sh", "/etc/hardstack/backup/backup.sh"))
@@ -953,6 +954,36 @@ class Answers(BaseModel):
         # "backend" lets Prometheus and health probes inside the network reach the app by name.
         hosts = [self.domain, "localhost", "127.0.0.1", "backend"]
         return ",".join(dict.fromkeys(hosts))
+
+    @property
+    def nginx_snippets(self) -> list[str]:
+        """The proxy's snippets, as the template's nginx/snippets/ holds them (tls.conf with TLS only): a
+        new snippet reaches stack.yaml's configs without being listed again."""
+        from hardstack.resources import template_dir
+
+        folder = template_dir() / "{{cookiecutter.project_slug}}" / "nginx" / "snippets"
+        return sorted(p.name for p in folder.glob("*.conf") if p.name != "tls.conf" or self.enable_tls)
+
+    @property
+    def rolls(self) -> dict[str, str]:
+        """Service -> stack.yaml's update_config anchor (catalog.Service.roll)."""
+        return {name: svc.roll for name, svc in SERVICES.items()}
+
+    @property
+    def volumes(self) -> list[str]:
+        """The named volumes of this layout (catalog.VOLUMES), as compose.yaml and stack.yaml declare them."""
+        return [name for name, v in VOLUMES.items() if v.needs is None or getattr(self, v.needs)]
+
+    @property
+    def csrf_trusted_origins(self) -> str:
+        """The origins a browser posts from, as it sends them: the scheme the proxy serves (https only
+        with TLS, where a form posted over http must be refused) and the published port when it is not
+        the scheme's own (the proxy passes Host without the port, so Django's same-origin test misses it).
+        Only the domain (and 127.0.0.1 for localhost): other origins (a second name, an SPA elsewhere) go in CSRF_TRUSTED_ORIGINS in .env."""
+        scheme, port = ("https", self.https_port) if self.enable_tls else ("http", self.http_port)
+        suffixes = [""] + ([] if port == {"https": 443, "http": 80}[scheme] else [f":{port}"])
+        hosts = [self.domain] + (["127.0.0.1"] if self.domain == "localhost" else [])
+        return ",".join(f"{scheme}://{host}{suffix}" for host in hosts for suffix in suffixes)
 
     @property
     def actions(self) -> dict[str, str]:

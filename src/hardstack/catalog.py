@@ -37,11 +37,18 @@ class Service:
     single_writer: bool = False  # owns a data directory one process at a time (a deploy stops it before replacing)
     celery: bool = False  # exists only with a celery_app answer (workers, their scheduler and broker)
     singleton: bool = False  # exactly one may run at any time (no data directory, but a deploy stops it before replacing)
+    publishes: bool = False  # holds the host ports: a new one cannot bind them while the old one runs
 
     @property
     def stop_first(self) -> bool:
-        """A deploy stops the old one before it starts the new one."""
-        return self.single_writer or self.singleton
+        """A deploy stops the old one before it starts the new one (every target: compose under Pulumi,
+        stack.yaml's update_config, the Pulumi swarm target)."""
+        return self.single_writer or self.singleton or self.publishes
+
+    @property
+    def roll(self) -> str:
+        """stack.yaml's anchor for the service's update_config: stop-first, or rolling (start-first)."""
+        return "stop-first" if self.stop_first else "rolling"
 
 
 # Compose services, in the order compose.yaml lists them.
@@ -57,15 +64,34 @@ SERVICES: dict[str, Service] = {
     # Exactly one scheduler, everywhere: two would send every scheduled task twice.
     "beat": Service("app", None, "beat", singleton=True, celery=True),
     "frontend": Service("nginx", 8080, "frontend"),
-    "proxy": Service("nginx", 8080, "proxy"),
-    # Runs as the database's UID from the database image (pg_dump of the server's own version).
-    "backup": Service("db", None, "backup"),
+    "proxy": Service("nginx", 8080, "proxy", publishes=True),
+    # Runs as the database's UID from the database image (pg_dump of the server's own version). One at a
+    # time: two would dump on the same schedule and prune each other's files.
+    "backup": Service("db", None, "backup", singleton=True),
     "superuser": Service("app", None, "superuser", one_shot=True, manual=True),
     "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True),
     "postgres-exporter": Service("db", 9187, "postgres_exporter", monitoring=True),
     "alertmanager": Service("alertmanager", 9093, "alertmanager", monitoring=True, single_writer=True),
     "redis-exporter": Service("redis", 9121, "redis_exporter", monitoring=True, celery=True),
 }
+
+
+@dataclass(frozen=True)
+class Volume:
+    user_data: bool  # what users made, or the only copy of it: kept when a stack is removed, on every target
+    needs: str | None = None  # an Answers attribute that must be true for the layout to have it
+
+
+# Named volumes, in the order compose.yaml and stack.yaml list them.
+VOLUMES: dict[str, Volume] = {
+    "db-data": Volume(True),
+    "media": Volume(True),  # uploads
+    "backups": Volume(True),
+    "redis-data": Volume(True, "uses_redis"),  # queued tasks, the only copy
+    "prometheus-data": Volume(False, "enable_monitoring"),  # metrics history: rebuilt by scraping
+    "alertmanager-data": Volume(False, "enable_monitoring"),  # silences and notification log
+}
+PROTECTED_VOLUMES: tuple[str, ...] = tuple(name for name, v in VOLUMES.items() if v.user_data)
 
 
 @dataclass(frozen=True)
@@ -138,9 +164,10 @@ INSTALLERS: dict[str, str] = {"uv": "uv==0.13.9", "poetry": "poetry==2.5.1", "pi
 LOCKFILES: dict[str, str] = {"uv.lock": "uv", "poetry.lock": "poetry"}
 # What the layout's server adds to the app's dependencies (answer server): gunicorn runs the app,
 # whitenoise serves its static files when it has nothing of its own; uvicorn's worker for ASGI apps.
+WHITENOISE = "whitenoise>=6.7,<7"  # also the example app's own requirement (backend/requirements.txt)
 SERVER_PACKAGES: dict[str, tuple[str, ...]] = {
-    "gunicorn": ("gunicorn==23.0.0", "whitenoise>=6.7,<7"),
-    "uvicorn": ("gunicorn==23.0.0", "whitenoise>=6.7,<7", "uvicorn-worker==0.4.0"),
+    "gunicorn": ("gunicorn==23.0.0", WHITENOISE),
+    "uvicorn": ("gunicorn==23.0.0", WHITENOISE, "uvicorn-worker==0.4.0"),
 }
 
 # Images: answer key -> (compose/env variable, default reference).

@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardstack.catalog import PROTECTED_VOLUMES
 from hardstack.stack import StackError
 
 # Swarm never removes volumes; `remove` drops every other volume of the stack and keeps these.
 # The database, its dumps and the broker's queued tasks outlive a `stack rm`.
-PROTECTED_VOLUMES = ("db-data", "backups", "redis-data")
 
 
 def docker(*args: str, check: bool = True, env: dict | None = None, cwd: Path | None = None,

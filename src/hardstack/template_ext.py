@@ -1,7 +1,8 @@
 """Jinja extension the template loads (cookiecutter.json `_extensions`).
 
 Templates start with `{%- set a = cookiecutter | answers %}` and read validated, derived values
-from the one answers model instead of re-deriving them in Jinja. The answers are validated once per
+from the one answers model instead of re-deriving them in Jinja; constants come from the `catalog`
+global (hardstack/catalog.py). The answers are validated once per
 render (every template file asks), and compiled templates are cached on disk between runs.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from jinja2 import FileSystemBytecodeCache
 from jinja2.ext import Extension
 
+from hardstack import catalog
 from hardstack.answers import Answers, validate
 from hardstack.names import slugify
 
@@ -76,6 +78,8 @@ class AnswersExtension(Extension):
         environment.filters["sh"] = sh_quote
         environment.filters["md"] = markdown
         environment.filters["slug"] = slugify
+        # Facts that do not depend on the answers, read where they are written: {{ catalog.WHITENOISE }}.
+        environment.globals["catalog"] = catalog
         try:
             CACHE.mkdir(parents=True, exist_ok=True)
         except OSError:

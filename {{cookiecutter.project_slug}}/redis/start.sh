@@ -24,7 +24,7 @@ case "${1:-server}" in
   health)
     REDISCLI_AUTH=$(password)
     export REDISCLI_AUTH
-    [ "$(redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 ping)" = PONG ]
+    [ "$(redis-cli --no-auth-warning -h 127.0.0.1 -p {{ (cookiecutter | answers).ports['redis'] }} ping)" = PONG ]
     ;;
   exporter)
     REDIS_PASSWORD=$(password)

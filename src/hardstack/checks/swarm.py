@@ -109,7 +109,7 @@ def _service_problems(name: str, svc: dict) -> list[str]:
         return problems
     update = deploy.get("update_config") or {}
     catalog = SERVICES.get(name)
-    stateful = catalog is None or catalog.stop_first or name in ("backup", "proxy")
+    stateful = catalog is None or catalog.stop_first
     if update.get("failure_action") != "rollback":
         problems.append(f"{name}: update_config.failure_action: rollback")
     if not stateful and update.get("order") != "start-first":

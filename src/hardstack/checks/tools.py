@@ -23,7 +23,7 @@ INSTALL_HINTS = {
     "promtool": "Debian trixie's promtool package, or run scripts/bootstrap --tests",
     "amtool": "Debian trixie's prometheus-alertmanager package (/usr/bin/amtool), or run scripts/bootstrap --tests",
     "unshare": "apt-get install util-linux",
-    "actionlint": "scripts/bootstrap --tests (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)",
+    "actionlint": "scripts/bootstrap --tests (go install of github.com/rhysd/actionlint, the version bootstrap pins)",
 }
 
 

@@ -139,7 +139,7 @@ def destroy(stack: auto.Stack, on_output: Callable[[str], None] = print) -> auto
 
 def stack_leftovers(stack: str) -> dict[str, list[str]]:
     """Containers, networks and volumes labelled for this stack (`<compose project>-<stack>`)."""
-    from hardstack.deploy.program import LABEL
+    from hardstack.deploy.plan import LABEL
 
     label = f"label={LABEL}={stack}"
     return {kind: subprocess.run(cmd + ["--filter", label], capture_output=True, text=True).stdout.split()

@@ -111,7 +111,7 @@ class DeploySettings(BaseSettings):
     allow_unset_alerts: bool = Field(False, alias="allowUnsetAlerts",
                                      description="Deploy even when the alert receiver is the placeholder (alerts go nowhere); also `hardstack deploy up --allow-unset-alerts`")
     protect_volumes: bool = Field(True, alias="protectVolumes",
-                                  description="Keep the data volumes (database, Prometheus) on `destroy`; false lets destroy remove them")
+                                  description="Keep the volumes of user data (database, uploads, backups, queued tasks) on `destroy`; false lets destroy remove them")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -34,7 +34,7 @@ if [ -n "${HARDSTACK_REDIS_URL_VARS:-}" ]; then
       exit 65 ;;
   esac
   for name in $HARDSTACK_REDIS_URL_VARS; do
-    export "$name=redis://:${redis_password}@redis:6379/0"
+    export "$name=redis://:${redis_password}@redis:{{ (cookiecutter | answers).ports['redis'] }}/0"
   done
   unset redis_password
 fi

@@ -27,7 +27,8 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from hardstack.deploy.program import LABEL, Plan, ProgramError, local_image_id, needs, registry_refs, start_order
+from hardstack.catalog import SERVICES
+from hardstack.deploy.plan import LABEL, Plan, ProgramError, local_image_id, needs, registry_refs, start_order, volume_options
 
 
 def stack_config(layout: Path) -> dict:
@@ -78,7 +79,7 @@ def _update(cfg: dict | None, rollback: bool = False) -> dict:
     return {k: v for k, v in args.items() if v is not None}
 
 
-def deploy_swarm(plan: Plan) -> dict[str, Any]:
+def deploy_services(plan: Plan) -> dict[str, Any]:
     """Declare every swarm resource; return the stack outputs."""
     settings, prefix = plan.settings, plan.prefix
     stack = stack_config(settings.layout_dir)
@@ -94,8 +95,8 @@ def deploy_swarm(plan: Plan) -> dict[str, Any]:
                                         labels=[docker.NetworkLabelArgs(label=LABEL, value=prefix)],
                                         # The engine adds its own (vxlanid_list) when it creates an overlay.
                                         opts=pulumi.ResourceOptions(ignore_changes=["options"]))
-    keep = pulumi.ResourceOptions(retain_on_delete=settings.protect_volumes)
-    volumes = {name: docker.Volume(f"vol-{name}", name=f"{prefix}-{name}", labels=[docker.VolumeLabelArgs(label=LABEL, value=prefix)], opts=keep)
+    volumes = {name: docker.Volume(f"vol-{name}", name=f"{prefix}-{name}", labels=[docker.VolumeLabelArgs(label=LABEL, value=prefix)],
+                                   opts=volume_options(settings, name))
                for name in stack.get("volumes") or {}}
 
     values = plan.secret_values()
@@ -114,7 +115,7 @@ def deploy_swarm(plan: Plan) -> dict[str, Any]:
     port = next(iter(services["proxy"].get("ports") or []), {}).get("published")
     public = settings.public_port or (int(port) if port else plan.answers.http_port)
     return {
-        "url": f"http://127.0.0.1:{public}/" if settings.publish_proxy else f"http://proxy:8080/ on the {prefix}-edge network",
+        "url": f"http://127.0.0.1:{public}/" if settings.publish_proxy else f"http://proxy:{SERVICES['proxy'].port}/ on the {prefix}-edge network",
         "services": {name: svc.name for name, svc in created.items()},
         "pidsLimits": {name: int(svc["deploy"]["resources"]["limits"]["pids"]) for name, svc in services.items()
                        if ((svc.get("deploy") or {}).get("resources") or {}).get("limits", {}).get("pids")},
@@ -176,7 +177,7 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
         log_driver=docker.ServiceTaskSpecLogDriverArgs(name=(svc.get("logging") or {}).get("driver", "json-file"),
                                                        options={k: str(v) for k, v in ((svc.get("logging") or {}).get("options") or {}).items()}))
     ports = [] if (name == "proxy" and not settings.publish_proxy) else [
-        docker.ServiceEndpointSpecPortArgs(target_port=int(p["target"]), published_port=(settings.public_port if name == "proxy" and settings.public_port and int(p["target"]) == 8080 else int(p["published"])),
+        docker.ServiceEndpointSpecPortArgs(target_port=int(p["target"]), published_port=(settings.public_port if name == "proxy" and settings.public_port and int(p["target"]) == SERVICES["proxy"].port else int(p["published"])),
                                            publish_mode=p.get("mode", "host"), protocol=p.get("protocol", "tcp"))
         for p in svc.get("ports") or []]
     replicas = 1 if job else int(deploy.get("replicas", 1))
