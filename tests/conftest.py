@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from hardstack.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # testkit/: probes and forwarders shared with scripts/bench-* (not installed)
 
 # Every supported combination of the switchable parts, with a readable id.
 COMBINATIONS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from hardstack.answers import validate
-from hardstack.stack import celery_problems, placeholder_secrets
+from hardstack.runtime.compose import celery_problems, placeholder_secrets
 
 
 def test_up_names_each_app_secret_that_still_holds_its_placeholder(tmp_path, cli):

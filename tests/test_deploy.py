@@ -22,7 +22,8 @@ from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.deploy import run
 from hardstack.deploy.run import stack_leftovers
-from hardstack.stack import RequestLoop, http, registry_reachable, standin_env
+from hardstack.runtime.compose import registry_reachable, standin_env
+from testkit.probes import RequestLoop, http
 from test_docker_provider import inspect
 
 pytestmark = pytest.mark.deploy

@@ -21,8 +21,10 @@ from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.deploy import run
 from hardstack.deploy.plan import LABEL
-from hardstack.stack import RequestLoop, http, read_env_file, registry_reachable, standin_env
-from hardstack.swarm import init_single_node, label_db_node, loopback_forwarder, swarm_state
+from hardstack.runtime.compose import read_env_file, registry_reachable, standin_env
+from hardstack.runtime.swarm import init_single_node, label_db_node, swarm_state
+from testkit.probes import RequestLoop, http
+from testkit.loopback import loopback_forwarder
 
 pytestmark = pytest.mark.deploy
 

@@ -110,7 +110,7 @@ def test_volumes_of_user_data_are_kept_the_same_way_on_every_target():
     """One list (catalog.PROTECTED_VOLUMES): the swarm removal and both Pulumi targets keep exactly it."""
     from types import SimpleNamespace
 
-    from hardstack import swarm
+    from hardstack.runtime import swarm
     from hardstack.deploy.plan import volume_options
 
     assert set(PROTECTED_VOLUMES) == {"db-data", "media", "backups", "redis-data"}

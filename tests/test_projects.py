@@ -27,7 +27,8 @@ import pytest
 from test_stack import down_leaving_nothing, free_port, require_engine
 
 from hardstack.answers import validate
-from hardstack.stack import Stack, http, read_env_file
+from hardstack.runtime.compose import Stack, read_env_file
+from testkit.probes import http
 
 pytestmark = pytest.mark.stack
 

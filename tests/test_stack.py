@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from hardstack.answers import Answers
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
-from hardstack.stack import Stack, http, registry_reachable, standin_env
+from hardstack.runtime.compose import Stack, registry_reachable, standin_env
+from testkit.probes import http
 
 pytestmark = pytest.mark.stack
 

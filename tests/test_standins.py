@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from hardstack.stack import standin_env
+from hardstack.runtime.compose import standin_env
 
 pytestmark = pytest.mark.stack
 
@@ -37,7 +37,7 @@ def test_python_contract(images, version):
     """Each Python stand-in runs the version its tag names (PYTHON_IMAGE the default), with venv, pip in a
     venv and none without, the C headers wheels compile against, and the tools the Dockerfile uses."""
     from hardstack.catalog import DEFAULT_PYTHON
-    from hardstack.stack import standin_pythons
+    from hardstack.runtime.compose import standin_pythons
 
     assert DEFAULT_PYTHON == "3.13" and set(standin_pythons(images)) == {"3.13", "3.11"}
     script = ("python -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' && python -m venv /tmp/v && /tmp/v/bin/pip --version && "

@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
-from hardstack.stack import RequestLoop, Stack, http, registry_reachable, standin_env
-from hardstack.swarm import (PROTECTED_VOLUMES, SwarmStack, init_single_node, label_db_node, loopback_copy, loopback_forwarder,
-                             swarm_state)
+from hardstack.runtime.compose import Stack, registry_reachable, standin_env
+from hardstack.runtime.swarm import PROTECTED_VOLUMES, SwarmStack, init_single_node, label_db_node, swarm_state
+from testkit.probes import RequestLoop, http
+from testkit.loopback import loopback_copy, loopback_forwarder
 
 pytestmark = pytest.mark.stack
 

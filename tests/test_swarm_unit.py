@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from typer.testing import CliRunner
 
-import hardstack.swarm
+import hardstack.runtime.swarm
 from hardstack.answers import Answers
 from hardstack.cli import app
 
@@ -19,8 +19,8 @@ def render(tmp_path, *answers: str):
 
 def test_up_swarm_on_an_engine_outside_a_swarm_says_how_and_builds_nothing(tmp_path, monkeypatch):
     layout = render(tmp_path)
-    monkeypatch.setattr(hardstack.swarm, "swarm_state", lambda: "inactive")
-    monkeypatch.setattr(hardstack.swarm, "init_single_node", lambda: (_ for _ in ()).throw(AssertionError("not asked to init")))
+    monkeypatch.setattr(hardstack.runtime.swarm, "swarm_state", lambda: "inactive")
+    monkeypatch.setattr(hardstack.runtime.swarm, "init_single_node", lambda: (_ for _ in ()).throw(AssertionError("not asked to init")))
     result = CliRunner().invoke(app, ["up", "--swarm", "--standins", "no", str(layout)])
     assert result.exit_code != 0
     assert "not in a swarm" in result.output and "docker swarm init" in result.output and "--init-swarm" in result.output
@@ -29,7 +29,7 @@ def test_up_swarm_on_an_engine_outside_a_swarm_says_how_and_builds_nothing(tmp_p
 
 def test_up_swarm_on_a_worker_node_says_to_use_a_manager(tmp_path, monkeypatch):
     layout = render(tmp_path)
-    monkeypatch.setattr(hardstack.swarm, "swarm_state", lambda: "worker")
+    monkeypatch.setattr(hardstack.runtime.swarm, "swarm_state", lambda: "worker")
     result = CliRunner().invoke(app, ["up", "--swarm", "--standins", "no", str(layout)])
     assert result.exit_code != 0 and "manager" in result.output
 
@@ -48,9 +48,9 @@ def test_stack_secrets_and_configs_follow_the_answers(tmp_path):
 
 def test_content_version_changes_with_a_secret_file(tmp_path):
     layout = render(tmp_path)
-    before = hardstack.swarm.content_version(layout, ["secrets/db_password"])
+    before = hardstack.runtime.swarm.content_version(layout, ["secrets/db_password"])
     (layout / "secrets" / "db_password").write_text("rotated\n")
-    assert hardstack.swarm.content_version(layout, ["secrets/db_password"]) != before
+    assert hardstack.runtime.swarm.content_version(layout, ["secrets/db_password"]) != before
 
 
 def test_swarm_state_reads_docker_info_as_an_engine_reports_it(monkeypatch):
@@ -65,5 +65,5 @@ def test_swarm_state_reads_docker_info_as_an_engine_reports_it(monkeypatch):
         '{"NodeID":"x","LocalNodeState":"locked","ControlAvailable":false}': "locked",
     }
     for report, state in reports.items():
-        monkeypatch.setattr(hardstack.swarm, "docker", lambda *a, report=report, **k: subprocess.CompletedProcess(a, 0, report, ""))
-        assert hardstack.swarm.swarm_state() == state, report
+        monkeypatch.setattr(hardstack.runtime.swarm, "docker", lambda *a, report=report, **k: subprocess.CompletedProcess(a, 0, report, ""))
+        assert hardstack.runtime.swarm.swarm_state() == state, report

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hardstack.answers import Answers
 from hardstack.catalog import SERVICES
-from hardstack.stack import Stack, StackError
+from hardstack.runtime.compose import Stack, StackError
 
 SCRIPT = ["sh", "/etc/hardstack/backup/backup.sh"]
 # Restores run as the database's superuser, in the db-setup service (the backup service's role reads only).

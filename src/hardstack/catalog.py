@@ -1,6 +1,6 @@
 """Facts the generated layout is built on, each defined once.
 
-The answers model (answers.py) exposes them to the templates; the hooks, the rows of
+The answers model (answers/) exposes them to the templates; the hooks, the rows of
 `hardstack check` and the Pulumi program import them from here. Nothing here depends on answers.
 """
 

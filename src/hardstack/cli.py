@@ -122,7 +122,7 @@ def new(
     except GenerateError as exc:
         _fail([str(exc)], header="hardstack: nothing was written:")
     out.print(f"[green]Wrote[/] {target}")
-    from hardstack.stack import missing_contexts
+    from hardstack.runtime.compose import missing_contexts
 
     for problem in missing_contexts(target, answers):
         err.print(Text.assemble(("warning: ", "yellow"), problem))
@@ -204,8 +204,8 @@ def up(
     command waits until every service has converged healthy.
     """
     from hardstack.catalog import IMAGES, STANDINS_ENV
-    from hardstack.stack import (BuildError, Stack, StackError, celery_problems, kept_volume_hint, missing_contexts, placeholder_secrets, read_env_file,
-                                 registry_reachable, standin_env)
+    from hardstack.runtime.compose import (BuildError, Stack, StackError, celery_problems, kept_volume_hint, missing_contexts,
+                                           placeholder_secrets, read_env_file, registry_reachable, standin_env)
 
     layout = layout.resolve()
     answers = _layout_answers(layout, "hardstack up:")
@@ -303,7 +303,7 @@ def audit(
 
 def _swarm_problems(layout: Path, init_swarm: bool) -> list[str]:
     """Why `up --swarm` cannot deploy on this engine (a swarm is created only when asked)."""
-    from hardstack.swarm import init_single_node, swarm_state
+    from hardstack.runtime.swarm import init_single_node, swarm_state
 
     if not (layout / "stack.yaml").exists():
         return [f"{layout}/stack.yaml is missing: re-render the layout with this hardstack (`hardstack update`)"]
@@ -321,8 +321,8 @@ def _swarm_problems(layout: Path, init_swarm: bool) -> list[str]:
 
 
 def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout: int, show, built: float) -> None:
-    from hardstack.stack import StackError, kept_volume_hint
-    from hardstack.swarm import SwarmStack, label_db_node
+    from hardstack.runtime.compose import StackError, kept_volume_hint
+    from hardstack.runtime.swarm import SwarmStack, label_db_node
 
     stack = SwarmStack(layout, answers.compose_project, env)
     try:
@@ -354,7 +354,7 @@ def _layout_answers(layout: Path, header: str) -> Answers:
 
 def _running_stack(layout: Path, project_name: Optional[str]):
     """The layout's answers and its compose project (the stand-in variables `hardstack up` wrote, if any)."""
-    from hardstack.stack import Stack, read_env_file
+    from hardstack.runtime.compose import Stack, read_env_file
 
     layout = layout.resolve()
     answers = _layout_answers(layout, "hardstack:")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hardstack.answers import Answers
 from hardstack.catalog import RANDOM_VALUES, SECRETS, SERVICES, UIDS
-from hardstack.stack import Stack, StackError
+from hardstack.runtime.compose import Stack, StackError
 
 # Role (as `hardstack rotate` names it) -> the value in catalog.SECRETS that is its password.
 ROLE_VALUES = {"superuser": "postgres_password", "owner": "db_owner_password", "app": "db_password",

@@ -8,7 +8,6 @@ render (every template file asks), and compiled templates are cached on disk bet
 
 import json
 import os
-import shlex
 from pathlib import Path
 
 from jinja2 import FileSystemBytecodeCache
@@ -17,6 +16,7 @@ from jinja2.ext import Extension
 from hardstack import catalog
 from hardstack.answers import Answers, validate
 from hardstack.names import slugify
+from hardstack.quoting import docker_str, markdown, sh_quote, yaml_str
 
 CACHE = Path(os.environ.get("HARDSTACK_CACHE", Path.home() / ".cache" / "hardstack")) / "jinja"
 _validated: dict[str, Answers] = {}
@@ -45,28 +45,6 @@ def cached_from_string(environment, cache: FileSystemBytecodeCache):
 
     original = environment.from_string
     return from_string
-
-
-# Free text (names, commands) is escaped for the file it lands in, never refused for its characters.
-def yaml_str(value) -> str:
-    """A YAML scalar that reads back as exactly this string (JSON's double-quoted form is valid YAML)."""
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def docker_str(value) -> str:
-    """A double-quoted Dockerfile string (LABEL, ENV): backslash, quote and $ escaped."""
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{text}"'
-
-
-def sh_quote(value) -> str:
-    return shlex.quote(str(value))
-
-
-def markdown(value) -> str:
-    """Text shown as text in Markdown: HTML and Markdown's inline markers escaped."""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "".join("\\" + ch if ch in "\\`*_[]|" else ch for ch in text)
 
 
 class AnswersExtension(Extension):

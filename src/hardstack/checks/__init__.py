@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hardstack.checks import background, backend_build, builds, compose, dockerfiles, misc, nginx, prometheus, swarm
+from hardstack.checks import background, backend_build, builds, compose, dockerfiles, misc, nginx, prometheus, stack_yaml
 from hardstack.checks.result import FAIL, NA, PASS, WARN, Result, guarded
 
 FAMILIES = "DCNPSW"
-ROWS = sorted(dockerfiles.ROWS + backend_build.ROWS + compose.ROWS + background.ROWS + builds.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS + swarm.ROWS,
+ROWS = sorted(dockerfiles.ROWS + backend_build.ROWS + compose.ROWS + background.ROWS + builds.ROWS + nginx.ROWS + prometheus.ROWS + misc.ROWS + stack_yaml.ROWS,
               key=lambda row: (FAMILIES.index(row[0][0]), int(row[0][1:])))
 ALL_IDS = [rid for rid, _ in ROWS]
 

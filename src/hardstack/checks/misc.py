@@ -158,7 +158,7 @@ def s4_devcontainer(layout: Path) -> Result:
 def standin_images(layout: Path) -> dict[str, str]:
     """Image variables of the layout's env files that name a stand-in: `file VAR` -> image."""
     from hardstack.catalog import STANDIN_PREFIX, STANDINS_ENV
-    from hardstack.stack import read_env_file
+    from hardstack.runtime.compose import read_env_file
 
     found = {}
     for name in (".env", STANDINS_ENV):

@@ -33,7 +33,7 @@ from hardstack.deploy.plan import LABEL, Plan, ProgramError, local_image_id, nee
 
 def stack_config(layout: Path) -> dict:
     """The layout's stack.yaml as swarm will read it (the layout's .env supplies the variables)."""
-    from hardstack.stack import read_env_file
+    from hardstack.runtime.compose import read_env_file
 
     env = {**os.environ, **(read_env_file(layout / ".env") if (layout / ".env").exists() else {})}
     proc = subprocess.run(["docker", "stack", "config", "-c", "stack.yaml"], cwd=layout, env=env, capture_output=True, text=True)

@@ -1,0 +1,1 @@
+"""Helpers shared by tests/ and scripts/bench-*: probes and loopback forwarders. Not installed."""
