@@ -14,6 +14,17 @@ from hardstack.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # testkit/: probes and forwarders shared with scripts/bench-* (not installed)
 
+# `-m fast`: the modules that need nothing but the venv and run in under 2 min together (CONTRIBUTING.md).
+FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_background_unit", "test_swarm_unit",
+                "test_deploy_unit", "test_shell_argv", "test_checks"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__ in FAST_MODULES:
+            item.add_marker(pytest.mark.fast)
+
+
 # Every supported combination of the switchable parts, with a readable id.
 COMBINATIONS = {
     "defaults": {},

@@ -215,3 +215,40 @@ def test_n10_counts_gixy_failing_without_a_report(default_layout, monkeypatch):
     monkeypatch.setattr(nginx.tools, "run", lambda tool, *a, **kw: tools.Run(1, "Traceback: gixy broke") if tool == "gixy" else real(tool, *a, **kw))
     result = row(default_layout, "N10")
     assert result.status == "fail" and "gixy exited 1 without a report" in result.detail
+
+
+def test_dockerfiles_are_read_as_buildkit_reads_them(layout_copy, tmp_path):
+    """FROM flags are not the image, a heredoc stays inside its RUN, ARG-substituted bases resolve, and
+    a stage name or scratch is no base image to pin (the hand-written parser took --platform=... as the
+    image: a false D3 finding)."""
+    from hardstack.checks.dockerfiles import d3_base_images, parse
+
+    text = ("# syntax=docker/dockerfile:1\nARG NODE_IMAGE=node:22-bookworm-slim\n"
+            "FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build\nRUN <<EOT\nset -e\nnpm ci \\\n  && npm run build\nEOT\n"
+            "FROM scratch AS empty\nFROM build\nUSER 10001\n")
+    (tmp_path / "Dockerfile").write_text(text)
+    args, stages = parse(tmp_path / "Dockerfile")
+    assert args == {"NODE_IMAGE": "node:22-bookworm-slim"}
+    assert [(s.base, s.name) for s in stages] == [("${NODE_IMAGE}", "build"), ("scratch", "empty"), ("build", "2")]
+    (run,) = stages[0].instructions
+    assert run[0] == "RUN" and "npm run build" in run[1]  # the heredoc's lines are the RUN's, not instructions
+    assert stages[2].instructions == [("USER", "10001")]
+
+    front = layout_copy / "frontend/Dockerfile"
+    edit(front, "FROM ${NODE_IMAGE} AS build", "FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build")
+    assert d3_base_images(layout_copy).status == PASS
+    edit(front, "ARG NODE_IMAGE=node:22-bookworm-slim", "ARG NODE_IMAGE=node")
+    result = d3_base_images(layout_copy)
+    assert result.status == FAIL and "'node' has no pinned tag" in result.detail
+
+
+def test_env_files_are_read_as_compose_reads_them(layout_copy):
+    """.env through python-dotenv: an inline comment is no part of the value, quotes and `export` are
+    syntax (a hand-split line read `0  # off` as debug on)."""
+    from hardstack.checks.compose import c16_debug_off
+
+    (layout_copy / ".env").write_text('DJANGO_DEBUG=0  # never on in production\nexport CSRF_TRUSTED_ORIGINS="http://localhost:8080"\n')
+    assert c16_debug_off(layout_copy).status == PASS
+    (layout_copy / ".env").write_text('export DJANGO_DEBUG="1"\n')
+    result = c16_debug_off(layout_copy)
+    assert result.status == FAIL and ".env: DJANGO_DEBUG=1" in result.detail

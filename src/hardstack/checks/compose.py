@@ -14,6 +14,7 @@ import yaml
 from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, bounds_text
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
+from hardstack.runtime.compose import read_env_file
 
 BARE_VAR = re.compile(r"\$\{(\w+)\}")  # ${VAR} with neither a default nor :?message
 # Formatting a YAML round trip changes (sequence indentation) is style, not a defect: not judged.
@@ -377,11 +378,9 @@ def c16_debug_off(layout: Path) -> Result:
                     problems.append(f"{name}: {key}={raw} turns debug on in production; set it to 0")
     for dotenv in (".env.example", ".env"):
         path = layout / dotenv
-        if path.exists():
-            for line in path.read_text().splitlines():
-                key, sep, value = line.strip().partition("=")
-                if sep and not key.startswith("#") and (key == debug or key.endswith("DEBUG")) and value.strip().strip("\"'") not in DEBUG_OFF:
-                    problems.append(f"{dotenv}: {key}={value} turns debug on; set it to 0")
+        for key, value in (read_env_file(path) if path.exists() else {}).items():
+            if (key == debug or key.endswith("DEBUG")) and value.strip() not in DEBUG_OFF:
+                problems.append(f"{dotenv}: {key}={value} turns debug on; set it to 0")
     return check("C16", problems, f"{debug} off for every service and in the env files")
 
 
@@ -473,11 +472,9 @@ def c24_csrf_origins(layout: Path) -> Result:
             problems += [f"{file} {name}: {var} trusts {o}; with TLS only https:// origins" for o in origins if not o.startswith("https://")]
     for dotenv in (".env.example", ".env"):
         path = layout / dotenv
-        for line in path.read_text().splitlines() if path.exists() else []:
-            key, sep, value = line.strip().partition("=")
-            if sep and key == "CSRF_TRUSTED_ORIGINS":
-                problems += [f"{dotenv}: CSRF_TRUSTED_ORIGINS trusts {o}; with TLS only https:// origins" for o in _origins(value)
-                             if not o.startswith("https://")]
+        value = (read_env_file(path) if path.exists() else {}).get("CSRF_TRUSTED_ORIGINS", "")
+        problems += [f"{dotenv}: CSRF_TRUSTED_ORIGINS trusts {o}; with TLS only https:// origins" for o in _origins(value)
+                     if not o.startswith("https://")]
     return check("C24", problems, f"{var} https:// only (compose.yaml, stack.yaml, env files)")
 
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dockerfile
+
 from hardstack.catalog import CREDENTIAL_NAME
 from hardstack.checks import builds, tools
 from hardstack.checks.result import Result, check
@@ -29,33 +31,27 @@ class Stage:
 
 
 def parse(path: Path) -> tuple[dict[str, str], list[Stage]]:
-    """Global ARG defaults and the stages, each a list of (INSTRUCTION, arguments)."""
-    logical, buf = [], ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not buf and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            buf += line[:-1] + " "
-            continue
-        logical.append(buf + line)
-        buf = ""
+    """Global ARG defaults and the stages, each a list of (INSTRUCTION, arguments as written, continuation
+    lines joined). Read by BuildKit's own parser (the `dockerfile` package binds moby/buildkit's): FROM's
+    flags (--platform) are not the image, heredocs stay inside their RUN or COPY, comments are gone."""
+    try:
+        commands = dockerfile.parse_file(str(path))
+    except dockerfile.GoParseError as err:
+        raise ValueError(f"{path.name}: BuildKit cannot parse it: {err}") from None
     args: dict[str, str] = {}
     stages: list[Stage] = []
-    for line in logical:
-        instr, _, rest = line.partition(" ")
-        instr = instr.upper()
+    for c in commands:
+        instr = c.cmd.upper()
         if instr == "FROM":
-            parts = rest.split()
-            name = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else str(len(stages))
-            stages.append(Stage(parts[0], name))
+            image, *rest = c.value
+            name = rest[1] if len(rest) >= 2 and rest[0].upper() == "AS" else str(len(stages))
+            stages.append(Stage(image, name))
         elif stages:
-            stages[-1].instructions.append((instr, rest.strip()))
+            stages[-1].instructions.append((instr, c.original.split(None, 1)[1].strip() if " " in c.original.strip() else ""))
         elif instr == "ARG":
-            key, _, default = rest.partition("=")
-            args[key.strip()] = default.strip()
+            for pair in c.value:
+                key, _, default = pair.partition("=")
+                args[key.strip()] = default.strip()
     return args, stages
 
 
@@ -96,7 +92,7 @@ def d3_base_images(layout: Path) -> Result:
         args, stages = parse(f)
         names = {s.name for s in stages}
         for s in stages:
-            if s.base in names:
+            if s.base in names or s.base == "scratch":  # an earlier stage, or the empty image: nothing to pin
                 continue
             if not s.base.startswith("$"):
                 problems.append(f"{f.parent.name}: FROM {s.base} is not overridable by ARG")

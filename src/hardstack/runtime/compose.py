@@ -89,12 +89,10 @@ def missing_contexts(layout: Path, answers) -> list[str]:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            env[key] = value
-    return env
+    """A .env file as Compose reads it (python-dotenv: quotes, `export`, comments), values as written."""
+    from dotenv import dotenv_values
+
+    return {key: value or "" for key, value in dotenv_values(path, interpolate=False).items()}
 
 
 def standin_env(env_file: Path, python_image: str | None = None) -> dict[str, str]:
