@@ -37,40 +37,12 @@ def conf_files(layout: Path) -> list[Path]:
     return sorted((layout / "nginx").rglob("*.conf"))
 
 
-def proxy_text(layout: Path) -> str:
-    return "\n".join(p.read_text() for p in conf_files(layout))
-
-
 def frontend_conf(layout: Path) -> Path:
     return layout / "frontend" / "deploy" / "nginx.conf"
 
 
-def confs(layout: Path) -> dict[str, str]:
-    """name -> the text of each nginx config: the proxy's, and the frontend's when the layout has an SPA."""
-    found = {"proxy": proxy_text(layout)}
-    if frontend_conf(layout).exists():
-        found["frontend"] = frontend_conf(layout).read_text()
-    return found
-
-
 def tls_on(layout: Path) -> bool:
     return (layout / "nginx" / "snippets" / "tls.conf").exists()
-
-
-def strip_comments(text: str) -> str:
-    return "\n".join(line.split("#", 1)[0] for line in text.splitlines())
-
-
-def blocks(text: str, head: str) -> list[str]:
-    """Bodies of every `head ... { ... }` block (brace-matched) in text."""
-    found = []
-    for m in re.finditer(head + r"[^{;]*\{", text):
-        depth, i = 1, m.end()
-        while depth and i < len(text):
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        found.append(text[m.start():i])
-    return found
 
 
 @lru_cache(maxsize=1)
@@ -227,13 +199,19 @@ def n1_nginx_t(layout: Path) -> Result:
 
 
 def n2_server_tokens(layout: Path) -> Result:
-    problems = [f"{name}: no `server_tokens off`" for name, text in confs(layout).items()
-                if not re.search(r"^\s*server_tokens\s+off;", text, re.M)]
-    # nginx drops the upstream's Server header (gunicorn/23.0.0) unless told to pass it on.
-    problems += [f"{name}: proxy_pass_header {args[0]} passes the upstream's version on"
-                 for name, tree in trees(layout).items() for args in values(tree, "proxy_pass_header")
-                 if args and args[0].lower() in ("server", "x-powered-by", "x-runtime", "x-version")]
+    problems = []
+    for name, tree in trees(layout).items():
+        if ["off"] not in values(tree, "server_tokens"):
+            problems.append(f"{name}: no `server_tokens off`")
+        # nginx drops the upstream's Server header (gunicorn/23.0.0) unless told to pass it on.
+        problems += [f"{name}: proxy_pass_header {args[0]} passes the upstream's version on" for args in values(tree, "proxy_pass_header")
+                     if args and args[0].lower() in ("server", "x-powered-by", "x-runtime", "x-version")]
     return check("N2", problems, "server_tokens off; upstream Server headers not passed on")
+
+
+def headers_of(block: list[dict]) -> dict[str, list[str]]:
+    """add_header directives set directly in a block (includes inlined): header -> [value, flags...]."""
+    return {d["args"][0]: d["args"][1:] for d in block if d["directive"] == "add_header" and d["args"]}
 
 
 def csp_problems(policy: str) -> list[str]:
@@ -268,50 +246,49 @@ SAFE_HEADER_VALUES = {
 
 
 def n3_headers(layout: Path) -> Result:
-    snippet = (layout / "nginx" / "snippets" / "security-headers.conf").read_text()
+    """Every server of the proxy sends each security header with `always` (its snippet included at server
+    level), the CSP strict and the framing and referrer values safe."""
     problems = []
-    for header in HEADERS:
-        m = re.search(rf'^\s*add_header\s+{header}\s+"([^"]*)"\s+always;', snippet, re.M)
-        if not m:
-            problems.append(f"{header} missing or without `always`")
-        elif header == "Content-Security-Policy":
-            problems += csp_problems(m.group(1))
+    server_blocks = servers(trees(layout)["proxy"])
+    for i, server in enumerate(server_blocks, 1):
+        headers = headers_of(server)
+        missing = [h for h in HEADERS if h not in headers or headers[h][1:] != ["always"]]
+        if missing:
+            problems.append(f"server block {i}: {', '.join(missing)} missing or without `always` (include security-headers.conf)")
+    headers = headers_of(server_blocks[0]) if server_blocks else {}
+    if "Content-Security-Policy" in headers:
+        problems += csp_problems(headers["Content-Security-Policy"][0])
     for header, safe in SAFE_HEADER_VALUES.items():
-        m = re.search(rf'^\s*add_header\s+{header}\s+"?([^";]*)"?', snippet, re.M)
-        if m and m.group(1).strip() not in safe:
-            problems.append(f"{header} {m.group(1).strip()!r} is not one of {', '.join(sorted(safe))}")
-    main = strip_comments((layout / "nginx" / "nginx.conf").read_text())
-    servers_ = blocks(main, r"\bserver\s")
-    missing = [i for i, s in enumerate(servers_) if "security-headers.conf" not in s]
-    if missing:
-        problems.append(f"{len(missing)} server block(s) do not include security-headers.conf")
+        if header in headers and headers[header][0].strip() not in safe:
+            problems.append(f"{header} {headers[header][0].strip()!r} is not one of {', '.join(sorted(safe))}")
     return check("N3", problems, "security headers with `always` in every server, CSP and framing strict")
 
 
 def n4_hsts(layout: Path) -> Result:
     if not tls_on(layout):
         return Result("N4", NA, "TLS off")
-    m = re.search(r'add_header\s+Strict-Transport-Security\s+"max-age=(\d+)[^"]*"(\s+always)?;', strip_comments(proxy_text(layout)))
+    hsts = [args[1:] for args in values(trees(layout)["proxy"], "add_header") if args[:1] == ["Strict-Transport-Security"]]
+    age = re.match(r"max-age=(\d+)", hsts[0][0]) if hsts and hsts[0] else None
     problems = []
-    if not m or int(m.group(1)) < 31536000:
+    if not age or int(age.group(1)) < 31536000:
         problems.append("HSTS missing or max-age < 31536000")
-    elif not m.group(2):
+    elif hsts[0][1:] != ["always"]:
         problems.append("HSTS without `always` is left off error responses")
-    return check("N4", problems, f"HSTS max-age={m.group(1) if m else '?'}, always")
+    return check("N4", problems, f"HSTS max-age={age.group(1) if age else '?'}, always")
 
 
 def n5_tls(layout: Path) -> Result:
     if not tls_on(layout):
         return Result("N5", NA, "TLS off")
-    text = strip_comments((layout / "nginx" / "snippets" / "tls.conf").read_text())
+    tree = trees(layout)["proxy"]
     problems = []
-    protocols = re.search(r"ssl_protocols\s+([^;]+);", text)
-    if not protocols or set(protocols.group(1).split()) - {"TLSv1.2", "TLSv1.3"}:
+    protocols = values(tree, "ssl_protocols")
+    if not protocols or set(protocols[0]) - {"TLSv1.2", "TLSv1.3"}:
         problems.append("ssl_protocols must be TLSv1.2 TLSv1.3 only")
-    ciphers = re.search(r"ssl_ciphers\s+([^;]+);", text)
-    if not ciphers or set(ciphers.group(1).strip("'\"").split(":")) - MOZILLA_INTERMEDIATE:
+    ciphers = values(tree, "ssl_ciphers")
+    if not ciphers or set(ciphers[0][0].split(":")) - MOZILLA_INTERMEDIATE:
         problems.append("ssl_ciphers must be a subset of Mozilla intermediate")
-    if not re.search(r"ssl_session_tickets\s+off;", text):
+    if ["off"] not in values(tree, "ssl_session_tickets"):
         problems.append("ssl_session_tickets not off")
     return check("N5", problems, "TLS 1.2/1.3, Mozilla intermediate, no session tickets")
 
@@ -415,8 +392,8 @@ def n8_dotfiles_logs(layout: Path) -> Result:
             problems.append(f"{name}: autoindex on lists directories")
         problems += [f"{name}: proxy_pass {target} exposes a private service" for target in upstreams(tree)
                      if PRIVATE_UPSTREAMS.match(target)]
-        text = strip_comments(confs(layout)[name])
-        if re.search(r"\$(request_body|response_body|http_authorization|http_cookie)", text):
+        formats = " ".join(" ".join(args) for args in values(tree, "log_format"))
+        if re.search(r"\$(request_body|response_body|http_authorization|http_cookie)", formats):
             problems.append(f"{name}: a log format records bodies or credentials")
     return check("N8", problems, "dotfiles, metrics and private services denied; no autoindex; logs hold no bodies")
 
@@ -424,14 +401,13 @@ def n8_dotfiles_logs(layout: Path) -> Result:
 def n9_caching(layout: Path) -> Result:
     if not frontend_conf(layout).exists():
         return Result("N9", NA, "no SPA (frontend_context empty): the backend serves its pages and static files")
-    text = strip_comments(frontend_conf(layout).read_text())
-    locations = blocks(text, r"\blocation\s")
-    assets = [loc for loc in locations if "/assets/" in loc.split("{", 1)[0]]
-    index = [loc for loc in locations if re.match(r"location\s+(=\s*/index\.html|/)\s*\{", loc)]
+    locations = [d for d in walk(trees(layout)["frontend"]) if d["directive"] == "location"]
+    assets = [headers_of(loc.get("block", [])) for loc in locations if "/assets/" in " ".join(loc["args"])]
+    index = [headers_of(loc.get("block", [])) for loc in locations if loc["args"] in (["=", "/index.html"], ["/"])]
     problems = []
-    if not any('Cache-Control "public, max-age=31536000, immutable"' in loc for loc in assets):
+    if not any(h.get("Cache-Control", [""])[0] == "public, max-age=31536000, immutable" for h in assets):
         problems.append("hashed assets (/assets/) not cached `public, max-age=31536000, immutable`")
-    if not any('Cache-Control "no-cache"' in loc for loc in index):
+    if not any(h.get("Cache-Control", [""])[0] == "no-cache" for h in index):
         problems.append("index.html not served with `no-cache`")
     return check("N9", problems, "assets immutable for a year, index.html no-cache (live probe: stack tier R2)")
 
