@@ -252,3 +252,19 @@ def test_env_files_are_read_as_compose_reads_them(layout_copy):
     (layout_copy / ".env").write_text('export DJANGO_DEBUG="1"\n')
     result = c16_debug_off(layout_copy)
     assert result.status == FAIL and ".env: DJANGO_DEBUG=1" in result.detail
+
+
+def test_short_form_depends_on_is_judged_not_crashed(layout_copy):
+    """depends_on as a list (compose's short form) is read as depends_on with no condition: C3 names it,
+    and the rows that look for one-shot jobs (C2, C10) judge the file instead of raising."""
+    from hardstack.checks.compose import c2_healthchecks, c3_depends_on, c10_restart
+
+    compose = layout_copy / "compose.yaml"
+    text = compose.read_text()
+    start = text.index("  proxy:\n")
+    block = text.index("    depends_on:\n", start)
+    end = text.index("    healthcheck:", block)
+    compose.write_text(text[:block] + "    depends_on: [backend, frontend]\n" + text[end:])
+    assert c3_depends_on(layout_copy).status == FAIL and "proxy: depends_on without conditions" in c3_depends_on(layout_copy).detail
+    for row in (c2_healthchecks, c10_restart):
+        assert row(layout_copy).status in (PASS, FAIL)  # judged; an exception would end the test here

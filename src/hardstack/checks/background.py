@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from hardstack.catalog import WORKER_STOP_GRACE
-from hardstack.checks.compose import duration_seconds, environment_of, services
+from hardstack.checks.compose import depends_on, duration_seconds, environment_of, services
 from hardstack.checks.result import NA, Result, check
 
 REDIS_SECRET = "/run/secrets/redis_password"
@@ -143,7 +143,7 @@ def c20_workers(layout: Path) -> Result:
         if grace < 30:
             problems.append(f"{name}: stop_grace_period {svc.get('stop_grace_period') or '10s (default)'} leaves a running task no time to finish; "
                             f"give it at least 30s ({WORKER_STOP_GRACE}s by default)")
-        deps = svc.get("depends_on") if isinstance(svc.get("depends_on"), dict) else {}
+        deps = depends_on(svc)
         if (deps.get("migrate") or {}).get("condition") != "service_completed_successfully":
             problems.append(f"{name}: must start after migrate (depends_on migrate: service_completed_successfully)")
     for name, svc in (_stack(layout).get("services") or {}).items():

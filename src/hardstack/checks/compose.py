@@ -46,9 +46,15 @@ def services(layout: Path) -> dict[str, dict]:
     return load(layout).get("services", {})
 
 
+def depends_on(svc: dict) -> dict[str, dict]:
+    """A service's depends_on as a mapping, whether written long (name: {condition: ...}) or short (a list)."""
+    deps = svc.get("depends_on") or {}
+    return {str(d): {} for d in deps} if isinstance(deps, list) else {d: spec or {} for d, spec in deps.items()}
+
+
 def one_shots(all_services: dict[str, dict]) -> set[str]:
     """Jobs that run to completion: awaited with service_completed_successfully, or run by hand (profiles)."""
-    awaited = {dep for svc in all_services.values() for dep, spec in (svc.get("depends_on") or {}).items()
+    awaited = {dep for svc in all_services.values() for dep, spec in depends_on(svc).items()
                if isinstance(spec, dict) and spec.get("condition") == "service_completed_successfully"}
     return awaited | {name for name, svc in all_services.items() if svc.get("profiles")}
 
