@@ -19,10 +19,27 @@ FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_back
                 "test_deploy_unit", "test_shell_argv", "test_checks"}
 
 
+# With pytest-xdist (scripts/test runs two workers), a module's tests stay on one worker (its module-scoped
+# stack is built once), and the modules that share the engine's one swarm run one after the other.
+XDIST_GROUPS = {"test_swarm": "swarm", "test_deploy_swarm": "swarm"}
+# The longest groups start first, so the two workers finish close together (scripts/test's durations).
+LONGEST_FIRST = ["test_mutations", "swarm", "test_stack", "test_deploy", "test_sibling", "test_projects", "test_wheel",
+                 "test_update", "test_standins", "test_docker_provider"]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.module.__name__ in FAST_MODULES:
+        module = item.module.__name__
+        if module in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
+        item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(module, module)))
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+
+    def order(item) -> int:
+        module = item.module.__name__
+        return rank.get(XDIST_GROUPS.get(module, module), len(rank))
+
+    items.sort(key=order)  # stable: a module's tests keep their order
 
 
 # Every supported combination of the switchable parts, with a readable id.
