@@ -68,8 +68,8 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
 
 
 def assert_facts_come_from_the_catalog(layout: Path, a) -> None:
-    """The rendered files say what catalog.SERVICES and catalog.VOLUMES say: each service's roll order on
-    swarm, its port in healthchecks, scrape targets and proxy passes, the volumes and which are kept."""
+    """The rendered files say what catalog.SERVICES and catalog.VOLUMES say: each service's networks, its
+    roll order on swarm, its port in healthchecks, scrape targets and proxy passes, the volumes."""
     compose = yaml.safe_load((layout / "compose.yaml").read_text())
     stack = yaml.safe_load((layout / "stack.yaml").read_text())
     assert list(compose["volumes"]) == list(stack["volumes"]) == a.volumes
@@ -80,6 +80,7 @@ def assert_facts_come_from_the_catalog(layout: Path, a) -> None:
             assert order == ("stop-first" if spec.stop_first else "start-first"), name
     for file in (compose, stack):
         for name, svc in file["services"].items():
+            assert svc["networks"] == a.service_networks[name], name
             test = " ".join((svc.get("healthcheck") or {}).get("test") or [])
             for url_port in re.findall(r"http://127\.0\.0\.1:(\d+)", test):
                 assert int(url_port) == a.ports[name], (name, test)

@@ -38,6 +38,9 @@ class Service:
     celery: bool = False  # exists only with a celery_app answer (workers, their scheduler and broker)
     singleton: bool = False  # exactly one may run at any time (no data directory, but a deploy stops it before replacing)
     publishes: bool = False  # holds the host ports: a new one cannot bind them while the old one runs
+    networks: tuple[str, ...] = ("data",)  # the compose networks it joins (compose.yaml and stack.yaml)
+    scraped: bool = False  # Prometheus scrapes it: it joins monitoring too when monitoring is on
+    egress: bool = False  # joins the egress network when the backend_egress answer is on
 
     @property
     def stop_first(self) -> bool:
@@ -57,22 +60,22 @@ SERVICES: dict[str, Service] = {
     # The database's roles and grants (db/setup.sh), before migrate: the only user of the superuser.
     "db-setup": Service("db", None, "db_setup", one_shot=True),
     "migrate": Service("app", None, "migrate", one_shot=True),
-    "backend": Service("app", 8000, "backend"),
+    "backend": Service("app", 8000, "backend", networks=("app", "data"), scraped=True, egress=True),
     # The broker: the only copy of queued tasks, so one process owns its append-only file.
     "redis": Service("redis", 6379, "redis", single_writer=True, celery=True),
-    "worker": Service("app", None, "worker", celery=True),
+    "worker": Service("app", None, "worker", celery=True, egress=True),
     # Exactly one scheduler, everywhere: two would send every scheduled task twice.
     "beat": Service("app", None, "beat", singleton=True, celery=True),
-    "frontend": Service("nginx", 8080, "frontend"),
-    "proxy": Service("nginx", 8080, "proxy", publishes=True),
+    "frontend": Service("nginx", 8080, "frontend", networks=("app",)),
+    "proxy": Service("nginx", 8080, "proxy", publishes=True, networks=("edge", "app")),
     # Runs as the database's UID from the database image (pg_dump of the server's own version). One at a
     # time: two would dump on the same schedule and prune each other's files.
     "backup": Service("db", None, "backup", singleton=True),
     "superuser": Service("app", None, "superuser", one_shot=True, manual=True),
-    "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True),
-    "postgres-exporter": Service("db", 9187, "postgres_exporter", monitoring=True),
-    "alertmanager": Service("alertmanager", 9093, "alertmanager", monitoring=True, single_writer=True),
-    "redis-exporter": Service("redis", 9121, "redis_exporter", monitoring=True, celery=True),
+    "prometheus": Service("prometheus", 9090, "prometheus", monitoring=True, single_writer=True, networks=("monitoring",)),
+    "postgres-exporter": Service("db", 9187, "postgres_exporter", monitoring=True, networks=("data", "monitoring")),
+    "alertmanager": Service("alertmanager", 9093, "alertmanager", monitoring=True, single_writer=True, networks=("monitoring", "alerting")),
+    "redis-exporter": Service("redis", 9121, "redis_exporter", monitoring=True, celery=True, networks=("data", "monitoring")),
 }
 
 

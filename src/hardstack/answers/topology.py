@@ -103,6 +103,14 @@ class Topology:
         return f"{self.project_slug}.db"
 
     @property
+    def service_networks(self) -> dict[str, list[str]]:
+        """Service -> the networks it joins (catalog.Service.networks, monitoring for what Prometheus scrapes,
+        egress with backend_egress), as compose.yaml and stack.yaml list them."""
+        return {name: [*svc.networks, *(["monitoring"] if svc.scraped and self.enable_monitoring else []),
+                       *(["egress"] if svc.egress and self.backend_egress else [])]
+                for name, svc in SERVICES.items()}
+
+    @property
     def outside_networks(self) -> dict[str, set[str]]:
         """The networks that reach outside, each with the only services that may join it: the proxy's
         edge (published ports), Alertmanager's way to the webhook or mail server, the backend's opt-in
@@ -111,7 +119,7 @@ class Topology:
         if self.enable_monitoring:
             nets["alerting"] = {"alertmanager"}
         if self.backend_egress:
-            nets["egress"] = {"backend", "worker"} if self.uses_redis else {"backend"}
+            nets["egress"] = {name for name, svc in SERVICES.items() if svc.egress and name in self.services}
         return nets
 
     @property
