@@ -19,7 +19,7 @@ FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_back
                 "test_deploy_unit", "test_shell_argv", "test_checks"}
 
 
-# With pytest-xdist (scripts/test runs two workers), a module's tests stay on one worker (its module-scoped
+# With pytest-xdist (HARDSTACK_TEST_WORKERS=2 scripts/test), a module's tests stay on one worker (its module-scoped
 # stack is built once), and the modules that share the engine's one swarm run one after the other.
 XDIST_GROUPS = {"test_swarm": "swarm", "test_deploy_swarm": "swarm"}
 # The longest groups start first, so the two workers finish close together (scripts/test's durations).
@@ -33,6 +33,8 @@ def pytest_collection_modifyitems(config, items):
         if module in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
         item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(module, module)))
+    if not config.getoption("numprocesses", None):
+        return  # one process: the modules in their usual (file) order
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
 
     def order(item) -> int:
