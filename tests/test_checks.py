@@ -268,3 +268,21 @@ def test_short_form_depends_on_is_judged_not_crashed(layout_copy):
     assert c3_depends_on(layout_copy).status == FAIL and "proxy: depends_on without conditions" in c3_depends_on(layout_copy).detail
     for row in (c2_healthchecks, c10_restart):
         assert row(layout_copy).status in (PASS, FAIL)  # judged; an exception would end the test here
+
+
+@pytest.mark.parametrize("value,said", [
+    ("${DB_PASSWORD:?set DB_PASSWORD}", "comes from the environment (${DB_PASSWORD:?set DB_PASSWORD}"),
+    ("${DB_PASSWORD}", "comes from the environment (${DB_PASSWORD}"),
+    ("$${DB_PASSWORD}", "comes from the environment ($${DB_PASSWORD}"),
+    ("", "is passed through from the environment"),
+    ("hunter2hunter2", "holds a literal credential"),
+], ids=["required-var", "bare-var", "escaped-for-the-shell", "empty", "literal"])
+def test_c11_says_where_a_credential_comes_from(layout_copy, value, said):
+    """A credential in the environment fails C11 either way, but only a value written in the file is called
+    literal (audit reported ${VAR:?message} and pass-throughs as literal credentials)."""
+    from hardstack.checks.compose import c11_credentials
+
+    edit(layout_copy / "compose.yaml", "      DB_USER: app_owner\n", f"      DB_USER: app_owner\n      DB_PASSWORD: {value!s}\n" if value else
+         "      DB_USER: app_owner\n      DB_PASSWORD:\n")
+    result = c11_credentials(layout_copy)
+    assert result.status == FAIL and f"migrate: DB_PASSWORD {said}" in result.detail

@@ -275,6 +275,20 @@ def c10_restart(layout: Path) -> Result:
     return check("C10", problems, "restart policy on every long-running service")
 
 
+PASSED_THROUGH = re.compile(r"^\$?\$\{?\w+(:?[-?+][^}]*)?\}?$")  # ${VAR}, ${VAR:?message}, $VAR, $${VAR}
+
+
+def _credential_source(value) -> str:
+    """What a credential-named variable holds, said as it is: a value written in the file, or one passed
+    through from the environment (still visible in `docker inspect` and /proc/<pid>/environ)."""
+    raw = "" if value is None else str(value).strip()
+    if not raw:
+        return "is passed through from the environment (docker inspect shows it)"
+    if PASSED_THROUGH.match(raw):
+        return f"comes from the environment ({raw}; docker inspect shows it)"
+    return "holds a literal credential"
+
+
 def c11_credentials(layout: Path) -> Result:
     doc = load(layout)
     problems = []
@@ -283,7 +297,7 @@ def c11_credentials(layout: Path) -> Result:
         items = env.items() if isinstance(env, dict) else (e.partition("=")[::2] for e in env)
         for key, value in items:
             if CREDENTIAL_NAME.search(key) and not key.endswith("_FILE") and not str(value).startswith("/run/secrets/"):
-                problems.append(f"{name}: {key} holds a literal credential; use secrets: and {key}_FILE")
+                problems.append(f"{name}: {key} {_credential_source(value)}; use secrets: and {key}_FILE")
         problems += [f"{name}: env_file is not allowed (secrets go through secrets:)" for _ in [1] if svc.get("env_file")]
     for sname, spec in (doc.get("secrets") or {}).items():
         if "file" not in spec:
