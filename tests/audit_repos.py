@@ -113,9 +113,33 @@ app.post("/api/*", (req, res) => {
 });
 app.listen(process.env.PORT || 3000);
 """,
+    # AU8: a pooler that lets everyone in, a Redis password on the command line, a database with trust
+    "api/compose.cache.yml": """services:
+  cache:
+    image: redis:7.4
+    command: redis-server --requirepass cache-pass-123
+  pooler:
+    image: edoburu/pgbouncer:1.23.1
+    environment:
+      AUTH_TYPE: trust
+  replica:
+    image: postgres:17
+    environment:
+      - POSTGRES_HOST_AUTH_METHOD=trust
+""",
 }
 
 CLEAN: dict[str, str] = {
+    # AU8 fixed: passwords from a config file and secrets
+    "api/compose.cache.yml": """services:
+  cache:
+    image: redis:7.4
+    command: ["redis-server", "/usr/local/etc/redis/redis.conf"]
+  pooler:
+    image: edoburu/pgbouncer:1.23.1
+    environment:
+      AUTH_TYPE: scram-sha-256
+""",
     "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
     "api/.gitignore": ".env\n",
     "api/shop/settings.py": 'import os\nSECRET_KEY = os.environ["DJANGO_SECRET_KEY"]\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n',

@@ -14,7 +14,7 @@ import audit_repos
 from hardstack.audit import audit
 from hardstack.cli import app
 
-CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "C11", "D10", "N10", "P1"]
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "C11", "D10", "N10", "P1"]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,9 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU6", "web/.github/workflows/ci.yml:8", "default branch"),
     ("AU7", "web/server.js:3 vs web/.env.production", "API_BACKEND_URL"),
     ("AU7", "web/server.js:6", "payloads"),
+    ("AU8", "api/compose.cache.yml:2", "--requirepass"),
+    ("AU8", "api/compose.cache.yml:5", "AUTH_TYPE: trust"),
+    ("AU8", "api/compose.cache.yml:9", "POSTGRES_HOST_AUTH_METHOD: trust"),
     ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
     ("N10", "api/nginx/default.conf", "host_spoofing"),

@@ -1,4 +1,4 @@
-"""What a reviewer finds across files (AU1-AU7), each with the file and line, or the two files that
+"""What a reviewer finds across files (AU1-AU8), each with the file and line, or the two files that
 disagree. The single-file rules are `hardstack check`'s own rows (rows.py)."""
 
 from __future__ import annotations
@@ -311,8 +311,38 @@ def au7_env_and_logs(tree: Tree) -> list[Finding]:
     return found
 
 
+# ---- AU8 authentication switched off, a password on a command line ---------------------------------
+
+# Variables that switch a database's or pooler's password check off: the official postgres image's and
+# pgbouncer images' (edoburu, bitnami).
+TRUST_VARS = ("POSTGRES_HOST_AUTH_METHOD", "AUTH_TYPE", "PGBOUNCER_AUTH_TYPE")
+PASSWORD_FLAG = re.compile(r"--(requirepass|masterauth|password)[ =]\S+")
+
+
+def au8_auth(tree: Tree) -> list[Finding]:
+    found = []
+    for f, doc in compose_docs(tree):
+        for name, svc in doc["services"].items():
+            svc = svc or {}
+            line = f.service_line(name)
+            env = svc.get("environment") or {}
+            pairs = env.items() if isinstance(env, dict) else (str(e).partition("=")[::2] for e in env)
+            for key, value in pairs:
+                if key in TRUST_VARS and str(value).strip().lower() == "trust":
+                    found.append(finding("AU8", "high", f, line, f"{name} lets every connection in without a password ({key}: trust)",
+                                         "remove it and give the server a password from a secret file (POSTGRES_PASSWORD_FILE, scram-sha-256)",
+                                         "db and db-setup (roles with passwords from secrets/)"))
+            command = svc.get("command")
+            command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+            if m := PASSWORD_FLAG.search(command):
+                found.append(finding("AU8", "high", f, line, f"{name} takes a password on its command line (--{m.group(1)}): ps and docker inspect show it",
+                                     "put it in a config file written from a secret at start (Redis: requirepass in redis.conf)",
+                                     "redis/start.sh (requirepass from /run/secrets/redis_password)"))
+    return found
+
+
 RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployment, au3_paths, au4_devcontainer,
-                                               au5_superuser, au6_ci, au7_env_and_logs]
+                                               au5_superuser, au6_ci, au7_env_and_logs, au8_auth]
 
 
 def run_all(tree: Tree) -> list[Finding]:
