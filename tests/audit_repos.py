@@ -14,7 +14,8 @@ PLANTED: dict[str, str] = {
     # AU1: an env file with values and a secret in settings (and no .dockerignore: D10)
     "api/.env": "DJANGO_SECRET_KEY=dev-3f9a8c1e77b2\nDB_PASSWORD=hunter2-for-real\n",
     "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
-    "api/shop/settings.py": 'import os\nSECRET_KEY = "django-insecure-9x#k2!vq7@m1p$z0w8r5t3y6u4i2o0p"\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n',
+    "api/shop/settings.py": 'import os\nSECRET_KEY = "django-insecure-9x#k2!vq7@m1p$z0w8r5t3y6u4i2o0p"\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n'
+                            'ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "*").split(",")\nCORS_ALLOW_ALL_ORIGINS = True\n',
     "api/requirements.txt": "django==5.1.4\n",
     "api/manage.py": "import django\n",
     # AU2: the development Dockerfile and server used by the deployment compose file
@@ -142,7 +143,8 @@ CLEAN: dict[str, str] = {
 """,
     "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
     "api/.gitignore": ".env\n",
-    "api/shop/settings.py": 'import os\nSECRET_KEY = os.environ["DJANGO_SECRET_KEY"]\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n',
+    "api/shop/settings.py": 'import os\nSECRET_KEY = os.environ["DJANGO_SECRET_KEY"]\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n'
+                            'ALLOWED_HOSTS = os.environ["ALLOWED_HOSTS"].split(",")\nCORS_ALLOWED_ORIGINS = os.environ.get("CORS_ALLOWED_ORIGINS", "").split()\n',
     "api/requirements.txt": "django==5.1.4\n",
     "api/manage.py": "import django\n",
     "api/Dockerfile": """ARG PYTHON_IMAGE=python:3.12-slim-bookworm

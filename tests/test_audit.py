@@ -14,7 +14,7 @@ import audit_repos
 from hardstack.audit import audit
 from hardstack.cli import app
 
-CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "C11", "D10", "N10", "P1"]
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "C11", "D10", "N10", "P1"]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,8 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU8", "api/compose.cache.yml:2", "--requirepass"),
     ("AU8", "api/compose.cache.yml:5", "AUTH_TYPE: trust"),
     ("AU8", "api/compose.cache.yml:9", "POSTGRES_HOST_AUTH_METHOD: trust"),
+    ("AU9", "api/shop/settings.py:4", "falls back to ALLOWED_HOSTS '*'"),
+    ("AU9", "api/shop/settings.py:5", "every origin"),
     ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
     ("N10", "api/nginx/default.conf", "host_spoofing"),

@@ -1,4 +1,4 @@
-"""What a reviewer finds across files (AU1-AU8), each with the file and line, or the two files that
+"""What a reviewer finds across files (AU1-AU9), each with the file and line, or the two files that
 disagree. The single-file rules are `hardstack check`'s own rows (rows.py)."""
 
 from __future__ import annotations
@@ -341,8 +341,35 @@ def au8_auth(tree: Tree) -> list[Finding]:
     return found
 
 
+# ---- AU9 Django settings open to every host or origin ---------------------------------------------
+
+OPEN_SETTINGS = [
+    (re.compile(r"^\s*(CORS_ORIGIN_ALLOW_ALL|CORS_ALLOW_ALL_ORIGINS)\s*=\s*True\b"),
+     "lets every origin read the API with the user's cookies (django-cors-headers)",
+     "list the origins: CORS_ALLOWED_ORIGINS = env list, the SPA's origin only"),
+    (re.compile(r"^\s*ALLOWED_HOSTS\s*=\s*\[\s*[\"']\*[\"']\s*\]"),
+     "answers for any Host header (ALLOWED_HOSTS = ['*']): password-reset links and absolute URLs take the attacker's host",
+     "read ALLOWED_HOSTS from the environment with the real names and no '*' default"),
+    (re.compile(r"ALLOWED_HOSTS.*(environ\.get|getenv|env)\([^)]*,\s*[\"']\*[\"']"),
+     "falls back to ALLOWED_HOSTS '*' when the variable is unset: a missing setting opens every host",
+     "make the variable required (os.environ[...]) or default to localhost"),
+]
+
+
+def au9_open_settings(tree: Tree) -> list[Finding]:
+    found = []
+    for f in tree.kind("python"):
+        if "settings" not in str(f.path).lower():
+            continue
+        for pattern, message, fix in OPEN_SETTINGS:
+            for number, _ in grep(f, pattern):
+                found.append(finding("AU9", "medium" if f.dev_named else "high", f, number, message, fix,
+                                     "the example app's config/settings.py (hosts and origins from the layout's env)"))
+    return found
+
+
 RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployment, au3_paths, au4_devcontainer,
-                                               au5_superuser, au6_ci, au7_env_and_logs, au8_auth]
+                                               au5_superuser, au6_ci, au7_env_and_logs, au8_auth, au9_open_settings]
 
 
 def run_all(tree: Tree) -> list[Finding]:
