@@ -131,6 +131,16 @@ app.listen(process.env.PORT || 3000);
 }
 
 CLEAN: dict[str, str] = {
+    # Not secrets: commit SHAs that pin hooks, subresource-integrity hashes, a format placeholder
+    "api/.pre-commit-config.yaml": """repos:
+  - repo: https://github.com/astral-sh/ruff-pre-commit
+    rev: 6e2418c5521b7d606e72914dced3253f9ace1205  # v0.8.4
+    hooks:
+      - id: ruff
+""",
+    "web/index.html": """<!doctype html>
+<script src="https://cdn.example.com/lib.js" integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC" crossorigin="anonymous"></script>
+""",
     # AU8 fixed: passwords from a config file and secrets
     "api/compose.cache.yml": """services:
   cache:

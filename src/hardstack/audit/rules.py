@@ -25,6 +25,10 @@ SUPERUSER_LITERAL = [
     re.compile(r"\.set_password\(\s*['\"][^'\"]+['\"]\s*\)"),
     re.compile(r"DJANGO_SUPERUSER_PASSWORD\s*[=:]\s*['\"]?(?!\$)[^\s'\"$]+"),
 ]
+# Lines whose long tokens are checksums, not secrets: a commit pinning a hook or an action, a subresource-
+# integrity hash; and the names row S2 knows (NAME_ONLY_LINES).
+NOT_SECRETS = "|".join([NAME_ONLY_LINES, r"^\s*-?\s*rev:\s*['\"]?[0-9a-f]{40}['\"]?\s*(#.*)?$", r"@[0-9a-f]{40}\b",
+                        r"integrity=?\s*[:=]?\s*['\"]sha(256|384|512)-[A-Za-z0-9+/=]+['\"]"])
 CODE_SUFFIXES = {".py", ".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx", ".sh"}
 # What any detect-secrets plugin needs to fire: a keyword, a long quoted token (entropy plugins), a known
 # key prefix, a private key header, or credentials in a URL.
@@ -86,7 +90,7 @@ def au1_secrets(tree: Tree) -> list[Finding]:
             copy.write_text("".join(f.lines[n - 1] + "\n" for n in numbers))
             copies[str(copy)] = (f, numbers)
         # Lines that name a variable (DB_PASSWORD) or a commit are not secrets (as row S2 reads them).
-        for path, hits in tools.scan_secrets([Path(p) for p in copies], exclude_lines=NAME_ONLY_LINES).items():
+        for path, hits in tools.scan_secrets([Path(p) for p in copies], exclude_lines=NOT_SECRETS).items():
             source, numbers = copies[path]
             for h in hits:
                 found.append(finding("AU1", "high", source, numbers[h["line_number"] - 1], f"a secret is committed ({h['type']})",
