@@ -128,9 +128,40 @@ app.listen(process.env.PORT || 3000);
     environment:
       - POSTGRES_HOST_AUTH_METHOD=trust
 """,
+    # AU10 an admin UI published on every interface, AU11 no tag, a moving tag, an end-of-life base,
+    # AU12 gunicorn trusting every forwarded address, AU13 installs from branches
+    "api/compose.admin.yml": """services:
+  pgadmin:
+    image: dpage/pgadmin4
+    ports:
+      - "5050:80"
+  search:
+    image: elasticsearch:nightly
+  legacy:
+    image: python:3.7-slim
+    environment:
+      FORWARDED_ALLOW_IPS: "*"
+""",
+    "api/requirements-prod.txt": "django==5.1.4\nhttps://github.com/acme/payments/archive/refs/heads/main.zip\n"
+                                 "git+https://github.com/acme/utils.git@master\n",
 }
 
 CLEAN: dict[str, str] = {
+    # AU10-AU13 fixed
+    "api/compose.admin.yml": """services:
+  pgadmin:
+    image: dpage/pgadmin4:8.14
+    ports:
+      - "127.0.0.1:5050:80"
+  search:
+    image: elasticsearch:8.17.0
+  legacy:
+    image: python:3.13-slim
+    environment:
+      FORWARDED_ALLOW_IPS: "127.0.0.1"
+""",
+    "api/requirements-prod.txt": "django==5.1.4\npayments @ https://github.com/acme/payments/archive/3f2c1e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e.zip\n"
+                                 "utils @ git+https://github.com/acme/utils.git@v1.2.3\n",
     # Not secrets: commit SHAs that pin hooks, subresource-integrity hashes, a format placeholder
     "api/.pre-commit-config.yaml": """repos:
   - repo: https://github.com/astral-sh/ruff-pre-commit

@@ -14,7 +14,7 @@ import audit_repos
 from hardstack.audit import audit
 from hardstack.cli import app
 
-CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "C11", "D10", "N10", "P1"]
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "AU10", "AU11", "AU12", "AU13", "C11", "D10", "N10", "P1"]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,13 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU8", "api/compose.cache.yml:9", "POSTGRES_HOST_AUTH_METHOD: trust"),
     ("AU9", "api/shop/settings.py:4", "falls back to ALLOWED_HOSTS '*'"),
     ("AU9", "api/shop/settings.py:5", "every origin"),
+    ("AU10", "api/compose.admin.yml:2", "every interface of the host (port 5050)"),
+    ("AU11", "api/compose.admin.yml:2", "no tag"),
+    ("AU11", "api/compose.admin.yml:6", "the moving tag nightly"),
+    ("AU11", "api/compose.admin.yml:8", "past its end of life"),
+    ("AU12", "api/compose.admin.yml:11", "forwarded_allow_ips"),
+    ("AU13", "api/requirements-prod.txt:2", "refs/heads/main.zip"),
+    ("AU13", "api/requirements-prod.txt:3", "@master"),
     ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
     ("N10", "api/nginx/default.conf", "host_spoofing"),

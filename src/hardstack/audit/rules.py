@@ -1,4 +1,4 @@
-"""What a reviewer finds across files (AU1-AU9), each with the file and line, or the two files that
+"""What a reviewer finds across files (AU1-AU13), each with the file and line, or the two files that
 disagree. The single-file rules are `hardstack check`'s own rows (rows.py)."""
 
 from __future__ import annotations
@@ -372,8 +372,118 @@ def au9_open_settings(tree: Tree) -> list[Finding]:
     return found
 
 
+# ---- AU10 datastores and admin UIs published on every interface -----------------------------------
+
+PRIVATE_IMAGES = re.compile(r"(^|/)(postgres|postgis|timescaledb|mysql|mariadb|mongo|redis|valkey|memcached|elasticsearch|opensearch"
+                            r"|rabbitmq|adminer|pgadmin4?|phpmyadmin|mongo-express|redis-commander|flower|minio)(:|@|$)")
+
+
+def _published_everywhere(port) -> str | None:
+    """The host port a compose port entry publishes on every interface (no host address, or 0.0.0.0)."""
+    if isinstance(port, dict):
+        return str(port.get("published")) if port.get("published") and port.get("host_ip", "0.0.0.0") in ("0.0.0.0", "::", "") else None
+    parts = str(port).rsplit("/", 1)[0].split(":")
+    if len(parts) == 2 or (len(parts) == 3 and parts[0] in ("0.0.0.0", "", "::")):
+        return parts[-2]
+    return None
+
+
+def au10_published(tree: Tree) -> list[Finding]:
+    found = []
+    for f, doc in compose_docs(tree):
+        for name, svc in doc["services"].items():
+            svc = svc or {}
+            image = str(svc.get("image") or "")
+            if not PRIVATE_IMAGES.search(image.split("@")[0]):
+                continue
+            for port in svc.get("ports") or []:
+                if published := _published_everywhere(port):
+                    found.append(finding("AU10", "medium" if f.dev_named else "high", f, f.service_line(name),
+                                         f"{name} ({image}) is published on every interface of the host (port {published})",
+                                         "publish nothing (the app reaches it on a compose network), or bind to 127.0.0.1",
+                                         "compose.yaml (only the proxy publishes, on bind_address)"))
+    return found
+
+
+# ---- AU11 images by moving or missing tags, end-of-life bases --------------------------------------
+
+MOVING_TAGS = {"latest", "nightly", "edge", "dev", "develop", "main", "master", "unstable", "beta", "rc", "canary"}
+# Image -> the oldest major (or major.minor) still maintained upstream on the day this was written.
+END_OF_LIFE = {"python": (3, 9), "node": (18,), "postgres": (13,), "redis": (6, 2), "nginx": (1, 26), "alpine": (3, 18),
+               "debian": (11,), "ubuntu": (20, 4)}
+
+
+def _version(tag: str) -> tuple[int, ...] | None:
+    m = re.match(r"^(\d+)(?:\.(\d+))?", tag)
+    return tuple(int(g) for g in m.groups() if g is not None) if m else None
+
+
+def au11_tags(tree: Tree) -> list[Finding]:
+    found = []
+    for f, doc in compose_docs(tree):
+        for name, svc in doc["services"].items():
+            svc = svc or {}
+            image = str(svc.get("image") or "")
+            if not image or "$" in image or "@sha256:" in image or svc.get("build"):
+                continue
+            repo, _, tag = image.rpartition(":") if ":" in image.rsplit("/", 1)[-1] else (image, "", "")
+            short = repo.rsplit("/", 1)[-1]
+            if not tag or tag in MOVING_TAGS:
+                found.append(finding("AU11", "medium", f, f.service_line(name),
+                                     f"{name} runs {image}: {'no tag (latest)' if not tag else 'the moving tag ' + tag}, so each pull may bring another version",
+                                     "pin a version tag (and a digest: image@sha256:...)", "the *_IMAGE answers (tag, optionally @sha256 digest)"))
+                continue
+            version, oldest = _version(tag), END_OF_LIFE.get(short)
+            if version and oldest and version[:len(oldest)] < oldest:
+                found.append(finding("AU11", "medium", f, f.service_line(name),
+                                     f"{name} runs {image}: {short} {tag.split('-')[0]} is past its end of life (no security fixes)",
+                                     f"move to a maintained {short} release", "the *_IMAGE answers"))
+    return found
+
+
+# ---- AU12 proxies that trust every forwarded address -----------------------------------------------
+
+TRUST_ALL_FORWARDED = [
+    (re.compile(r"forwarded_allow_ips\s*=\s*['\"]\*['\"]|FORWARDED_ALLOW_IPS\s*[:=]\s*['\"]?\*"),
+     "gunicorn trusts X-Forwarded-* from every address (forwarded_allow_ips '*'): any client can claim https or another IP"),
+    (re.compile(r"set_real_ip_from\s+(0\.0\.0\.0/0|::/0|10\.0\.0\.0/8|172\.16\.0\.0/12|192\.168\.0\.0/16)\s*;"),
+     "nginx takes the client address from X-Forwarded-For of a whole range: any container or host in it can set it"),
+]
+
+
+def au12_forwarded(tree: Tree) -> list[Finding]:
+    found = []
+    for f in tree.files:
+        if f.kind not in ("python", "nginx", "compose", "env", "shell", "other"):
+            continue
+        for pattern, message in TRUST_ALL_FORWARDED:
+            for number, _ in grep(f, pattern):
+                found.append(finding("AU12", "medium" if f.dev_named else "high", f, number, message,
+                                     "trust the load balancer's or the proxy's own address only",
+                                     "gunicorn.conf.py (127.0.0.1) and the trusted_proxies answer (nginx realip)"))
+    return found
+
+
+# ---- AU13 installs from branch archives ------------------------------------------------------------
+
+BRANCH_INSTALL = re.compile(r"(git\+\S+?\.git@(main|master|develop|dev)\b|git\+https?://[^\s@#]+(\.git)?(\s|$|#egg)"
+                            r"|/archive/(refs/heads/)?(main|master|develop)\.(zip|tar\.gz))")
+
+
+def au13_branch_installs(tree: Tree) -> list[Finding]:
+    found = []
+    for f in tree.files:
+        if not (re.match(r"requirements.*\.(txt|in)$", f.path.name) or f.kind in ("dockerfile", "shell") or f.path.name == "pyproject.toml"):
+            continue
+        for number, m in grep(f, BRANCH_INSTALL):
+            found.append(finding("AU13", "medium", f, number, f"installs from a branch ({m.group(0).strip()}): each build may get different code",
+                                 "pin a release (name==version) or a commit (@<sha>) and lock it", "backend_installer with a lockfile (uv.lock, poetry.lock)"))
+    return found
+
+
 RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployment, au3_paths, au4_devcontainer,
-                                               au5_superuser, au6_ci, au7_env_and_logs, au8_auth, au9_open_settings]
+                                               au5_superuser, au6_ci, au7_env_and_logs, au8_auth, au9_open_settings,
+                                               au10_published, au11_tags, au12_forwarded, au13_branch_installs]
 
 
 def run_all(tree: Tree) -> list[Finding]:
