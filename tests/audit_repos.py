@@ -144,9 +144,13 @@ app.listen(process.env.PORT || 3000);
 """,
     "api/requirements-prod.txt": "django==5.1.4\nhttps://github.com/acme/payments/archive/refs/heads/main.zip\n"
                                  "git+https://github.com/acme/utils.git@master\n",
+    # AU9: a key made afresh in every worker
+    "api/shop/settings_prod.py": "import os\nfrom django.core.management.utils import get_random_secret_key\n\n"
+                                 "SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', get_random_secret_key())\n",
 }
 
 CLEAN: dict[str, str] = {
+    "api/shop/settings_prod.py": "import os\n\nSECRET_KEY = os.environ['DJANGO_SECRET_KEY']\n",
     # AU10-AU13 fixed
     "api/compose.admin.yml": """services:
   pgadmin:

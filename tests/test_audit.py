@@ -57,6 +57,7 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU8", "api/compose.cache.yml:9", "POSTGRES_HOST_AUTH_METHOD: trust"),
     ("AU9", "api/shop/settings.py:4", "falls back to ALLOWED_HOSTS '*'"),
     ("AU9", "api/shop/settings.py:5", "every origin"),
+    ("AU9", "api/shop/settings_prod.py:4", "random SECRET_KEY in each process"),
     ("AU10", "api/compose.admin.yml:2", "every interface of the host (port 5050)"),
     ("AU11", "api/compose.admin.yml:2", "no tag"),
     ("AU11", "api/compose.admin.yml:6", "the moving tag nightly"),

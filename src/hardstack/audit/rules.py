@@ -357,6 +357,10 @@ OPEN_SETTINGS = [
     (re.compile(r"ALLOWED_HOSTS.*(environ\.get|getenv|env)\([^)]*,\s*[\"']\*[\"']"),
      "falls back to ALLOWED_HOSTS '*' when the variable is unset: a missing setting opens every host",
      "make the variable required (os.environ[...]) or default to localhost"),
+    (re.compile(r"^\s*SECRET_KEY\s*=.*(get_random_secret_key|token_(hex|urlsafe|bytes)|uuid4|urandom)\("),
+     "makes a random SECRET_KEY in each process: every worker signs with its own key (sessions and CSRF fail "
+     "across workers) and each restart signs everyone out",
+     "read it from a secret file (DJANGO_SECRET_KEY_FILE) and refuse to start without it"),
 ]
 
 
