@@ -63,6 +63,11 @@ def grep(source: TextFile, pattern: re.Pattern) -> Iterator[tuple[int, re.Match]
             yield number, m
 
 
+def _joined(command) -> str:
+    """A command as one line, whether written as a string or an exec-form list."""
+    return " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+
+
 def compose_docs(tree: Tree) -> list[tuple[TextFile, dict]]:
     """The compose files that parse, with their documents (one that does not is AU0, a rows.py finding)."""
     return [(f, f.parsed[0]) for f in tree.kind("compose")
@@ -118,8 +123,7 @@ def au2_dev_in_deployment(tree: Tree) -> list[Finding]:
         for name, svc in doc["services"].items():
             svc = svc or {}
             line = f.service_line(name)
-            command = svc.get("command")
-            command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+            command = _joined(svc.get("command"))
             if m := DEV_SERVER.search(command):
                 found.append(finding("AU2", "high", f, line, f"{name} runs a development server ({m.group(1).strip()})",
                                      "serve with gunicorn (Django) or a static nginx (Vite build output) from a production image",
@@ -215,8 +219,7 @@ def au4_devcontainer(tree: Tree) -> list[Finding]:
                                                  "derive both from one place (the same compose service and secret files)",
                                                  ".devcontainer/ on the layout's compose services and secret files (S4)", other_file))
         for hook in ("onCreateCommand", "postCreateCommand", "updateContentCommand", "postStartCommand"):
-            command = config.get(hook)
-            command = " ".join(command) if isinstance(command, list) else str(command or "")
+            command = _joined(config.get(hook))
             if re.search(r"\bnpm (install|ci)\b", command) and not re.search(r"\bcd\b|--prefix|-C\s", command) \
                     and not (dc.root / "package.json").exists():
                 found.append(finding("AU4", "medium", dc, None, f"{hook} runs npm in the workspace root, which has no package.json",
@@ -329,16 +332,12 @@ def au8_auth(tree: Tree) -> list[Finding]:
         for name, svc in doc["services"].items():
             svc = svc or {}
             line = f.service_line(name)
-            env = svc.get("environment") or {}
-            pairs = env.items() if isinstance(env, dict) else (str(e).partition("=")[::2] for e in env)
-            for key, value in pairs:
+            for key, value in environment_of(svc).items():
                 if key in TRUST_VARS and str(value).strip().lower() == "trust":
                     found.append(finding("AU8", "high", f, line, f"{name} lets every connection in without a password ({key}: trust)",
                                          "remove it and give the server a password from a secret file (POSTGRES_PASSWORD_FILE, scram-sha-256)",
                                          "db and db-setup (roles with passwords from secrets/)"))
-            command = svc.get("command")
-            command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
-            if m := PASSWORD_FLAG.search(command):
+            if m := PASSWORD_FLAG.search(_joined(svc.get("command"))):
                 found.append(finding("AU8", "high", f, line, f"{name} takes a password on its command line (--{m.group(1)}): ps and docker inspect show it",
                                      "put it in a config file written from a secret at start (Redis: requirepass in redis.conf)",
                                      "redis/start.sh (requirepass from /run/secrets/redis_password)"))
