@@ -286,3 +286,26 @@ def test_c11_says_where_a_credential_comes_from(layout_copy, value, said):
          "      DB_USER: app_owner\n      DB_PASSWORD:\n")
     result = c11_credentials(layout_copy)
     assert result.status == FAIL and f"migrate: DB_PASSWORD {said}" in result.detail
+
+
+def test_a_checker_verdict_is_remembered_only_for_the_same_files(tmp_path, monkeypatch):
+    """tools.run(reads=...) keys on the files' contents: a copy elsewhere reuses the verdict (with its
+    own path in the output), an edit runs the checker again."""
+    import subprocess
+
+    calls = []
+    real = subprocess.run
+    monkeypatch.setattr(tools.subprocess, "run", lambda *a, **kw: calls.append(a[0][0]) or real(*a, **kw))
+
+    def lint(folder: Path, text: str) -> tools.Run:
+        folder.mkdir(exist_ok=True)
+        (folder / "run.sh").write_text(text)
+        return tools.run("shellcheck", str(folder / "run.sh"), reads=[folder / "run.sh"], root=folder)
+
+    unquoted = '#!/bin/sh\necho $1\n'
+    first = lint(tmp_path / "a", unquoted)
+    copy = lint(tmp_path / "b", unquoted)
+    assert (first.ok, copy.ok, len(calls)) == (False, False, 1)
+    assert str(tmp_path / "b" / "run.sh") in copy.out and str(tmp_path / "a") not in copy.out
+    fixed = lint(tmp_path / "b", '#!/bin/sh\necho "$1"\n')
+    assert fixed.ok and len(calls) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
+from hardstack import yamlio
 
 from hardstack.catalog import WORKER_STOP_GRACE
 from hardstack.checks.compose import depends_on, duration_seconds, environment_of, services
@@ -37,7 +37,7 @@ def _celery_role(svc: dict) -> str | None:
 
 def _stack(layout: Path) -> dict:
     path = layout / "stack.yaml"
-    return (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    return (yamlio.safe_load(path.read_text()) or {}) if path.exists() else {}
 
 
 def c18_redis(layout: Path) -> Result:

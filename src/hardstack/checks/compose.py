@@ -9,7 +9,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from hardstack import yamlio
 
 from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, bounds_text
 from hardstack.checks import tools
@@ -25,7 +25,7 @@ PROXY = "proxy"
 
 @lru_cache(maxsize=8)
 def _parse(path: str, mtime_ns: int, size: int) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return yamlio.safe_load(Path(path).read_text())
 
 
 DEFAULTED = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
@@ -70,10 +70,12 @@ def c1_valid(layout: Path) -> Result:
     out = tools.run("docker", "compose", "-f", "compose.yaml", "config", "-q", cwd=layout)
     if not out.ok:
         problems.append(f"docker compose config: {tools.first_lines(out.out)}")
-    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml", cwd=layout)
+    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml", cwd=layout,
+                       reads=[layout / "compose.yaml"], root=layout)
     if not schema.ok:
         problems.append(f"compose-spec schema: {tools.first_lines(schema.out)}")
-    lint = tools.run("yamllint", "-f", "parsable", "-d", YAMLLINT_CONFIG, "compose.yaml", cwd=layout)
+    lint = tools.run("yamllint", "-f", "parsable", "-d", YAMLLINT_CONFIG, "compose.yaml", cwd=layout,
+                     reads=[layout / "compose.yaml"], root=layout)
     if not lint.ok:
         problems.append(f"yamllint: {tools.first_lines(lint.out)}")
     return check("C1", problems, "compose config, compose-spec schema and yamllint clean")
@@ -341,7 +343,7 @@ def c13_compose_lint(layout: Path) -> Result:
         if (layout / ".compose-lint.yml").exists():
             shutil.copy2(layout / ".compose-lint.yml", neutral / ".compose-lint.yml")
             args[1:1] = ["--config", ".compose-lint.yml", "--strict-config"]
-        out = tools.run("compose-lint", *args, cwd=neutral)
+        out = tools.run("compose-lint", *args, cwd=neutral, reads=[neutral], root=neutral)
     try:
         report = json.loads(out.out[out.out.index("{"):] if "{" in out.out else out.out)
     except ValueError:
@@ -481,7 +483,7 @@ def c24_csrf_origins(layout: Path) -> Result:
     problems = []
     files = [("compose.yaml", services(layout))]
     if (layout / "stack.yaml").exists():
-        files.append(("stack.yaml", (yaml.safe_load((layout / "stack.yaml").read_text()) or {}).get("services", {})))
+        files.append(("stack.yaml", (yamlio.safe_load((layout / "stack.yaml").read_text()) or {}).get("services", {})))
     for file, svcs in files:
         for name in answers.app_services:
             if name not in svcs:

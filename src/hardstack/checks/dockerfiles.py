@@ -67,7 +67,9 @@ def dockerfiles(layout: Path) -> list[Path]:
 
 def d1_hadolint(layout: Path) -> Result:
     files = dockerfiles(layout)
-    out = tools.run("hadolint", "--failure-threshold", "warning", "--no-color", *map(str, files))
+    # hadolint also reads .hadolint.yaml in the working directory.
+    out = tools.run("hadolint", "--failure-threshold", "warning", "--no-color", *map(str, files),
+                    reads=[*files, Path.cwd() / ".hadolint.yaml"], root=layout)
     return check("D1", [] if out.ok else [tools.first_lines(out.out)], f"{len(files)} Dockerfiles clean")
 
 

@@ -54,7 +54,7 @@ def shell_scripts(layout: Path) -> list[Path]:
 
 def s1_shellcheck(layout: Path) -> Result:
     scripts = shell_scripts(layout)
-    out = tools.run("shellcheck", *map(str, scripts)) if scripts else None
+    out = tools.run("shellcheck", *map(str, scripts), reads=[*scripts, layout / ".shellcheckrc"], root=layout) if scripts else None
     return check("S1", [tools.first_lines(out.out)] if out and not out.ok else [], f"{len(scripts)} scripts shellcheck clean")
 
 
@@ -82,11 +82,11 @@ def s3_workflows(layout: Path) -> Result:
     problems = []
     # actionlint runs shellcheck on every `run:` script when it finds it on PATH (the venv's).
     env_path = f"{Path(tools.find('shellcheck')).parent}:{os.environ.get('PATH', '')}"
-    proc = subprocess.run([tools.find("actionlint"), "-no-color", *map(str, workflows)], capture_output=True, text=True,
-                          env={**os.environ, "PATH": env_path})
-    if proc.returncode != 0:
-        problems.append(f"actionlint: {tools.first_lines(proc.stdout + proc.stderr)}")
-    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, workflows))
+    lint = tools.run("actionlint", "-no-color", *map(str, workflows), env={**os.environ, "PATH": env_path},
+                     reads=[layout / ".github"], root=layout)
+    if not lint.ok:
+        problems.append(f"actionlint: {tools.first_lines(lint.out)}")
+    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, workflows), reads=workflows, root=layout)
     if not schema.ok:
         problems.append(f"workflow schema: {tools.first_lines(schema.out)}")
     for wf in workflows:
@@ -110,7 +110,8 @@ def s4_devcontainer(layout: Path) -> Result:
         config = json.loads((folder / "devcontainer.json").read_text())
     except ValueError as err:
         return check("S4", [f"devcontainer.json is not valid JSON: {err}"])
-    schema = tools.run("check-jsonschema", "--schemafile", str(DEVCONTAINER_SCHEMA), str(folder / "devcontainer.json"))
+    schema = tools.run("check-jsonschema", "--schemafile", str(DEVCONTAINER_SCHEMA), str(folder / "devcontainer.json"),
+                       reads=[folder / "devcontainer.json"], root=layout)
     if not schema.ok:
         problems.append(f"devcontainer.json schema: {tools.first_lines(schema.out)}")
     compose_files = config.get("dockerComposeFile", [])

@@ -414,9 +414,9 @@ def n9_caching(layout: Path) -> Result:
 
 def n10_gixy(layout: Path) -> Result:
     problems = []
-    with staged(layout) as (_, mains):
+    with staged(layout) as (staged_root, mains):
         for main in mains:
-            out = tools.run("gixy", "-f", "json", str(main))
+            out = tools.run("gixy", "-f", "json", str(main), reads=[staged_root], root=staged_root)
             try:
                 issues = json.loads(out.out[out.out.index("["):]) if "[" in out.out else []
             except ValueError:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
+from hardstack import yamlio
 
 from hardstack.checks import tools
 from hardstack.checks.compose import services
@@ -24,7 +24,7 @@ def rule_files(layout: Path) -> list[Path]:
 
 
 def alerts(layout: Path) -> list[dict]:
-    return [rule for f in rule_files(layout) for group in yaml.safe_load(f.read_text())["groups"]
+    return [rule for f in rule_files(layout) for group in yamlio.safe_load(f.read_text())["groups"]
             for rule in group["rules"] if "alert" in rule]
 
 
@@ -36,13 +36,14 @@ def p1_promtool(layout: Path) -> Result:
     if skip := disabled("P1", layout):
         return skip
     problems = []
-    out = tools.run("promtool", "check", "config", "--syntax-only", str(prom_dir(layout) / "prometheus.yml"))
+    config = prom_dir(layout) / "prometheus.yml"
+    out = tools.run("promtool", "check", "config", "--syntax-only", str(config), reads=[config], root=layout)
     if not out.ok:
         problems.append(f"check config: {tools.first_lines(out.out)}")
     if not rule_files(layout):
         problems.append("no alert rule files (prometheus/rules/*.yml): nothing would ever fire")
     else:
-        out = tools.run("promtool", "check", "rules", *map(str, rule_files(layout)))
+        out = tools.run("promtool", "check", "rules", *map(str, rule_files(layout)), reads=rule_files(layout), root=layout)
         if not out.ok:
             problems.append(f"check rules: {tools.first_lines(out.out)}")
     return check("P1", problems, f"config valid, {len(alerts(layout))} alerts valid")
@@ -71,13 +72,14 @@ def p3_rule_tests(layout: Path) -> Result:
     if skip := disabled("P3", layout):
         return skip
     tests = sorted((prom_dir(layout) / "tests").glob("*.yml"))
-    tested = {t["alertname"] for f in tests for case in yaml.safe_load(f.read_text()).get("tests", [])
+    tested = {t["alertname"] for f in tests for case in yamlio.safe_load(f.read_text()).get("tests", [])
               for t in case.get("alert_rule_test", []) if t.get("exp_alerts")}
     problems = [f"{r['alert']}: no promtool test expects it to fire" for r in alerts(layout) if r["alert"] not in tested]
     if not tests:
         problems.append("no promtool tests (prometheus/tests/*.yml)")
     else:
-        out = tools.run("promtool", "test", "rules", *[t.name for t in tests], cwd=prom_dir(layout) / "tests")
+        out = tools.run("promtool", "test", "rules", *[t.name for t in tests], cwd=prom_dir(layout) / "tests",
+                        reads=[prom_dir(layout)], root=layout)
         if not out.ok:
             problems.append(f"promtool test rules: {tools.first_lines(out.out)}")
     return check("P3", problems, f"{len(tested)} alerts exercised by promtool test rules")
@@ -89,7 +91,7 @@ def p4_targets(layout: Path) -> Result:
     from hardstack.checks.layout import layout_answers
 
     text = (prom_dir(layout) / "prometheus.yml").read_text()
-    config = yaml.safe_load(text)
+    config = yamlio.safe_load(text)
     existing = services(layout)
     ports = layout_answers(layout).ports
     problems, hosts = [], set()
@@ -146,10 +148,10 @@ def p5_alertmanager(layout: Path) -> Result:
     if not config_file.exists():
         return check("P5", ["alertmanager/alertmanager.yml is missing"], "")
     problems = []
-    out = tools.run("amtool", "check-config", str(config_file))
+    out = tools.run("amtool", "check-config", str(config_file), reads=[config_file.parent], root=layout)
     if not out.ok:
         problems.append(f"amtool check-config: {tools.first_lines(out.out, 4)}")
-    config = yaml.safe_load(config_file.read_text()) or {}
+    config = yamlio.safe_load(config_file.read_text()) or {}
     problems += _inline_credentials(config)
     receivers = [r for r in config.get("receivers", []) if any(k.endswith("_configs") for k in r)]
     if not receivers:

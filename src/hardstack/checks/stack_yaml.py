@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from hardstack import yamlio
 
 from hardstack.catalog import SERVICES
 from hardstack.checks import compose, tools
@@ -38,7 +38,7 @@ def _resolved(layout: str, mtime_ns: int, size: int) -> dict:
     if not out.ok:
         hint = "; `docker stack config` needs Docker CLI 23 or newer (Debian 12's docker.io ships 20.10)" if "config" in out.out and "Usage" in out.out else ""
         raise ValueError(f"docker stack config: {tools.first_lines(out.out)}{hint}")
-    return yaml.safe_load(out.out)
+    return yamlio.safe_load(out.out)
 
 
 def _uid(user: str | None) -> int | None:
@@ -141,7 +141,7 @@ def w2_hardened(layout: Path) -> Result:
 def w3_no_dead_options(layout: Path) -> Result:
     if not (layout / STACK).exists():
         return Result("W3", NA, "no stack.yaml")
-    raw = yaml.safe_load((layout / STACK).read_text()) or {}
+    raw = yamlio.safe_load((layout / STACK).read_text()) or {}
     problems = [f"{name}: `{key}` is ignored by docker stack deploy; " + ("use deploy.resources.limits" if key in ("mem_limit", "cpus", "pids_limit")
                 else "use a long-syntax volume {type: tmpfs, target: ...}" if key == "tmpfs" else "remove it (it looks like hardening but does nothing)")
                 for name, svc in (raw.get("services") or {}).items() for key in IGNORED_BY_SWARM if key in (svc or {})]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 # tool -> how to get it
 INSTALL_HINTS = {
@@ -58,9 +60,38 @@ class Run:
         return self.code == 0
 
 
-def run(tool: str, *args: str, cwd: Path | None = None, timeout: int = 120) -> Run:
-    proc = subprocess.run([find(tool), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    return Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+def run(tool: str, *args: str, cwd: Path | None = None, timeout: int = 120, reads: Sequence[Path] = (),
+        root: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run a checker. `reads`: every file or folder it reads. When given, the verdict is remembered
+    for this process, keyed on the command and the contents of those files, with `root` written as a
+    placeholder in the command and the output. A checker is a pure function of what it reads, so the
+    same files give the same verdict (the mutation suite checks ~110 near-identical layouts)."""
+    executable = find(tool)  # a tool removed since is named, memo or not
+    key = _memo_key(tool, args, cwd, reads, root) if reads and root else None
+    if key in _MEMO:
+        return Run(_MEMO[key].code, _MEMO[key].out.replace(_ROOT, str(root)))
+    proc = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    result = Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+    if key:
+        _MEMO[key] = Run(result.code, result.out.replace(str(root), _ROOT))
+    return result
+
+
+_ROOT = "\0root\0"
+_MEMO: dict[tuple, Run] = {}
+
+
+def _memo_key(tool: str, args: Sequence[str], cwd: Path | None, reads: Sequence[Path], root: Path) -> tuple:
+    def rel(text: str) -> str:
+        return text.replace(str(root), _ROOT)
+
+    digest = hashlib.sha256()
+    for top in reads:
+        files = sorted(p for p in Path(top).rglob("*") if p.is_file()) if Path(top).is_dir() else [Path(top)]
+        for f in files:
+            digest.update(rel(str(f)).encode() + b"\0")
+            digest.update(f.read_bytes() if f.is_file() else b"\0missing\0")
+    return tool, tuple(rel(str(a)) for a in args), rel(str(cwd)), digest.hexdigest()
 
 
 def first_lines(text: str, n: int = 3) -> str:
@@ -70,11 +101,25 @@ def first_lines(text: str, n: int = 3) -> str:
 
 
 _SCAN_LOCK = __import__("threading").Lock()
+_SCANNED: dict[tuple, list[dict]] = {}
 
 
 def scan_secrets(paths: list[Path], exclude_lines: str | None = None) -> dict[str, list[dict]]:
     """detect-secrets' findings per file, run in this process (its CLI costs a Python start per
-    row): {path: [{"type", "line_number"}]}. Lines matching exclude_lines are not findings."""
+    row): {path: [{"type", "line_number"}]}. Lines matching exclude_lines are not findings.
+    A file's findings depend on its name and contents alone: they are remembered on those."""
+    found: dict[str, list[dict]] = {}
+    for path in paths:
+        data = Path(path).read_bytes()
+        key = (Path(path).name, hashlib.sha256(data).hexdigest(), exclude_lines)
+        if key not in _SCANNED:
+            _SCANNED[key] = _scan_file(Path(path), data, exclude_lines)
+        if _SCANNED[key]:
+            found[str(path)] = [dict(f) for f in _SCANNED[key]]
+    return found
+
+
+def _scan_file(path: Path, data: bytes, exclude_lines: str | None) -> list[dict]:
     import re
 
     try:
@@ -83,15 +128,13 @@ def scan_secrets(paths: list[Path], exclude_lines: str | None = None) -> dict[st
     except ImportError:
         raise ToolMissing("detect-secrets") from None
     skip = re.compile(exclude_lines) if exclude_lines else None
-    found: dict[str, list[dict]] = {}
+    lines = data.decode(errors="replace").splitlines()
+    findings = []
     with _SCAN_LOCK, default_settings():  # its settings are global: one scan at a time
         collection = SecretsCollection()
-        for path in paths:
-            collection.scan_file(str(path))
-        for filename, secret in collection:
-            if skip:
-                lines = Path(filename).read_text(errors="replace").splitlines()
-                if 0 < secret.line_number <= len(lines) and skip.search(lines[secret.line_number - 1]):
-                    continue
-            found.setdefault(filename, []).append({"type": secret.type, "line_number": secret.line_number})
-    return found
+        collection.scan_file(str(path))
+        for _, secret in collection:
+            if skip and 0 < secret.line_number <= len(lines) and skip.search(lines[secret.line_number - 1]):
+                continue
+            findings.append({"type": secret.type, "line_number": secret.line_number})
+    return sorted(findings, key=lambda f: (f["line_number"], f["type"]))
