@@ -299,3 +299,46 @@ def write(tmp: Path, planted: bool = True) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return [tmp / "api", tmp / "web"]
+
+
+# A repository whose compose files run merged: the base with its override (docker compose merges them
+# unasked), a production overlay named by a Makefile, a swarm overlay named by COMPOSE_FILE in deploy/.env,
+# and an overlay no command names. `web` is defined by an anchor, `worker` reuses it.
+PROJECTS: dict[str, str] = {
+    "shop/compose.yml": """x-app: &app
+  build:
+    context: .
+    dockerfile: backend/Dockerfile
+  healthcheck:
+    test: ["CMD", "python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/')"]
+services:
+  db:
+    image: postgres:17.2
+    healthcheck:
+      test: ["CMD", "pg_isready", "-q"]
+  web: &web
+    <<: *app
+  worker: *web
+""",
+    # alone, each of these would be "db: no healthcheck" and "web: no healthcheck"
+    "shop/compose.override.yml": "services:\n  web:\n    ports:\n      - \"127.0.0.1:8000:8000\"\n",
+    "shop/compose.staging.yml": "services:\n  db:\n    restart: unless-stopped\n  web:\n    restart: unless-stopped\n",
+    # merged, this one takes db's healthcheck away and gives web a privileged container
+    "shop/compose.prod.yml": "services:\n  db:\n    healthcheck: !reset null\n  web:\n    privileged: true\n",
+    "shop/Makefile": "up:\n\tdocker compose -f compose.yml -f compose.prod.yml up -d --wait\n",
+    "shop/deploy/compose.yml": "services:\n  cache:\n    image: redis:7.4.1\n    healthcheck:\n      test: [\"CMD\", \"redis-cli\", \"ping\"]\n",
+    "shop/deploy/compose.swarm.yml": "services:\n  cache:\n    cap_add: [SYS_ADMIN]\n",
+    "shop/deploy/.env": "COMPOSE_FILE=compose.yml:compose.swarm.yml\n",
+    # compose builds backend/Dockerfile from the repository's root: the root's .dockerignore is the one read
+    "shop/backend/Dockerfile": "FROM python:3.13-slim\nUSER 10001:10001\nCOPY . /app\n"
+                               "HEALTHCHECK CMD [\"python\", \"-c\", \"print(1)\"]\nCMD [\"python\", \"-m\", \"http.server\"]\n",
+    "shop/.dockerignore": ".git\n.env\n.env.*\n**/.env\n**/.env.*\nsecrets\n**/secrets\nnode_modules\n**/node_modules\ntests\n**/tests\n",
+}
+
+
+def write_projects(tmp: Path) -> Path:
+    for rel, text in PROJECTS.items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return tmp / "shop"

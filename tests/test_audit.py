@@ -124,3 +124,18 @@ def test_bad_input_is_a_message_or_a_finding_never_a_traceback(tmp_path):
     assert any("dump.sql: larger than" in s for s in report.skipped)
     assert any("outside: a symlink out of the root" in s for s in report.skipped)
     assert report.files_read == 1  # the compose file; the binary is not read as text
+
+
+def test_compose_files_are_judged_merged_as_they_run(tmp_path):
+    report = audit([audit_repos.write_projects(tmp_path)])
+    found = [(f.id, f.where, f.message) for f in report.findings]
+    c2 = [f for f in found if f[0] == "C2"]
+    # the overlays alone would have no healthchecks: merged, only the one !reset takes away is missing
+    assert [(w, m.split(" (in ")[0]) for _, w, m in c2] == [("shop/compose.prod.yml:2", "db: no healthcheck")], c2
+    assert "compose.yml + compose.prod.yml (as Makefile runs it)" in c2[0][2]
+    assert any(rid == "C8" and w == "shop/compose.prod.yml:4" and "privileged" in m for rid, w, m in found), found
+    assert any(rid == "C5" and w == "shop/deploy/compose.swarm.yml:2" and "COMPOSE_FILE in .env" in m for rid, w, m in found), found
+    # an anchored service and its alias are cited on their own lines
+    assert {w for rid, w, m in found if rid == "C15" and m.startswith(("web:", "worker:"))} == {"shop/compose.yml:12", "shop/compose.yml:14"}
+    assert not [f for f in found if f[0] in ("AU0", "D10")], found  # !reset is valid YAML; the root's .dockerignore is read
+    assert not [f for f in found if "compose.override.yml" in f[1] or "compose.staging.yml" in f[1]], found

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from hardstack import yamlio
+
 MAX_BYTES = 512 * 1024
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox",
              "dist", "build", "coverage", "htmlcov", ".next", ".cache", "staticfiles", "site-packages"}
@@ -49,12 +51,34 @@ class TextFile:
     def parsed(self) -> tuple[Any, yaml.YAMLError | None]:
         """The file as YAML, parsed once for every rule that reads it: (document, None) or (None, error)."""
         try:
-            return yaml.safe_load(self.text), None
+            if self.kind == "compose":  # Compose's merge tags (!reset, !override) are valid there
+                from hardstack.audit.projects import load, plain
+
+                return plain(load(self.text)), None
+            return yamlio.safe_load(self.text), None
         except yaml.YAMLError as err:
             return None, err
 
+    @cached_property
+    def key_lines(self) -> dict[str, int]:
+        """The line of every service and job key (`services:` and `jobs:` entries), read from the YAML
+        nodes: `web: &web`, `api: *web`, flow style and any indentation included."""
+        try:
+            root = yaml.compose(self.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            return {}
+        lines: dict[str, int] = {}
+        if isinstance(root, yaml.MappingNode):
+            for key, value in root.value:
+                if key.value in ("services", "jobs") and isinstance(value, yaml.MappingNode):
+                    for name, _ in value.value:
+                        lines.setdefault(str(name.value), name.start_mark.line + 1)
+        return lines
+
     def service_line(self, name: str) -> int | None:
         """The line that opens a compose service or workflow job of that name."""
+        if name in self.key_lines:
+            return self.key_lines[name]
         pattern = re.compile(rf"\s{{2,4}}{re.escape(name)}:\s*$")
         return next((n for n, line in enumerate(self.lines, 1) if pattern.match(line)), None)
 

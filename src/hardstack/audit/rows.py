@@ -19,6 +19,7 @@ import yaml
 
 from hardstack.audit import Finding
 from hardstack.audit.files import TextFile, Tree
+from hardstack.audit.projects import Project, build_contexts, load, projects
 from hardstack.checks import compose, dockerfiles, misc, nginx, prometheus
 from hardstack.checks.explain import EXPLANATIONS
 from hardstack.checks.result import FAIL, guarded
@@ -80,6 +81,7 @@ def link_folder(staged: Path, folder: Path, skip: str) -> None:
 
 
 def compose_findings(source: TextFile, scratch: Path) -> list[Finding]:
+    """One compose file judged as it is (a project of its own): line numbers are its own."""
     doc, err = source.parsed
     if err is not None:
         mark = getattr(err, "problem_mark", None)
@@ -90,16 +92,54 @@ def compose_findings(source: TextFile, scratch: Path) -> list[Finding]:
         return []  # not a compose file after all (a YAML of another kind named like one)
     staged = scratch / "layout"
     staged.mkdir(parents=True)
-    (staged / "compose.yaml").write_text(source.text)
+    tagged = re.search(r"!(reset|override)\b", source.text)  # the rows read plain YAML: merge tags resolved
+    (staged / "compose.yaml").write_text(yaml.safe_dump(doc, sort_keys=False) if tagged else source.text)
     link_folder(staged, source.path.parent, source.path.name)
     results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in COMPOSE_ROWS.items()]
     return findings_of(results, source, {rid: sev for rid, (_, sev) in COMPOSE_ROWS.items()}, staged)
 
 
-def dockerfile_findings(source: TextFile, scratch: Path) -> list[Finding]:
+def _judge(model: dict, folder: Path, staged: Path) -> dict[str, list[str]]:
+    """row id -> problems, for a merged compose model staged beside links to its project folder."""
+    staged.mkdir(parents=True)
+    (staged / "compose.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    link_folder(staged, folder, "compose.yaml")
+    found = {}
+    for rid, (fn, _) in COMPOSE_ROWS.items():
+        r = guarded(rid, lambda fn=fn: fn(staged))
+        if r.status == FAIL:
+            found[rid] = [p.replace(str(staged) + "/", "") for p in (r.problems or [r.detail])]
+    return found
+
+
+def project_findings(project: Project, scratch: Path) -> list[Finding]:
+    """A merged project judged as `docker compose` runs it. Each problem is cited in the file whose
+    addition brought it in: the base for what the base lacks, the overlay for what the overlay sets."""
+    from hardstack.audit.projects import merge, plain
+
+    prefixes, model = [], {}
+    for i, f in enumerate(project.files):
+        model = merge(model, load(f.text))
+        prefixes.append(_judge(plain(model), project.base.path.parent, scratch / f"prefix{i}"))
+    severities = {rid: sev for rid, (_, sev) in COMPOSE_ROWS.items()}
+    found = []
+    for rid, problems in prefixes[-1].items():
+        for problem in problems:
+            k = next(i for i, p in enumerate(prefixes) if problem in p.get(rid, []))
+            source = project.files[k]
+            service = re.match(r"([\w.-]+)( ->|:)", problem)
+            line = source.service_line(service.group(1)) if service else None
+            found.append(Finding(rid, severity_for(rid, severities[rid], source), source.rel, line,
+                                 f"{problem} (in {project.describe()})", first_fix(rid), FIXED_BY["C"]))
+    return found
+
+def dockerfile_findings(source: TextFile, scratch: Path, context: Path | None = None) -> list[Finding]:
+    """A Dockerfile built from the context a compose project gives it (else its own folder)."""
     staged = scratch / "layout"
     staged.mkdir(parents=True)
-    spec = {"services": {"image": {"build": {"context": str(source.path.parent), "dockerfile": source.path.name}}}}
+    context = context or source.path.parent
+    spec = {"services": {"image": {"build": {"context": str(context), "dockerfile": str(source.path.relative_to(context))
+                                              if source.path.is_relative_to(context) else str(source.path)}}}}
     (staged / "compose.yaml").write_text(yaml.safe_dump(spec))
     results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in DOCKERFILE_ROWS.items()]
     found = findings_of(results, source, {rid: sev for rid, (_, sev) in DOCKERFILE_ROWS.items()}, staged)
@@ -169,8 +209,16 @@ def workflow_findings(workflows: list[TextFile], scratch: Path) -> list[Finding]
 def run_all(tree: Tree) -> list[Finding]:
     with tempfile.TemporaryDirectory(prefix="hardstack-audit-") as tmp:
         scratch = Path(tmp)
-        jobs = [(compose_findings, f, scratch / f"c{i}") for i, f in enumerate(tree.kind("compose"))]
-        jobs += [(dockerfile_findings, f, scratch / f"d{i}") for i, f in enumerate(tree.kind("dockerfile"))]
+        # Compose files as they run: alone, or merged in the projects a command or .env names.
+        runs = projects(tree)
+        merged = [p for p in runs if p.merged]
+        alone = {p.base.path for p in runs if not p.merged}
+        unparsed = [f for f in tree.kind("compose") if f.parsed[1] is not None]
+        jobs = [(compose_findings, f, scratch / f"c{i}") for i, f in enumerate(tree.kind("compose")) if f.path in alone or f in unparsed]
+        jobs += [(project_findings, p, scratch / f"m{i}") for i, p in enumerate(merged)]
+        contexts = build_contexts(runs)
+        jobs += [(lambda f, d: dockerfile_findings(f, d, contexts.get(f.path.resolve())), f, scratch / f"d{i}")
+                 for i, f in enumerate(tree.kind("dockerfile"))]
         # Top-level configs only: a snippet is read where a config includes it.
         jobs += [(nginx_findings, f, scratch / f"n{i}") for i, f in enumerate(tree.kind("nginx"))
                  if re.search(r"^\s*(server|http)\s*\{", f.text, re.M)]
@@ -179,4 +227,15 @@ def run_all(tree: Tree) -> list[Finding]:
         # Each job mostly waits on a checker's process (hadolint, gixy, promtool, actionlint): side by side.
         with ThreadPoolExecutor(max_workers=8) as pool:
             parts = list(pool.map(lambda job: job[0](job[1], job[2]), jobs))
-    return [f for part in parts for f in part]
+    return unique([f for part in parts for f in part])
+
+
+def unique(findings: list[Finding]) -> list[Finding]:
+    """A problem two projects share (the base alone, and merged with an overlay) is reported once."""
+    seen, out = set(), []
+    for f in findings:
+        key = (f.id, f.file, f.line, re.sub(r" \(in [^()]*\(as [^)]*\)\)$", "", f.message))
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
