@@ -342,3 +342,30 @@ def write_projects(tmp: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return tmp / "shop"
+
+
+# What files are for. `shop` is an application: a README names its local-only compose file, CI deploys
+# a file named for development (so it is production), tests/ has a compose file of its own. `samples`
+# is a collection whose README says it is not for production.
+PRIVILEGED = ("services:\n  app:\n    image: python:3.13-slim\n    privileged: true\n"
+              "    environment:\n      POSTGRES_PASSWORD: hunter2-for-real\n")
+PURPOSES: dict[str, str] = {
+    "shop/README.md": "# shop\n\nRun `docker compose -f docker-compose.local.yml up` for local development.\n",
+    "shop/docker-compose.local.yml": PRIVILEGED,
+    "shop/docker-compose.dev.yml": PRIVILEGED.replace("app:", "worker:"),
+    "shop/docker-compose.yml": PRIVILEGED,
+    "shop/tests/compose.yml": PRIVILEGED,
+    "shop/.github/workflows/deploy.yml": "name: deploy\non: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n"
+                                         "      - run: docker compose -f docker-compose.yml -f docker-compose.dev.yml up -d\n",
+    "samples/README.md": "# Compose samples\n\nThese samples are for learning; they are not meant for production.\n",
+    "samples/django/compose.yaml": PRIVILEGED,
+    "samples/flask/compose.yaml": PRIVILEGED,
+}
+
+
+def write_purposes(tmp: Path) -> list[Path]:
+    for rel, text in PURPOSES.items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return [tmp / "shop", tmp / "samples"]

@@ -139,3 +139,23 @@ def test_compose_files_are_judged_merged_as_they_run(tmp_path):
     assert {w for rid, w, m in found if rid == "C15" and m.startswith(("web:", "worker:"))} == {"shop/compose.yml:12", "shop/compose.yml:14"}
     assert not [f for f in found if f[0] in ("AU0", "D10")], found  # !reset is valid YAML; the root's .dockerignore is read
     assert not [f for f in found if "compose.override.yml" in f[1] or "compose.staging.yml" in f[1]], found
+
+
+def test_each_file_is_judged_for_what_it_is_for(tmp_path):
+    """The same privileged service: high in production files, one step lower in dev, test and example
+    files; the class is named on every finding; --only-production keeps the production files alone."""
+    report = audit(audit_repos.write_purposes(tmp_path))
+    purposes = {"shop/docker-compose.yml": "production",
+                "shop/docker-compose.dev.yml": "production",  # the deploy workflow runs it
+                "shop/docker-compose.local.yml": "dev",  # the README: for local development
+                "shop/tests/compose.yml": "test",
+                "samples/django/compose.yaml": "example",  # the README: not meant for production
+                "samples/flask/compose.yaml": "example"}
+    for rid, lowered in (("C11", "medium"), ("C8", "low")):  # a credential one step down; hardening is low
+        found = {f.file: (f.purpose, f.severity) for f in report.findings if f.id == rid}
+        assert found == {file: (p, "high" if p == "production" else lowered) for file, p in purposes.items()}, (rid, found)
+    assert all(f.purpose == "production" or f.severity != "high" for f in report.findings)
+    only = audit(audit_repos.write_purposes(tmp_path), only_production=True)
+    assert only.findings and {f.purpose for f in only.findings} == {"production"}
+    result = CliRunner().invoke(app, ["audit", str(tmp_path / "shop"), "--markdown"])
+    assert "`shop/tests/compose.yml:2 [test]`" in result.output, result.output

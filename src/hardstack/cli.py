@@ -266,6 +266,8 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help="Findings as JSON."),
     as_markdown: bool = typer.Option(False, "--markdown", help="A review to paste into an issue."),
     fail_on: str = typer.Option("high", "--fail-on", help="Exit 1 when a finding at or above this severity is present: low, medium, high."),
+    only_production: bool = typer.Option(False, "--only-production", help="Only findings in files meant for production "
+                                         "(not dev, test or example files; their findings are otherwise one severity lower)."),
 ) -> None:
     """Review existing repositories as an infrastructure reviewer would: `hardstack check`'s rows on every
     Dockerfile, compose file, script and workflow they hold, plus what only shows across files (secrets,
@@ -278,7 +280,7 @@ def audit(
         _fail([f"--fail-on must be one of {', '.join(SEVERITIES)}, got {fail_on!r}"], header="hardstack audit:")
     try:
         with err.status(f"Reading {', '.join(str(p) for p in paths)}") if not (as_json or as_markdown) else nullcontext():
-            report = run_audit(paths)
+            report = run_audit(paths, only_production=only_production)
     except AuditInputError as exc:
         _fail([str(exc)], header="hardstack audit:")
     if as_json:
@@ -292,7 +294,7 @@ def audit(
             table.add_column(column, overflow="fold")
         style = {"high": "bold red", "medium": "yellow", "low": "dim"}
         for f in report.findings:
-            table.add_row(f.id, Text(f.severity, style=style[f.severity]), Text(f.where), Text(f.message),
+            table.add_row(f.id, Text(f.severity, style=style[f.severity]), Text(f.shown_where), Text(f.message),
                           Text(f.fix + (f" (hardstack: {f.fixed_by})" if f.fixed_by else "")))
         out.print(table)
         counts = report.counts()

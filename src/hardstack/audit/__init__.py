@@ -33,11 +33,17 @@ class Finding:
     fix: str  # what to change
     fixed_by: str = ""  # the part of a generated layout that already does it
     other: str = ""  # the second file, when two files disagree
+    purpose: str = "production"  # what the file is for: production, dev, test or example (purposes.py)
 
     @property
     def where(self) -> str:
         place = f"{self.file}:{self.line}" if self.line else self.file
         return f"{place} vs {self.other}" if self.other else place
+
+    @property
+    def shown_where(self) -> str:
+        """Where, with what the file is for when it is not production: `compose.dev.yml:3 [dev]`."""
+        return self.where if self.purpose == "production" else f"{self.where} [{self.purpose}]"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -58,12 +64,21 @@ class Report:
         return {s: sum(f.severity == s for f in self.findings) for s in reversed(SEVERITIES)}
 
 
-def audit(paths: list[Path]) -> Report:
-    from hardstack.audit import rows, rules
+def audit(paths: list[Path], only_production: bool = False) -> Report:
+    """Findings in every file; with only_production, in the files meant for production alone."""
+    from hardstack.audit import purposes, rows, rules
 
     start = time.monotonic()
     tree: Tree = scan([Path(p) for p in paths])
+    purposes.assign(tree)
     findings = rules.run_all(tree) + rows.run_all(tree)
+    purpose_of = {f.rel: f.purpose for f in tree.files}
+    for f in findings:
+        f.purpose = purpose_of.get(f.file, purposes.PRODUCTION)
+        if f.purpose != purposes.PRODUCTION:
+            f.severity = purposes.lowered(f.id, f.severity, rows.HARDENING)
+    if only_production:
+        findings = [f for f in findings if f.purpose == purposes.PRODUCTION]
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     findings.sort(key=lambda f: (order[f.severity], f.id, f.file, f.line or 0))
     return Report(tree.roots, findings, len(tree.files), tree.skipped, time.monotonic() - start)
@@ -79,7 +94,7 @@ def markdown(report: Report) -> str:
         lines += ["| id | severity | where | finding | fix |", "|---|---|---|---|---|"]
         for f in report.findings:
             fix = f.fix + (f" (a hardstack layout does this: {f.fixed_by})" if f.fixed_by else "")
-            cells = [f.id, f.severity, f"`{f.where}`", f.message, fix]
+            cells = [f.id, f.severity, f"`{f.shown_where}`", f.message, fix]
             lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     if report.skipped:
         lines += ["", "Not read: " + "; ".join(report.skipped[:20]) + (" ..." if len(report.skipped) > 20 else "")]

@@ -19,7 +19,6 @@ from hardstack import yamlio
 MAX_BYTES = 512 * 1024
 SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".tox",
              "dist", "build", "coverage", "htmlcov", ".next", ".cache", "staticfiles", "site-packages"}
-DEV_NAME = re.compile(r"(^|[._-])(dev|devel|development|local|override|test|ci)([._-]|$)", re.I)
 
 
 class AuditInputError(ValueError):
@@ -30,6 +29,7 @@ class AuditInputError(ValueError):
 class TextFile:
     root: Path
     path: Path
+    purpose: str = "production"  # production, dev, test or example (purposes.assign)
 
     @property
     def rel(self) -> str:
@@ -83,9 +83,8 @@ class TextFile:
         return next((n for n, line in enumerate(self.lines, 1) if pattern.match(line)), None)
 
     @property
-    def dev_named(self) -> bool:
-        """A file its name marks as for development (docker-compose.dev.yml, Dockerfile.dev, .env.local)."""
-        return bool(DEV_NAME.search(self.path.name))
+    def production(self) -> bool:
+        return self.purpose == "production"
 
 
 @dataclass

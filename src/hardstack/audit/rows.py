@@ -25,7 +25,7 @@ from hardstack.checks.explain import EXPLANATIONS
 from hardstack.checks.result import FAIL, guarded
 
 # The rows that judge one file on its own (no answers of a generated layout needed), with the severity
-# a reviewer gives a failure. Secrets and root stay high in a file named for development too.
+# a reviewer gives a failure in a production file (audit() lowers it one step for dev, test and example files).
 COMPOSE_ROWS = {"C2": (compose.c2_healthchecks, "medium"), "C4": (compose.c4_no_new_privileges, "medium"),
                 "C5": (compose.c5_capabilities, "high"), "C6": (compose.c6_read_only, "medium"),
                 "C7": (compose.c7_limits, "medium"), "C8": (compose.c8_isolation, "high"),
@@ -39,7 +39,8 @@ DOCKERFILE_ROWS = {"D1": (dockerfiles.d1_hadolint, "medium"), "D2": (dockerfiles
 NGINX_ROWS = {"N10": (nginx.n10_gixy, "medium")}
 PROMETHEUS_ROWS = {"P1": (prometheus.p1_promtool, "medium"), "P2": (prometheus.p2_alert_fields, "low"),
                    "P3": (prometheus.p3_rule_tests, "low")}
-KEEP_SEVERITY = {"C11", "D8", "D10"}
+# The rows about hardening a production container or image: `low` in a dev, test or example file.
+HARDENING = {rid for rid in (*COMPOSE_ROWS, *DOCKERFILE_ROWS) if rid not in ("C11", "D8", "D10")}
 FIXED_BY = {"C": "compose.yaml", "D": "backend/Dockerfile and frontend/Dockerfile", "S1": "", "S3": ".github/workflows/",
             "N": "nginx/ (one snippet per concern)", "P": "prometheus/ (alert rules, their promtool tests, the runbook)"}
 
@@ -47,10 +48,6 @@ FIXED_BY = {"C": "compose.yaml", "D": "backend/Dockerfile and frontend/Dockerfil
 def first_fix(rid: str) -> str:
     explanation = EXPLANATIONS.get(rid)
     return explanation.fixes[0][1] if explanation and explanation.fixes else f"see `hardstack check --explain {rid}`"
-
-
-def severity_for(rid: str, base: str, source: TextFile) -> str:
-    return base if rid in KEEP_SEVERITY or not source.dev_named else "low"
 
 
 def line_of(source: TextFile, problem: str) -> int | None:
@@ -69,7 +66,7 @@ def findings_of(results, source: TextFile, severities: dict[str, str], staged: P
             continue
         for problem in r.problems or [r.detail]:
             problem = problem.replace(str(staged) + "/", "").replace(str(source.root), source.root.name)
-            found.append(Finding(r.id, severity_for(r.id, severities[r.id], source), source.rel, line_of(source, problem),
+            found.append(Finding(r.id, severities[r.id], source.rel, line_of(source, problem),
                                  problem, first_fix(r.id), FIXED_BY.get(r.id, FIXED_BY.get(r.id[0], ""))))
     return found
 
@@ -129,7 +126,7 @@ def project_findings(project: Project, scratch: Path) -> list[Finding]:
             source = project.files[k]
             service = re.match(r"([\w.-]+)( ->|:)", problem)
             line = source.service_line(service.group(1)) if service else None
-            found.append(Finding(rid, severity_for(rid, severities[rid], source), source.rel, line,
+            found.append(Finding(rid, severities[rid], source.rel, line,
                                  f"{problem} (in {project.describe()})", first_fix(rid), FIXED_BY["C"]))
     return found
 

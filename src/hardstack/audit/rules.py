@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from hardstack.audit import Finding
-from hardstack.audit.files import DEV_NAME, TextFile, Tree
+from hardstack.audit.files import TextFile, Tree
+from hardstack.audit.purposes import DEV_NAME
 from hardstack.catalog import CREDENTIAL_NAME
 from hardstack.checks import tools
 from hardstack.checks.compose import environment_of
@@ -118,7 +119,7 @@ def au1_secrets(tree: Tree) -> list[Finding]:
 def au2_dev_in_deployment(tree: Tree) -> list[Finding]:
     found = []
     for f, doc in compose_docs(tree):
-        if f.dev_named:
+        if not f.production:
             continue
         for name, svc in doc["services"].items():
             svc = svc or {}
@@ -370,7 +371,7 @@ def au9_open_settings(tree: Tree) -> list[Finding]:
             continue
         for pattern, message, fix in OPEN_SETTINGS:
             for number, _ in grep(f, pattern):
-                found.append(finding("AU9", "medium" if f.dev_named else "high", f, number, message, fix,
+                found.append(finding("AU9", "high", f, number, message, fix,
                                      "the example app's config/settings.py (hosts and origins from the layout's env)"))
     return found
 
@@ -401,7 +402,7 @@ def au10_published(tree: Tree) -> list[Finding]:
                 continue
             for port in svc.get("ports") or []:
                 if published := _published_everywhere(port):
-                    found.append(finding("AU10", "medium" if f.dev_named else "high", f, f.service_line(name),
+                    found.append(finding("AU10", "high", f, f.service_line(name),
                                          f"{name} ({image}) is published on every interface of the host (port {published})",
                                          "publish nothing (the app reaches it on a compose network), or bind to 127.0.0.1",
                                          "compose.yaml (only the proxy publishes, on bind_address)"))
@@ -461,7 +462,7 @@ def au12_forwarded(tree: Tree) -> list[Finding]:
             continue
         for pattern, message in TRUST_ALL_FORWARDED:
             for number, _ in grep(f, pattern):
-                found.append(finding("AU12", "medium" if f.dev_named else "high", f, number, message,
+                found.append(finding("AU12", "high", f, number, message,
                                      "trust the load balancer's or the proxy's own address only",
                                      "gunicorn.conf.py (127.0.0.1) and the trusted_proxies answer (nginx realip)"))
     return found
