@@ -144,6 +144,9 @@ app.listen(process.env.PORT || 3000);
 """,
     "api/requirements-prod.txt": "django==5.1.4\nhttps://github.com/acme/payments/archive/refs/heads/main.zip\n"
                                  "git+https://github.com/acme/utils.git@master\n",
+    # AU14: a secret file git would take (no .gitignore names it)
+    "api/db/password.txt": "hunter2-for-real\n",
+    "api/secrets/.gitkeep": "",
     # AU9: a key made afresh in every worker
     "api/shop/settings_prod.py": "import os\nfrom django.core.management.utils import get_random_secret_key\n\n"
                                  "SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', get_random_secret_key())\n",
@@ -187,7 +190,11 @@ CLEAN: dict[str, str] = {
       AUTH_TYPE: scram-sha-256
 """,
     "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
-    "api/.gitignore": ".env\n",
+    # AU1 and AU14 fixed: the same files on disk, but gitignored (what a developer's checkout holds)
+    "api/.gitignore": ".env\ndb/password.txt\n",
+    "api/.env": "DJANGO_SECRET_KEY=dev-3f9a8c1e77b2\nDB_PASSWORD=hunter2-for-real\n",
+    "api/db/password.txt": "hunter2-for-real\n",
+    "api/secrets/.gitkeep": "",
     "api/shop/settings.py": 'import os\nSECRET_KEY = os.environ["DJANGO_SECRET_KEY"]\nDEBUG = os.environ.get("DJANGO_DEBUG") == "1"\n'
                             'ALLOWED_HOSTS = os.environ["ALLOWED_HOSTS"].split(",")\nCORS_ALLOWED_ORIGINS = os.environ.get("CORS_ALLOWED_ORIGINS", "").split()\n',
     "api/requirements.txt": "django==5.1.4\n",

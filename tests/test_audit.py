@@ -14,7 +14,7 @@ import audit_repos
 from hardstack.audit import audit
 from hardstack.cli import app
 
-CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "AU10", "AU11", "AU12", "AU13", "C11", "D10", "N10", "P1"]
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "AU10", "AU11", "AU12", "AU13", "AU14", "C11", "D10", "N10", "P1"]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,7 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU12", "api/compose.admin.yml:11", "forwarded_allow_ips"),
     ("AU13", "api/requirements-prod.txt:2", "refs/heads/main.zip"),
     ("AU13", "api/requirements-prod.txt:3", "@master"),
+    ("AU14", "api/db/password.txt", "a secret file is committed (password.txt"),
     ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
     ("N10", "api/nginx/default.conf", "host_spoofing"),
@@ -159,3 +160,20 @@ def test_each_file_is_judged_for_what_it_is_for(tmp_path):
     assert only.findings and {f.purpose for f in only.findings} == {"production"}
     result = CliRunner().invoke(app, ["audit", str(tmp_path / "shop"), "--markdown"])
     assert "`shop/tests/compose.yml:2 [test]`" in result.output, result.output
+
+
+def test_a_secret_is_committed_only_if_git_holds_it_or_would_take_it(tmp_path):
+    """In a git repository, git's own answer: tracked files and untracked ones no ignore rule covers."""
+    import subprocess
+
+    repo = tmp_path / "api"
+    (repo / "db").mkdir(parents=True)
+    (repo / ".gitignore").write_text(".env\ndb/local_password.txt\n")
+    for name in (".env", "db/local_password.txt", "db/password.txt", "db/new_password.txt"):
+        (repo / name).write_text("DB_PASSWORD=hunter2-for-real\n" if name == ".env" else "hunter2-for-real\n")
+    git = ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", ".gitignore", "db/password.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    found = {f.file for f in audit([repo]).findings if f.id in ("AU1", "AU14")}
+    assert found == {"api/db/password.txt", "api/db/new_password.txt"}, found  # tracked, and untracked but not ignored

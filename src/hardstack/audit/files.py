@@ -96,6 +96,29 @@ class Tree:
     def kind(self, kind: str) -> list[TextFile]:
         return [f for f in self.files if f.kind == kind]
 
+    @cached_property
+    def committed(self) -> set[Path]:
+        """The files git holds or would take (`git add -A`): a repository's own answer when the root is
+        in one (tracked, plus untracked files no ignore rule covers), else its .gitignore files judged
+        by git in a scratch repository. A gitignored `.env` on a developer's disk is not committed."""
+        import subprocess
+
+        from hardstack.checks.misc import not_ignored
+
+        held: set[Path] = set()
+        for root in self.roots:
+            mine = [f for f in self.files if f.root == root]
+            proc = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                                  capture_output=True, text=True)
+            if proc.returncode == 0:
+                listed = {(root / rel).resolve() for rel in proc.stdout.split("\0") if rel}
+                held |= {f.path for f in mine if f.path.resolve() in listed}
+            else:
+                rels = tuple(str(f.path.relative_to(root)) for f in mine)
+                kept = set(not_ignored(root, rels)) if rels else set()
+                held |= {f.path for f in mine if str(f.path.relative_to(root)) in kept}
+        return held
+
 
 def classify(path: Path) -> str:
     name = path.name.lower()

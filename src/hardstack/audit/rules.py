@@ -81,7 +81,7 @@ def au1_secrets(tree: Tree) -> list[Finding]:
     found = []
     # Compose files and Dockerfiles: their rows (C11, D8) run detect-secrets on them.
     # Env files (but examples): the rule below names each variable they set.
-    scanned = [f for f in tree.files if f.path.name not in LOCKFILES and f.path.suffix not in (".md", ".svg")
+    scanned = [f for f in tree.files if f.path in tree.committed and f.path.name not in LOCKFILES and f.path.suffix not in (".md", ".svg")
                and f.kind not in ("compose", "dockerfile") and not (f.kind == "env" and not EXAMPLE_NAME.search(f.path.name))]
     # detect-secrets costs about 0.15 ms a line, blank or not: it reads copies of the files a cheap pass
     # finds a candidate in, holding (for source code) only the candidate lines (same file names, line
@@ -103,7 +103,7 @@ def au1_secrets(tree: Tree) -> list[Finding]:
                                      "remove it from the file and from git history, rotate it, and read it from a secret file (*_FILE)",
                                      "secrets/ (generated, gitignored, 0600) read through *_FILE"))
     for f in tree.kind("env"):
-        if EXAMPLE_NAME.search(f.path.name):
+        if EXAMPLE_NAME.search(f.path.name) or f.path not in tree.committed:
             continue
         for number, line in enumerate(f.lines, 1):
             key, sep, value = line.strip().removeprefix("export ").partition("=")
@@ -485,9 +485,34 @@ def au13_branch_installs(tree: Tree) -> list[Finding]:
     return found
 
 
+# ---- AU14 secret files committed --------------------------------------------------------------
+
+SECRET_FILE = re.compile(r"(^|[._-])(passwords?|passwd|secrets?|credentials?|tokens?|private[._-]?key|htpasswd|api[._-]?key)"
+                         r"([._-]|$)|^id_(rsa|dsa|ecdsa|ed25519)$|\.(key|p12|pfx|jks|keystore)$", re.I)
+NOT_A_SECRET_FILE = re.compile(r"\.(py|js|mjs|cjs|ts|tsx|jsx|md|rst|html|yml|yaml|toml|cfg|ini|sh|conf|pub|crt|example|sample|dist|template|tmpl)$"
+                               r"|^(\.gitkeep|\.gitignore|readme.*)$", re.I)
+
+
+def au14_secret_files(tree: Tree) -> list[Finding]:
+    """Files that are a secret by name (db/password.txt, id_rsa, secrets/anything) with a value in them,
+    that git holds or would take. Their content has no keyword for a scanner to find: the name is the tell."""
+    found = []
+    for f in tree.files:
+        in_secrets = "secrets" in {p.lower() for p in f.path.relative_to(f.root).parts[:-1]}
+        if not (in_secrets or SECRET_FILE.search(f.path.name)) or NOT_A_SECRET_FILE.search(f.path.name):
+            continue
+        if f.path not in tree.committed or not f.text.strip() or EXAMPLE_NAME.search(f.path.name):
+            continue
+        found.append(finding("AU14", "high", f, None, f"a secret file is committed ({f.path.name}, {len(f.text.strip())} characters)",
+                             "remove it from git (git rm --cached), rotate the secret, add the path to .gitignore",
+                             "secrets/ (generated, gitignored, 0600)"))
+    return found
+
+
 RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployment, au3_paths, au4_devcontainer,
                                                au5_superuser, au6_ci, au7_env_and_logs, au8_auth, au9_open_settings,
-                                               au10_published, au11_tags, au12_forwarded, au13_branch_installs]
+                                               au10_published, au11_tags, au12_forwarded, au13_branch_installs,
+                                               au14_secret_files]
 
 
 def run_all(tree: Tree) -> list[Finding]:
