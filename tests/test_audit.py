@@ -136,8 +136,11 @@ def test_compose_files_are_judged_merged_as_they_run(tmp_path):
     assert "compose.yml + compose.prod.yml (as Makefile runs it)" in c2[0][2]
     assert any(rid == "C8" and w == "shop/compose.prod.yml:4" and "privileged" in m for rid, w, m in found), found
     assert any(rid == "C5" and w == "shop/deploy/compose.swarm.yml:2" and "COMPOSE_FILE in .env" in m for rid, w, m in found), found
-    # an anchored service and its alias are cited on their own lines
-    assert {w for rid, w, m in found if rid == "C15" and m.startswith(("web:", "worker:"))} == {"shop/compose.yml:12", "shop/compose.yml:14"}
+    # an anchored service and its alias have lines of their own; a hardening row names them in one finding
+    from hardstack.audit.files import TextFile
+
+    assert TextFile(tmp_path, tmp_path / "shop/compose.yml").key_lines == {"db": 8, "web": 12, "worker": 14}
+    assert [w for rid, w, m in found if rid == "C15" and m.startswith("db, web, worker: no user")] == ["shop/compose.yml:8"], found
     assert not [f for f in found if f[0] in ("AU0", "D10")], found  # !reset is valid YAML; the root's .dockerignore is read
     assert not [f for f in found if "compose.override.yml" in f[1] or "compose.staging.yml" in f[1]], found
 
@@ -177,3 +180,27 @@ def test_a_secret_is_committed_only_if_git_holds_it_or_would_take_it(tmp_path):
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
     found = {f.file for f in audit([repo]).findings if f.id in ("AU1", "AU14")}
     assert found == {"api/db/password.txt", "api/db/new_password.txt"}, found  # tracked, and untracked but not ignored
+
+
+def test_the_report_opens_with_what_to_read_first_and_fits_one_comment(reports, tmp_path):
+    from hardstack.audit import Finding, Report, markdown
+    from hardstack.audit.ranking import conventions_to_info, grouped
+
+    planted, _ = reports
+    first = planted.read_first()
+    assert first and all(f.severity == "high" and f.purpose == "production" for f in first)
+    assert first[0].id in ("AU14", "AU1"), [f.id for f in first]  # a committed secret before hardening
+    review = markdown(planted)
+    assert review.index("## Read first") < review.index("## All other findings")
+    # conventions of hardstack's own are info; one hardening finding names every service it is about
+    conv = [Finding("D2", "high", "api/Dockerfile", 3, "final USER 'app' is not a non-root numeric UID", "fix"),
+            Finding("D2", "high", "api/Dockerfile", 3, "final USER 'root' is not a non-root numeric UID", "fix")]
+    conventions_to_info(conv)
+    assert [f.severity for f in conv] == ["info", "high"]
+    many = [Finding("C5", "high", "x/compose.yml", n, f"svc{n}: cap_drop is not [ALL]", "cap_drop: [ALL]") for n in range(1, 4)]
+    assert [(f.message, f.line) for f in grouped(many, {"C5"})] == [("svc1, svc2, svc3: cap_drop is not [ALL]", 1)]
+    # a huge report is cut to fit one pull-request comment, saying how many were left out
+    big = Report([tmp_path], [Finding("C11", "medium", f"r/compose{n}.yml", 2, "db: POSTGRES_PASSWORD is a literal " + "x" * 80,
+                                      "read it from a secret file") for n in range(2000)])
+    text = markdown(big)
+    assert len(text) < 65_536 and "... and " in text and "`hardstack audit --json` lists them all" in text

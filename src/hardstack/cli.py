@@ -292,11 +292,15 @@ def audit(
         table = Table(title=f"hardstack audit: {report.files_read} files read in {report.seconds:.1f}s")
         for column in ("id", "severity", "where", "finding", "fix"):
             table.add_column(column, overflow="fold")
-        style = {"high": "bold red", "medium": "yellow", "low": "dim"}
+        style = {"high": "bold red", "medium": "yellow", "low": "dim", "info": "dim italic"}
         for f in report.findings:
             table.add_row(f.id, Text(f.severity, style=style[f.severity]), Text(f.shown_where), Text(f.message),
                           Text(f.fix + (f" (hardstack: {f.fixed_by})" if f.fixed_by else "")))
         out.print(table)
+        if first := report.read_first():
+            out.print("Read first:")
+            for f in first:
+                out.print(f"  {f.id} {f.shown_where}: {f.message}", markup=False, highlight=False)
         counts = report.counts()
         out.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (f"; not read: {len(report.skipped)} files" if report.skipped else ""))
     if report.at_or_above(fail_on):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from hardstack.audit.files import AuditInputError, Tree, scan
 
-SEVERITIES = ("low", "medium", "high")
+SEVERITIES = ("info", "low", "medium", "high")
 
 __all__ = ["AuditInputError", "Finding", "Report", "SEVERITIES", "audit"]
 
@@ -63,10 +63,15 @@ class Report:
     def counts(self) -> dict[str, int]:
         return {s: sum(f.severity == s for f in self.findings) for s in reversed(SEVERITIES)}
 
+    def read_first(self) -> list[Finding]:
+        from hardstack.audit.ranking import read_first
+
+        return read_first(self.findings)
+
 
 def audit(paths: list[Path], only_production: bool = False) -> Report:
     """Findings in every file; with only_production, in the files meant for production alone."""
-    from hardstack.audit import purposes, rows, rules
+    from hardstack.audit import purposes, ranking, rows, rules
 
     start = time.monotonic()
     tree: Tree = scan([Path(p) for p in paths])
@@ -79,23 +84,47 @@ def audit(paths: list[Path], only_production: bool = False) -> Report:
             f.severity = purposes.lowered(f.id, f.severity, rows.HARDENING)
     if only_production:
         findings = [f for f in findings if f.purpose == purposes.PRODUCTION]
+    ranking.conventions_to_info(findings)
+    findings = ranking.grouped(findings, rows.HARDENING)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     findings.sort(key=lambda f: (order[f.severity], f.id, f.file, f.line or 0))
     return Report(tree.roots, findings, len(tree.files), tree.skipped, time.monotonic() - start)
 
 
+# A pull-request comment holds 65,536 characters: the review stays well under it.
+MARKDOWN_BUDGET = 60_000
+
+
+def _row(f: Finding) -> str:
+    fix = f.fix + (f" (a hardstack layout does this: {f.fixed_by})" if f.fixed_by else "")
+    cells = [f.id, f.severity, f"`{f.shown_where}`", f.message, fix]
+    return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+
 def markdown(report: Report) -> str:
-    """A review a person can paste into an issue."""
+    """A review a person can paste into a pull-request comment: what to read first, then the rest by
+    severity, cut (with a count of what was left out) to fit one comment."""
     counts = report.counts()
     lines = [f"# Infrastructure review of {', '.join(r.name for r in report.roots)}", "",
-             f"{len(report.findings)} findings ({', '.join(f'{n} {s}' for s, n in counts.items())}); "
+             f"{len(report.findings)} findings ({', '.join(f'{n} {s}' for s, n in counts.items() if n)}); "
              f"{report.files_read} files read, nothing executed or changed.", ""]
-    if report.findings:
-        lines += ["| id | severity | where | finding | fix |", "|---|---|---|---|---|"]
-        for f in report.findings:
-            fix = f.fix + (f" (a hardstack layout does this: {f.fixed_by})" if f.fixed_by else "")
-            cells = [f.id, f.severity, f"`{f.shown_where}`", f.message, fix]
-            lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    header = ["| id | severity | where | finding | fix |", "|---|---|---|---|---|"]
+    first = report.read_first()
+    if first:
+        lines += ["## Read first", "", *header, *map(_row, first), ""]
+    rest = [f for f in report.findings if f not in first]
+    if rest:
+        lines += ["## All other findings", "", *header]
+        size = sum(len(line) + 1 for line in lines)
+        for n, f in enumerate(rest):
+            row = _row(f)
+            if size + len(row) > MARKDOWN_BUDGET:
+                left = rest[n:]
+                lines += ["", f"... and {len(left)} more ({', '.join(f'{sum(x.severity == s for x in left)} {s}' for s in reversed(SEVERITIES) if any(x.severity == s for x in left))}): "
+                          "`hardstack audit --json` lists them all."]
+                break
+            lines.append(row)
+            size += len(row) + 1
     if report.skipped:
         lines += ["", "Not read: " + "; ".join(report.skipped[:20]) + (" ..." if len(report.skipped) > 20 else "")]
     return "\n".join(lines) + "\n"
