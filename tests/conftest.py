@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -27,21 +28,32 @@ LONGEST_FIRST = ["test_mutations", "swarm", "test_stack", "test_deploy", "test_s
                  "test_update", "test_standins", "test_docker_provider"]
 
 
+def group_of(module: str) -> str:
+    return XDIST_GROUPS.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Whole groups to a worker. Not xdist_group marks: pytest 9.2 keeps a node's id in `_id`, so the
+    `@group` suffix xdist 3.8 writes to `_nodeid` never reaches the scheduler (every test was scheduled
+    on its own, and a module's stack was built on both workers at once)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(Path(nodeid.split("::")[0]).stem)
+
+    return ByGroup(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        module = item.module.__name__
-        if module in FAST_MODULES:
+        if item.module.__name__ in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
-        item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS.get(module, module)))
-    if not config.getoption("numprocesses", None):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
         return  # one process: the modules in their usual (file) order
+    # Each worker collects the same list; the controller hands out whole groups in this order.
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-
-    def order(item) -> int:
-        module = item.module.__name__
-        return rank.get(XDIST_GROUPS.get(module, module), len(rank))
-
-    items.sort(key=order)  # stable: a module's tests keep their order
+    items.sort(key=lambda item: rank.get(group_of(item.module.__name__), len(rank)))  # stable within a module
 
 
 # Every supported combination of the switchable parts, with a readable id.

@@ -198,7 +198,7 @@ def test_image_variables_default_to_the_answers(tmp_path, cli):
 def test_cli_prints_where_and_what_next(tmp_path, cli):
     result = cli("new", "--no-input", "-o", str(tmp_path), "project_name=Acme Shop")
     assert result.exit_code == 0
-    assert str(tmp_path / "acme_shop") in result.output
+    assert str(tmp_path / "acme_shop") in "".join(result.output.split())  # rich folds a long path at the console's width
     assert "docker compose up -d --wait" in result.output
     assert "hardstack check" in result.output
 
