@@ -66,7 +66,7 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU13", "api/requirements-prod.txt:2", "refs/heads/main.zip"),
     ("AU13", "api/requirements-prod.txt:3", "@master"),
     ("AU14", "api/db/password.txt", "a secret file is committed (password.txt"),
-    ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD"),
+    ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD holds the known default 'postgres'"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
     ("N10", "api/nginx/default.conf", "host_spoofing"),
     ("P1", "api/prometheus/prometheus.yml", "no alert rule files"),

@@ -276,7 +276,9 @@ def test_short_form_depends_on_is_judged_not_crashed(layout_copy):
     ("$${DB_PASSWORD}", "comes from the environment ($${DB_PASSWORD}"),
     ("", "is passed through from the environment"),
     ("hunter2hunter2", "holds a literal credential"),
-], ids=["required-var", "bare-var", "escaped-for-the-shell", "empty", "literal"])
+    ("changeme", "holds the known default 'changeme', the first password anyone tries"),
+    ("${DB_PASSWORD:-postgres}", "comes from the environment, else the known default 'postgres'"),
+], ids=["required-var", "bare-var", "escaped-for-the-shell", "empty", "literal", "known-default", "known-default-fallback"])
 def test_c11_says_where_a_credential_comes_from(layout_copy, value, said):
     """A credential in the environment fails C11 either way, but only a value written in the file is called
     literal (audit reported ${VAR:?message} and pass-throughs as literal credentials)."""

@@ -151,6 +151,11 @@ PLACEHOLDERS: dict[str, str] = {
 
 # Variable names that hold credentials: they must come from a *_FILE secret, never a literal.
 CREDENTIAL_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+# Values anyone tries first: documentation defaults of images and tutorials (compared lowercased).
+KNOWN_DEFAULT_CREDENTIALS = frozenset({
+    "changeme", "change_me", "change-me", "changeit", "admin", "admin123", "administrator", "password", "password1",
+    "password123", "passw0rd", "pass", "secret", "supersecret", "mysecretpassword", "postgres", "root", "toor", "guest",
+    "default", "example", "test", "testing", "123456", "12345678", "qwerty", "letmein", "minioadmin", "rabbitmq"})
 
 
 # The backend's Python: python:<version>-slim-<PYTHON_DEBIAN>. With nothing declared by the app, the

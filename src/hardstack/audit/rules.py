@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 from hardstack.audit import Finding
 from hardstack.audit.files import TextFile, Tree
 from hardstack.audit.purposes import DEV_NAME
-from hardstack.catalog import CREDENTIAL_NAME
+from hardstack.catalog import CREDENTIAL_NAME, KNOWN_DEFAULT_CREDENTIALS
 from hardstack.checks import tools
 from hardstack.checks.compose import environment_of
 from hardstack.checks.misc import NAME_ONLY_LINES
@@ -108,7 +108,9 @@ def au1_secrets(tree: Tree) -> list[Finding]:
         for number, line in enumerate(f.lines, 1):
             key, sep, value = line.strip().removeprefix("export ").partition("=")
             if sep and CREDENTIAL_NAME.search(key) and value.strip().strip("'\""):
-                found.append(finding("AU1", "high", f, number, f"an env file in the repository sets {key.strip()}",
+                known = value.strip().strip("'\"").lower() in KNOWN_DEFAULT_CREDENTIALS
+                found.append(finding("AU1", "high", f, number, f"an env file in the repository sets {key.strip()}"
+                                     + (f" to the known default {value.strip()!r}, the first password anyone tries" if known else ""),
                                      "delete the file from the repository, add it to .gitignore, keep an .env.example without values",
                                      "secrets/ files and .gitignore"))
     return found

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from hardstack import yamlio
 
-from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, bounds_text
+from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, KNOWN_DEFAULT_CREDENTIALS, bounds_text
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
 from hardstack.runtime.compose import read_env_file
@@ -287,7 +287,12 @@ def _credential_source(value) -> str:
     if not raw:
         return "is passed through from the environment (docker inspect shows it)"
     if PASSED_THROUGH.match(raw):
+        default = re.search(r":?-([^}]*)\}", raw)
+        if default and default.group(1).strip("'\"").lower() in KNOWN_DEFAULT_CREDENTIALS:
+            return f"comes from the environment, else the known default {default.group(1)!r} ({raw}), the first password anyone tries"
         return f"comes from the environment ({raw}; docker inspect shows it)"
+    if raw.strip("'\"").lower() in KNOWN_DEFAULT_CREDENTIALS:
+        return f"holds the known default {raw!r}, the first password anyone tries"
     return "holds a literal credential"
 
 
