@@ -97,6 +97,13 @@ class Tree:
         return [f for f in self.files if f.kind == kind]
 
     @cached_property
+    def projects(self) -> list:
+        """The compose projects the repos run (audit/projects.py), found once."""
+        from hardstack.audit.projects import projects
+
+        return projects(self)
+
+    @cached_property
     def committed(self) -> set[Path]:
         """The files git holds or would take (`git add -A`): a repository's own answer when the root is
         in one (tracked, plus untracked files no ignore rule covers), else its .gitignore files judged

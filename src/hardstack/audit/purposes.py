@@ -83,11 +83,13 @@ def named_by_docs(tree: Tree) -> dict[Path, str]:
     for f in tree.files:
         if f.kind not in ("compose", "dockerfile", "env"):
             continue
+        named = re.compile(rf"(?<![\w.-]){re.escape(f.path.name)}(?![\w-]|\.\w)")
         for readme in readmes:
             if readme.root != f.root or f.path.name not in readme.text:
                 continue
-            for line in readme.lines:
-                if f.path.name in line and LOCAL_ONLY.search(line):
+            # the sentence that names the file: "`compose.yml` is what the server runs. `compose.local.yml` is for local development."
+            for sentence in re.split(r"(?<=[.!?:])\s+|\n\s*\n|\n[-*] ", readme.text):
+                if named.search(sentence) and LOCAL_ONLY.search(sentence):
                     found[f.path] = DEV
     return found
 

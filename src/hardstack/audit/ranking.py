@@ -19,6 +19,10 @@ CONVENTIONS = [
     re.compile(r"is not overridable by ARG$"),
     re.compile(r"^single stage$"),
     re.compile(r"final USER '(?!root'|0'|0:)[^']+' is not a non-root numeric UID$"),  # USER app: non-root already
+    re.compile(r"^env_file is not allowed"),  # what the file holds is judged (AU1), not that it is used
+    # a credential passed in from the environment is common practice (hardstack prefers *_FILE): only a
+    # literal, or a known default as the fallback, is a finding
+    re.compile(r"(comes from the environment \((?!.*known default)|is passed through from the environment)"),
 ]
 # Read first, in this order: what lets someone in or leaks, then what breaks, then what hardens.
 FIRST = ["AU14", "AU1", "C11", "D8", "AU8", "AU10", "AU5", "AU12", "AU9", "D10", "C8", "C5", "D2", "C15", "AU2", "AU3", "AU13", "AU11"]

@@ -70,8 +70,22 @@ def _joined(command) -> str:
 
 
 def compose_docs(tree: Tree) -> list[tuple[TextFile, dict]]:
-    """The compose files that parse, with their documents (one that does not is AU0, a rows.py finding)."""
-    return [(f, f.parsed[0]) for f in tree.kind("compose")
+    """The compose files that parse, with their documents (one that does not is AU0, a rows.py finding).
+    An overlay's document holds the services it names as they run once it is merged over what comes
+    before it (`db: {ports: [5432:5432]}` over a base's `db: {image: postgres}`), cited in the overlay."""
+    from hardstack.audit.projects import load, merge, plain
+
+    views: dict[Path, dict] = {}
+    for project in (p for p in tree.projects if p.merged):
+        model: dict = {}
+        for f in project.files:
+            model = merge(model, load(f.text))
+            if f is not project.base:
+                named = (f.parsed[0] or {}).get("services") or {}
+                merged = plain(model).get("services") or {}
+                view = views.setdefault(f.path, {"services": {}})
+                view["services"].update({name: merged.get(name) or {} for name in named})
+    return [(f, views.get(f.path) or f.parsed[0]) for f in tree.kind("compose")
             if isinstance(f.parsed[0], dict) and isinstance(f.parsed[0].get("services"), dict)]
 
 

@@ -73,6 +73,14 @@ def d1_hadolint(layout: Path) -> Result:
     return check("D1", [] if out.ok else [tools.first_lines(out.out)], f"{len(files)} Dockerfiles clean")
 
 
+def final_user(dockerfile: Path) -> str | None:
+    """The user the image runs as (its final stage's last USER, ARGs resolved), None when it sets none."""
+    args, stages = parse(dockerfile)
+    local_args = {**args, **{k.strip(): v.strip() for i, a in stages[-1].instructions if i == "ARG" for k, _, v in [a.partition("=")]}}
+    users = [a for i, a in stages[-1].instructions if i == "USER"]
+    return resolve_base(users[-1], local_args) if users else None
+
+
 def d2_user(layout: Path) -> Result:
     problems = []
     for f in dockerfiles(layout):
@@ -192,8 +200,9 @@ def d9_healthcheck(layout: Path) -> Result:
     return check("D9", problems, "a HEALTHCHECK that tests something in every image")
 
 
-def d10_dockerignore(layout: Path) -> Result:
-    """Evaluate each build's ignore file as Docker does (last matching rule wins, `!` re-includes)."""
+def d10_dockerignore(layout: Path, present_only: bool = False) -> Result:
+    """Evaluate each build's ignore file as Docker does (last matching rule wins, `!` re-includes).
+    present_only (audit): judge only what the context holds today (a repo with no node_modules/ sends none)."""
     from docker.utils.build import PatternMatcher
 
     problems = []
@@ -208,10 +217,21 @@ def d10_dockerignore(layout: Path) -> Result:
         probes = {name: f"{app}/{path}".removeprefix("./") for name, path in IGNORE_MUST.items()}
         if layout.resolve().is_relative_to(b.context) and layout.resolve() != b.context:
             probes["the layout's secrets/"] = f"{layout.resolve().relative_to(b.context)}/secrets/db_password"
-        sent = [name for name, path in probes.items() if not matcher.matches(path)]
+        sent = [name for name, path in probes.items() if not matcher.matches(path)
+                and (not present_only or _present(b.context / app, name))]
         if sent:
             problems.append(f"{b.part}: {ignore.name} lets {', '.join(sent)} into the build context")
     return check("D10", problems, ".git, .env*, secrets/, node_modules, tests never sent to a build")
+
+
+# What a context must hold for a probe of IGNORE_MUST to matter (audit: only what is there today).
+PRESENT = {".git": ".git", ".env": ".env", ".env.*": ".env.*", "secrets/": "secrets", "nested secrets/": "*/secrets",
+           "node_modules": "node_modules", "tests": "tests"}
+
+
+def _present(context: Path, name: str) -> bool:
+    pattern = PRESENT.get(name)
+    return bool(pattern) and any(True for _ in context.glob(pattern))
 
 
 ROWS = [("D1", d1_hadolint), ("D2", d2_user), ("D3", d3_base_images), ("D4", d4_no_add), ("D5", d5_multistage),
