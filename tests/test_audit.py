@@ -237,3 +237,26 @@ def test_audit_precision_and_recall_on_the_labelled_corpus():
     missed = {repo: s["true"] - s["high"] for repo, s in scores.items() if s["true"] - s["high"]}
     assert precision >= 0.9 and recall >= 0.9, (precision, recall, missed)
     assert labelled_true >= 8  # the corpus holds real problems to find, not only noise to avoid
+
+
+def test_a_row_that_cannot_judge_is_an_error_of_the_tool_never_a_finding(tmp_path, monkeypatch):
+    from hardstack.audit import rules
+    from hardstack.checks import tools
+
+    real_find = tools.find
+
+    def no_hadolint(tool):
+        if tool == "hadolint":
+            raise tools.ToolMissing(tool)
+        return real_find(tool)
+
+    def broken_rule(tree):
+        raise KeyError("services")
+
+    monkeypatch.setattr(tools, "find", no_hadolint)
+    monkeypatch.setattr(rules, "RULES", [*rules.RULES, broken_rule])
+    report = audit(audit_repos.write(tmp_path, planted=True))
+    assert not [f for f in report.findings if f.id == "D1"]
+    assert any("D1: hadolint not found" in e for e in report.errors), report.errors
+    assert any("BROKEN: KeyError" in e for e in report.errors), report.errors
+    assert [f for f in report.findings if f.id == "AU14"]  # the other rules went on

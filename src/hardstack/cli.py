@@ -285,6 +285,7 @@ def audit(
         _fail([str(exc)], header="hardstack audit:")
     if as_json:
         print(json.dumps({"roots": [str(r) for r in report.roots], "files_read": report.files_read, "skipped": report.skipped,
+                          "errors": report.errors,
                           "findings": [f.as_dict() for f in report.findings]}, indent=2))
     elif as_markdown:
         print(markdown(report), end="")
@@ -301,6 +302,8 @@ def audit(
             out.print("Read first:")
             for f in first:
                 out.print(f"  {f.id} {f.shown_where}: {f.message}", markup=False, highlight=False)
+        for error in report.errors:
+            err.print(f"could not judge (an error of hardstack, not a finding): {error}", markup=False, highlight=False)
         counts = report.counts()
         out.print(", ".join(f"{n} {s}" for s, n in counts.items()) + (f"; not read: {len(report.skipped)} files" if report.skipped else ""))
     if report.at_or_above(fail_on):

@@ -19,8 +19,9 @@ from pathlib import Path
 from hardstack.audit.files import AuditInputError, Tree, scan
 
 SEVERITIES = ("info", "low", "medium", "high")
+ERROR = "error"  # a row that could not judge a file: listed in Report.errors, never counted as a finding
 
-__all__ = ["AuditInputError", "Finding", "Report", "SEVERITIES", "audit"]
+__all__ = ["AuditInputError", "ERROR", "Finding", "Report", "SEVERITIES", "audit"]
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Report:
     files_read: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)  # "file: row: what stopped it" (a tool missing, a crash)
 
     def at_or_above(self, severity: str) -> list[Finding]:
         return [f for f in self.findings if SEVERITIES.index(f.severity) >= SEVERITIES.index(severity)]
@@ -77,6 +79,8 @@ def audit(paths: list[Path], only_production: bool = False) -> Report:
     tree: Tree = scan([Path(p) for p in paths])
     purposes.assign(tree)
     findings = rules.run_all(tree) + rows.run_all(tree)
+    errors = [f"{f.file}: {f.message}" for f in findings if f.severity == ERROR]
+    findings = [f for f in findings if f.severity != ERROR]
     purpose_of = {f.rel: f.purpose for f in tree.files}
     for f in findings:
         f.purpose = purpose_of.get(f.file, purposes.PRODUCTION)
@@ -88,7 +92,7 @@ def audit(paths: list[Path], only_production: bool = False) -> Report:
     findings = ranking.grouped(findings, rows.HARDENING)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     findings.sort(key=lambda f: (order[f.severity], f.id, f.file, f.line or 0))
-    return Report(tree.roots, findings, len(tree.files), tree.skipped, time.monotonic() - start)
+    return Report(tree.roots, findings, len(tree.files), tree.skipped, time.monotonic() - start, errors)
 
 
 # A pull-request comment holds 65,536 characters: the review stays well under it.
@@ -125,6 +129,8 @@ def markdown(report: Report) -> str:
                 break
             lines.append(row)
             size += len(row) + 1
+    if report.errors:
+        lines += ["", "Could not judge (an error of hardstack, not a finding): " + "; ".join(report.errors[:20])]
     if report.skipped:
         lines += ["", "Not read: " + "; ".join(report.skipped[:20]) + (" ..." if len(report.skipped) > 20 else "")]
     return "\n".join(lines) + "\n"

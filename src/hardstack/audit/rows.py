@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from hardstack.audit import Finding
+from hardstack.audit import ERROR, Finding
 from hardstack.audit.files import TextFile, Tree
 from hardstack.audit.projects import Project, build_contexts, load
 from hardstack.checks import compose, dockerfiles, misc, nginx, prometheus
@@ -64,6 +64,9 @@ def findings_of(results, source: TextFile, severities: dict[str, str], staged: P
     found = []
     for r in results:
         if r.status != FAIL:
+            continue
+        if r.crashed:  # the row could not read the file: an error of the tool, never a finding
+            found.append(Finding(r.id, ERROR, source.rel, None, f"{r.id}: " + r.detail.replace(str(staged) + "/", ""), ""))
             continue
         for problem in r.problems or [r.detail]:
             problem = problem.replace(str(staged) + "/", "").replace(str(source.root), source.root.name)
@@ -127,7 +130,9 @@ def _judge(model: dict, folder: Path, staged: Path) -> dict[str, list[str]]:
     found = {}
     for rid, (fn, _) in COMPOSE_ROWS.items():
         r = guarded(rid, lambda fn=fn: fn(staged))
-        if r.status == FAIL:
+        if r.crashed:
+            found.setdefault(ERROR, []).append(f"{rid}: {r.detail}")
+        elif r.status == FAIL:
             problems = [p.replace(str(staged) + "/", "") for p in (r.problems or [r.detail])]
             if problems := (known_users(problems, model, folder) if rid == "C15" else problems):
                 found[rid] = problems
@@ -144,7 +149,7 @@ def project_findings(project: Project, scratch: Path) -> list[Finding]:
         model = merge(model, load(f.text))
         prefixes.append(_judge(plain(model), project.base.path.parent, scratch / f"prefix{i}"))
     severities = {rid: sev for rid, (_, sev) in COMPOSE_ROWS.items()}
-    found = []
+    found = [Finding(e.split(":")[0], ERROR, project.base.rel, None, e, "") for e in prefixes[-1].pop(ERROR, [])]
     for rid, problems in prefixes[-1].items():
         for problem in problems:
             k = next(i for i, p in enumerate(prefixes) if problem in p.get(rid, []))
@@ -165,7 +170,7 @@ def dockerfile_findings(source: TextFile, scratch: Path, context: Path | None = 
     (staged / "compose.yaml").write_text(yaml.safe_dump(spec))
     results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in DOCKERFILE_ROWS.items()]
     found = findings_of(results, source, {rid: sev for rid, (_, sev) in DOCKERFILE_ROWS.items()}, staged)
-    for f in found:  # the rows name a build by its part or folder; here the file says which
+    for f in (f for f in found if f.severity != ERROR):  # the rows name a build by its part or folder; here the file says which
         f.message = re.sub(r"^(backend|frontend|[\w.-]+): ", "", f.message, count=1)
     return found
 
@@ -178,7 +183,7 @@ def nginx_findings(source: TextFile, scratch: Path) -> list[Finding]:
     link_folder(staged / "nginx", source.path.parent, source.path.name)  # what it includes, beside it
     results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in NGINX_ROWS.items()]
     found = findings_of(results, source, {rid: sev for rid, (_, sev) in NGINX_ROWS.items()}, staged)
-    for f in found:
+    for f in (f for f in found if f.severity != ERROR):
         f.message = f.message.removeprefix("nginx.conf: ")
     return found
 
@@ -200,6 +205,8 @@ def shell_findings(scripts: list[TextFile], scratch: Path) -> list[Finding]:
     for i, s in enumerate(scripts):
         (staged / f"{i}.sh").symlink_to(s.path)
     result = guarded("S1", lambda: misc.s1_shellcheck(staged))
+    if result.crashed:
+        return [Finding("S1", ERROR, scripts[0].root.name, None, f"S1: {result.detail}", "")]
     if result.status != FAIL:
         return []
     found = []
@@ -219,6 +226,9 @@ def workflow_findings(workflows: list[TextFile], scratch: Path) -> list[Finding]
         for w in mine:
             (staged / ".github" / "workflows" / w.path.name).symlink_to(w.path)
         result = guarded("S3", lambda staged=staged: misc.s3_workflows(staged))
+        if result.crashed:
+            found.append(Finding("S3", ERROR, mine[0].rel, None, f"S3: {result.detail}", ""))
+            continue
         if result.status != FAIL:
             continue
         for problem in result.problems or [result.detail]:

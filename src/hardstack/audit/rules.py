@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
-from hardstack.audit import Finding
+from hardstack.audit import ERROR, Finding
 from hardstack.audit.files import TextFile, Tree
 from hardstack.audit.purposes import DEV_NAME
 from hardstack.catalog import CREDENTIAL_NAME, KNOWN_DEFAULT_CREDENTIALS
@@ -532,4 +532,11 @@ RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployme
 
 
 def run_all(tree: Tree) -> list[Finding]:
-    return [f for rule in RULES for f in rule(tree)]
+    found = []
+    for rule in RULES:
+        try:
+            found += rule(tree)
+        except Exception as err:  # noqa: BLE001 - one rule that cannot read a repo must not stop the others
+            rid = rule.__name__.split("_")[0].upper()
+            found.append(Finding(rid, ERROR, tree.roots[0].name, None, f"{rid}: {type(err).__name__}: {err}", ""))
+    return found

@@ -16,6 +16,7 @@ class Result:
     status: str
     detail: str = ""
     problems: list[str] = field(default_factory=list, repr=False)  # one per failure (the audit reports each)
+    crashed: bool = field(default=False, repr=False)  # the row could not judge (a tool missing, an exception)
 
     def as_dict(self) -> dict:
         return {"id": self.id, "status": self.status, "detail": self.detail}
@@ -40,6 +41,6 @@ def guarded(rid: str, fn: Callable[[], Result]) -> Result:
     try:
         return fn()
     except ToolMissing as err:
-        return Result(rid, FAIL, str(err))
+        return Result(rid, FAIL, str(err), crashed=True)
     except Exception as err:  # noqa: BLE001 - report, do not hide, any other failure
-        return Result(rid, FAIL, f"{type(err).__name__}: {err}")
+        return Result(rid, FAIL, f"{type(err).__name__}: {err}", crashed=True)
