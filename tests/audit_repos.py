@@ -147,6 +147,11 @@ app.listen(process.env.PORT || 3000);
     # AU14: a secret file git would take (no .gitignore names it)
     "api/db/password.txt": "hunter2-for-real\n",
     "api/secrets/.gitkeep": "",
+    # AU15: an entrypoint that dispatches on web/worker while the image starts celery
+    "api/worker/Dockerfile": "FROM python:3.13-slim\nCOPY entrypoint.sh /entrypoint.sh\nUSER 10001:10001\n"
+                             "ENTRYPOINT [\"/entrypoint.sh\"]\nCMD [\"celery\", \"-A\", \"shop\", \"worker\"]\n",
+    "api/worker/entrypoint.sh": '#!/bin/sh\nset -eu\ncase "$1" in\n  web)\n    python manage.py migrate --noinput\n    ;;\n'
+                                '  worker)\n    python manage.py check --deploy\n    ;;\nesac\nexec "$@"\n',
     # AU9: a key made afresh in every worker
     "api/shop/settings_prod.py": "import os\nfrom django.core.management.utils import get_random_secret_key\n\n"
                                  "SECRET_KEY = os.environ.get('DJANGO_SECRET_KEY', get_random_secret_key())\n",
@@ -190,6 +195,12 @@ CLEAN: dict[str, str] = {
       AUTH_TYPE: scram-sha-256
 """,
     "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
+    # AU15 fixed: the branches are what the image is started with
+    "api/worker/Dockerfile": "FROM python:3.13-slim\nCOPY entrypoint.sh /entrypoint.sh\nUSER 10001:10001\n"
+                             "ENTRYPOINT [\"/entrypoint.sh\"]\nCMD [\"celery\", \"-A\", \"shop\", \"worker\"]\n",
+    "api/worker/entrypoint.sh": '#!/bin/sh\nset -eu\ncase "$1" in\n  celery)\n    python manage.py check --deploy\n    ;;\n'
+                                '  *)\n    ;;\nesac\nexec "$@"\n',
+    "api/worker/.dockerignore": ".git\n.env\n.env.*\nsecrets\n**/secrets\nnode_modules\ntests\n",
     # AU1 and AU14 fixed: the same files on disk, but gitignored (what a developer's checkout holds)
     "api/.gitignore": ".env\ndb/password.txt\n",
     "api/.env": "DJANGO_SECRET_KEY=dev-3f9a8c1e77b2\nDB_PASSWORD=hunter2-for-real\n",

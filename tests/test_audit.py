@@ -15,7 +15,7 @@ import audit_repos
 from hardstack.audit import audit
 from hardstack.cli import app
 
-CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "AU10", "AU11", "AU12", "AU13", "AU14", "C11", "D10", "N10", "P1"]
+CLASSES = ["AU1", "AU2", "AU3", "AU4", "AU5", "AU6", "AU7", "AU8", "AU9", "AU10", "AU11", "AU12", "AU13", "AU14", "AU15", "C11", "D10", "N10", "P1"]
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +67,8 @@ def test_each_class_is_found_where_planted_and_not_in_the_clean_twin(reports, ri
     ("AU13", "api/requirements-prod.txt:2", "refs/heads/main.zip"),
     ("AU13", "api/requirements-prod.txt:3", "@master"),
     ("AU14", "api/db/password.txt", "a secret file is committed (password.txt"),
+    ("AU15", "api/worker/entrypoint.sh:4 vs api/worker/Dockerfile", "the branch for 'web' never runs"),
+    ("AU15", "api/worker/entrypoint.sh:7 vs api/worker/Dockerfile", "starts the image with celery"),
     ("C11", "api/docker-compose.yml:2", "POSTGRES_PASSWORD holds the known default 'postgres'"),
     ("D10", "api/Dockerfile.dev", "no .dockerignore"),
     ("N10", "api/nginx/default.conf", "host_spoofing"),

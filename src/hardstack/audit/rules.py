@@ -525,10 +525,78 @@ def au14_secret_files(tree: Tree) -> list[Finding]:
     return found
 
 
+# ---- AU15 an entrypoint branch that can never run ---------------------------------------------
+
+DISPATCH = re.compile(r"""\[\[?\s*"?\$\{?1\}?"?\s*==?\s*['"]?([\w./-]+)['"]?\s*\]""")  # [ "$1" = "web" ]
+CASE_ON_FIRST = re.compile(r"""case\s+"?\$\{?1\}?"?\s+in(.*?)\besac\b""", re.S)
+CASE_LABEL = re.compile(r"^[ \t]*\(?([\w./|-]+)\)", re.M)
+
+
+def _first_word(command) -> str | None:
+    """The program a CMD or `command:` starts (exec form or shell form), or None when there is none."""
+    if isinstance(command, list):
+        return str(command[0]) if command else None
+    if isinstance(command, str) and command.strip():
+        text = command.strip()
+        if text.startswith("["):
+            try:
+                words = json.loads(text)
+                return str(words[0]) if words else None
+            except ValueError:
+                return None
+        return text.split()[0]
+    return None
+
+
+def au15_dead_entrypoint_branches(tree: Tree) -> list[Finding]:
+    """An entrypoint script that dispatches on its first argument, with a branch for a program that no
+    CMD and no compose `command:` ever passes it: that branch never runs (and what it sets up never happens)."""
+    from hardstack.checks.dockerfiles import parse
+
+    scripts = {f.path.name: f for f in tree.kind("shell")}
+    found = []
+    for df in tree.kind("dockerfile"):
+        try:
+            _, stages = parse(df.path)
+        except ValueError:
+            continue  # D1 reports a Dockerfile BuildKit cannot read
+        final = stages[-1].instructions if stages else []
+        entry = next((_first_word(a) for i, a in reversed(final) if i == "ENTRYPOINT"), None)
+        script = scripts.get(Path(entry).name) if entry else None
+        if not script:
+            continue
+        starts = {w for i, a in final if i == "CMD" for w in [_first_word(a)] if w}
+        for project in tree.projects:  # the services that build this Dockerfile, with their commands
+            folder = project.base.path.parent
+            for svc in (project.model.get("services") or {}).values():
+                build = svc.get("build") if isinstance(svc, dict) else None
+                build = {"context": build} if isinstance(build, str) else build
+                if isinstance(build, dict) and (folder / str(build.get("context", ".")) / str(build.get("dockerfile", "Dockerfile"))).resolve() == df.path.resolve():
+                    if word := _first_word(svc.get("command")):
+                        starts.add(word)
+        if not starts:
+            continue
+        branches = {m.group(1): n for n, m in grep(script, DISPATCH)}
+        for case in CASE_ON_FIRST.finditer(script.text):
+            first_line = script.text[:case.start()].count("\n") + 1
+            for label in CASE_LABEL.finditer(case.group(1)):
+                line = first_line + case.group(1)[:label.start()].count("\n")
+                branches.update({word: line for word in label.group(1).split("|") if word not in ("*", "-*", "--*")})
+        for word, line in branches.items():
+            if word.startswith("-") or word in starts or Path(word).name in {Path(s).name for s in starts}:
+                continue
+            found.append(finding("AU15", "medium", script, line,
+                                 f"the branch for {word!r} never runs: {df.rel} starts the image with "
+                                 f"{', '.join(sorted(starts))}, and no compose command passes {word!r}",
+                                 "make the branch match what the image is started with, or delete it",
+                                 "backend/deploy/entrypoint.sh (one path for every command)", other=df))
+    return found
+
+
 RULES: list[Callable[[Tree], list[Finding]]] = [au1_secrets, au2_dev_in_deployment, au3_paths, au4_devcontainer,
                                                au5_superuser, au6_ci, au7_env_and_logs, au8_auth, au9_open_settings,
                                                au10_published, au11_tags, au12_forwarded, au13_branch_installs,
-                                               au14_secret_files]
+                                               au14_secret_files, au15_dead_entrypoint_branches]
 
 
 def run_all(tree: Tree) -> list[Finding]:
