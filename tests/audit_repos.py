@@ -387,3 +387,103 @@ def write_purposes(tmp: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return [tmp / "shop", tmp / "samples"]
+
+
+# Every form the Compose Specification allows, in one file (long and short syntax, anchors, merge keys,
+# extends, include, env_file with required: false, secrets from the environment, configs with content).
+FORMS_COMPOSE = """name: forms
+x-common: &common
+  restart: unless-stopped
+  logging:
+    driver: json-file
+    options: {max-size: 10m, max-file: "3"}
+services:
+  db:
+    <<: *common
+    image: postgres:17.2
+    environment:
+      - POSTGRES_PASSWORD_FILE=/run/secrets/db
+      - POSTGRES_DB
+    secrets:
+      - source: db
+        target: db
+        uid: "999"
+        mode: 0400
+    healthcheck:
+      test: pg_isready -q
+      interval: 10s
+    volumes:
+      - type: volume
+        source: data
+        target: /var/lib/postgresql/data
+    ports:
+      - target: 5432
+        host_ip: 127.0.0.1
+        published: "5432"
+        protocol: tcp
+    ulimits:
+      nofile: {soft: 1024, hard: 2048}
+      nproc: 512
+    deploy:
+      resources:
+        limits: {cpus: "1", memory: 512M, pids: 100}
+  web:
+    <<: *common
+    build: .
+    depends_on: [db]
+    command: gunicorn app:app
+    user: "10001"
+    cap_drop: [ALL]
+    read_only: true
+    tmpfs: /tmp
+    security_opt: ["no-new-privileges"]
+    networks:
+      front:
+        aliases: [api]
+      back: {}
+    labels: ["a=b"]
+    extra_hosts: ["host.docker.internal:host-gateway"]
+    env_file:
+      - path: ./web.env
+        required: false
+    healthcheck:
+      test: ["CMD-SHELL", "curl -f http://127.0.0.1/ || exit 1"]
+    develop:
+      watch:
+        - action: sync
+          path: ./src
+          target: /app
+  job:
+    extends:
+      service: web
+    profiles: [tools]
+    command: ["python", "job.py"]
+    healthcheck:
+      disable: true
+  proxy:
+    image: nginx:1.27
+    ports: ["80:80", "443:443/tcp", "127.0.0.1:8443-8444:8443-8444"]
+    configs:
+      - source: nginx
+        target: /etc/nginx/nginx.conf
+    depends_on:
+      web:
+        condition: service_healthy
+        restart: true
+        required: false
+networks:
+  front: {}
+  back: {internal: true}
+volumes:
+  data: {}
+secrets:
+  db:
+    environment: DB_PASSWORD
+configs:
+  nginx:
+    content: |
+      events {}
+include:
+  - path: ./other/compose.yaml
+    project_directory: ./other
+"""

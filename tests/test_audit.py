@@ -262,3 +262,17 @@ def test_a_row_that_cannot_judge_is_an_error_of_the_tool_never_a_finding(tmp_pat
     assert any("D1: hadolint not found" in e for e in report.errors), report.errors
     assert any("BROKEN: KeyError" in e for e in report.errors), report.errors
     assert [f for f in report.findings if f.id == "AU14"]  # the other rules went on
+
+
+def test_every_compose_form_is_read_without_an_error(tmp_path):
+    repo = tmp_path / "forms"
+    repo.mkdir()
+    (repo / "compose.yaml").write_text(audit_repos.FORMS_COMPOSE)
+    (repo / "Dockerfile").write_text('FROM python:3.13-slim\nUSER 10001\nCMD ["gunicorn", "app:app"]\n')
+    report = audit([repo])
+    assert report.errors == [] and not [f for f in report.findings if f.id == "AU0"], report.errors
+    said = [(f.id, f.message) for f in report.findings]
+    # job extends web, which runs as 10001 with cap_drop ALL, read-only and no-new-privileges
+    assert not [m for rid, m in said if rid in ("C4", "C5", "C6", "C15") and "job" in m], said
+    assert not [m for rid, m in said if rid == "AU3"], said  # env_file with required: false
+    assert [f.severity for f in report.findings if f.message.startswith("secret db: not file-based")] == ["info"]

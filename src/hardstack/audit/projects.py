@@ -136,6 +136,33 @@ def merge(base, over, key: str = ""):
     return copy.deepcopy(over)
 
 
+def resolve_extends(doc: dict, folder: Path, depth: int = 0) -> dict:
+    """Services with `extends:` merged over the service they extend (in the same file, or in `file:`
+    relative to folder), as compose does before it runs them."""
+    services = doc.get("services") if isinstance(doc, dict) else None
+    if not isinstance(services, dict) or depth > 5:
+        return doc
+    out = dict(doc, services=dict(services))
+    for name, svc in services.items():
+        ext = svc.get("extends") if isinstance(svc, dict) else None
+        if not ext:
+            continue
+        ext = {"service": ext} if isinstance(ext, str) else ext
+        source = services
+        if ext.get("file"):
+            try:
+                other = plain(load((folder / str(ext["file"])).read_text()))
+                source = resolve_extends(other, (folder / str(ext["file"])).parent, depth + 1).get("services") or {}
+            except (OSError, yaml.YAMLError, AttributeError):
+                continue
+        base = source.get(str(ext.get("service")))
+        if isinstance(base, dict):
+            base = resolve_extends({"services": {"_": base}}, folder, depth + 1)["services"]["_"] if base.get("extends") else base
+            merged = merge({k: v for k, v in base.items() if k not in ("depends_on",)}, {k: v for k, v in svc.items() if k != "extends"})
+            out["services"][name] = merged
+    return out
+
+
 # ---- finding the projects ----------------------------------------------------------------------
 
 @dataclass
@@ -246,7 +273,7 @@ def projects(tree: Tree) -> list[Project]:
         model: dict = {}
         for f in project.files:
             model = merge(model, docs[f.path.resolve()][1])
-        project.model = plain(model)
+        project.model = resolve_extends(plain(model), project.base.path.parent)
     return found
 
 

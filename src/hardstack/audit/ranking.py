@@ -20,6 +20,7 @@ CONVENTIONS = [
     re.compile(r"^single stage$"),
     re.compile(r"final USER '(?!root'|0'|0:)[^']+' is not a non-root numeric UID$"),  # USER app: non-root already
     re.compile(r"^env_file is not allowed"),  # what the file holds is judged (AU1), not that it is used
+    re.compile(r"^secret [\w.-]+: not file-based"),  # `environment:` and `external:` secrets are valid Compose
     # a credential passed in from the environment is common practice (hardstack prefers *_FILE): only a
     # literal, or a known default as the fallback, is a finding
     re.compile(r"(comes from the environment \((?!.*known default)|is passed through from the environment)"),

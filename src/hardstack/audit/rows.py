@@ -19,7 +19,7 @@ import yaml
 
 from hardstack.audit import ERROR, Finding
 from hardstack.audit.files import TextFile, Tree
-from hardstack.audit.projects import Project, build_contexts, load
+from hardstack.audit.projects import Project, build_contexts, load, resolve_extends
 from hardstack.checks import compose, dockerfiles, misc, nginx, prometheus
 from hardstack.checks.explain import EXPLANATIONS
 from hardstack.checks.result import FAIL, guarded
@@ -93,12 +93,14 @@ def compose_findings(source: TextFile, scratch: Path) -> list[Finding]:
         return []  # not a compose file after all (a YAML of another kind named like one)
     staged = scratch / "layout"
     staged.mkdir(parents=True)
-    tagged = re.search(r"!(reset|override)\b", source.text)  # the rows read plain YAML: merge tags resolved
-    (staged / "compose.yaml").write_text(yaml.safe_dump(doc, sort_keys=False) if tagged else source.text)
+    # The rows read plain YAML: merge tags and `extends:` resolved first (line numbers come from the source).
+    resolved = resolve_extends(doc, source.path.parent)
+    tagged = re.search(r"!(reset|override)\b", source.text) or resolved != doc
+    (staged / "compose.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False) if tagged else source.text)
     link_folder(staged, source.path.parent, source.path.name)
     results = [guarded(rid, lambda fn=fn: fn(staged)) for rid, (fn, _) in COMPOSE_ROWS.items()]
     found = findings_of(results, source, {rid: sev for rid, (_, sev) in COMPOSE_ROWS.items()}, staged)
-    kept = set(known_users([f.message for f in found if f.id == "C15"], doc, source.path.parent))
+    kept = set(known_users([f.message for f in found if f.id == "C15"], resolved, source.path.parent))
     return [f for f in found if f.id != "C15" or f.message in kept]
 
 
@@ -142,12 +144,13 @@ def _judge(model: dict, folder: Path, staged: Path) -> dict[str, list[str]]:
 def project_findings(project: Project, scratch: Path) -> list[Finding]:
     """A merged project judged as `docker compose` runs it. Each problem is cited in the file whose
     addition brought it in: the base for what the base lacks, the overlay for what the overlay sets."""
-    from hardstack.audit.projects import merge, plain
+    from hardstack.audit.projects import merge, plain, resolve_extends
 
     prefixes, model = [], {}
     for i, f in enumerate(project.files):
         model = merge(model, load(f.text))
-        prefixes.append(_judge(plain(model), project.base.path.parent, scratch / f"prefix{i}"))
+        folder = project.base.path.parent
+        prefixes.append(_judge(resolve_extends(plain(model), folder), folder, scratch / f"prefix{i}"))
     severities = {rid: sev for rid, (_, sev) in COMPOSE_ROWS.items()}
     found = [Finding(e.split(":")[0], ERROR, project.base.rel, None, e, "") for e in prefixes[-1].pop(ERROR, [])]
     for rid, problems in prefixes[-1].items():

@@ -195,6 +195,8 @@ def au3_paths(tree: Tree) -> list[Finding]:
                                              "add the file to the repository (configs) or create it in a setup step and say so in the README",
                                              "configs in the layout (nginx/, prometheus/), mounted read-only"))
             for env_file in ([svc["env_file"]] if isinstance(svc.get("env_file"), str) else svc.get("env_file") or []):
+                if isinstance(env_file, dict) and str(env_file.get("required", True)).lower() == "false":
+                    continue  # `required: false`: compose starts without it
                 path = env_file if isinstance(env_file, str) else env_file.get("path", "")
                 if path and "$" not in path and not (base / path).exists():
                     found.append(finding("AU3", "medium", f, line, f"{name} reads env_file {path}, which is not in the repository",
