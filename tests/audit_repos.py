@@ -195,6 +195,11 @@ CLEAN: dict[str, str] = {
       AUTH_TYPE: scram-sha-256
 """,
     "api/.env.example": "DJANGO_SECRET_KEY=\nDB_PASSWORD=\n",
+    # Not secrets: a URL of placeholders, a commented line in a patch and in settings
+    "api/shop/db.py": 'import os\nDSN = "postgres://%s:%s@db/shop" % (os.environ["DB_USER"], os.environ["DB_PASSWORD"])\n',
+    "api/patches/login.patch": '--- a/settings.py\n+++ b/settings.py\n@@ -1,2 +1,2 @@\n # password = "commented-out-secret-123"\n'
+                               '+PASSWORD = os.environ["PASSWORD"]\n',
+    "api/shop/settings_old.py": '# SECRET_KEY = "django-insecure-commented-9x#k2!vq7@m1p$z0w8r5t3y6u4i"\n',
     # AU15 fixed: the branches are what the image is started with
     "api/worker/Dockerfile": "FROM python:3.13-slim\nCOPY entrypoint.sh /entrypoint.sh\nUSER 10001:10001\n"
                              "ENTRYPOINT [\"/entrypoint.sh\"]\nCMD [\"celery\", \"-A\", \"shop\", \"worker\"]\n",

@@ -311,3 +311,12 @@ def test_a_checker_verdict_is_remembered_only_for_the_same_files(tmp_path, monke
     assert str(tmp_path / "b" / "run.sh") in copy.out and str(tmp_path / "a") not in copy.out
     fixed = lint(tmp_path / "b", '#!/bin/sh\necho "$1"\n')
     assert fixed.ok and len(calls) == 2
+
+
+@pytest.mark.parametrize("arg,fails", [("ARG DJANGO_SECRET_KEY=dummy-for-collectstatic", False), ("ARG DJANGO_SECRET_KEY=s3cr3t-v4lue", True),
+                                       ("ARG GITHUB_TOKEN", True)], ids=["dummy-build-key", "literal", "no-default"])
+def test_d8_tells_a_build_time_placeholder_from_a_secret(layout_copy, arg, fails):
+    from hardstack.checks.dockerfiles import d8_no_secrets
+
+    edit(layout_copy / "backend/Dockerfile", "ARG APP_UID=10001", f"ARG APP_UID=10001\n{arg}")
+    assert (d8_no_secrets(layout_copy).status == FAIL) == fails, d8_no_secrets(layout_copy).detail

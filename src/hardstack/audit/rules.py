@@ -29,7 +29,11 @@ SUPERUSER_LITERAL = [
 # Lines whose long tokens are checksums, not secrets: a commit pinning a hook or an action, a subresource-
 # integrity hash; and the names row S2 knows (NAME_ONLY_LINES).
 NOT_SECRETS = "|".join([NAME_ONLY_LINES, r"^\s*-?\s*rev:\s*['\"]?[0-9a-f]{40}['\"]?\s*(#.*)?$", r"@[0-9a-f]{40}\b",
-                        r"integrity=?\s*[:=]?\s*['\"]sha(256|384|512)-[A-Za-z0-9+/=]+['\"]"])
+                        r"integrity=?\s*[:=]?\s*['\"]sha(256|384|512)-[A-Za-z0-9+/=]+['\"]",
+                        # a URL whose password is a placeholder: %s, %(password)s, {password}, {}, ${DB_PASSWORD}
+                        r"://[^/\s:@]*:(%s|%\(\w+\)s|\{\w*\}|\$\{?\w+\}?)@",
+                        # a commented line, also inside a diff (`+# password = ...`)
+                        r"^[-+ ]?\s*(#|//)"])
 CODE_SUFFIXES = {".py", ".js", ".mjs", ".cjs", ".ts", ".jsx", ".tsx", ".sh"}
 # What any detect-secrets plugin needs to fire: a keyword, a long quoted token (entropy plugins), a known
 # key prefix, a private key header, or credentials in a URL.
