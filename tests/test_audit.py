@@ -124,7 +124,10 @@ def test_bad_input_is_a_message_or_a_finding_never_a_traceback(tmp_path):
     (repo / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0binary")
     (repo / "dump.sql").write_text("x" * (600 * 1024))
     (repo / "outside").symlink_to(tmp_path / "file.txt")
+    (repo / "loop1").symlink_to(repo / "loop2")
+    (repo / "loop2").symlink_to(repo / "loop1")
     report = audit([repo])
+    assert any("loop1: a symlink loop" in s for s in report.skipped), report.skipped
     assert [f.id for f in report.findings] == ["AU0"] and report.findings[0].line in (3, 4)  # where YAML stops
     assert any("dump.sql: larger than" in s for s in report.skipped)
     assert any("outside: a symlink out of the root" in s for s in report.skipped)

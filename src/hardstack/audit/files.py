@@ -151,6 +151,16 @@ def classify(path: Path) -> str:
     return "other"
 
 
+def _loops(path: Path) -> bool:
+    try:
+        path.resolve(strict=True)
+        return False
+    except RuntimeError:  # "Symlink loop" (Python 3.11)
+        return True
+    except OSError as err:
+        return err.errno == 40  # ELOOP
+
+
 def is_text(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(4096)
@@ -173,6 +183,9 @@ def scan(roots: list[Path]) -> Tree:
                 path = Path(folder) / name
                 rel = path.relative_to(root)
                 try:
+                    if path.is_symlink() and _loops(path):
+                        tree.skipped.append(f"{root.name}/{rel}: a symlink loop, not followed")
+                        continue
                     if path.is_symlink() and root not in path.resolve().parents:
                         tree.skipped.append(f"{root.name}/{rel}: a symlink out of the root, not followed")
                         continue
