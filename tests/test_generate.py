@@ -107,6 +107,26 @@ def test_service_ports_are_written_only_in_the_catalog(file):
     assert not literal, f"{file} writes {literal}: use {{{{ a.ports['<service>'] }}}}"
 
 
+@pytest.mark.parametrize("file", ["compose.yaml", "stack.yaml"])
+def test_healthchecks_are_written_only_in_the_catalog(file, default_layout):
+    """Every healthcheck block of the template's source is catalog.HEALTH's (a.healthcheck), and the
+    rendered one has the catalog's test and timings (a swarm task's longer start period in stack.yaml)."""
+    from hardstack.catalog import HEALTH
+
+    source = (ROOT / "{{cookiecutter.project_slug}}" / file).read_text()
+    blocks = re.findall(r"\n    healthcheck:\n(.*)", source)
+    assert blocks and all(re.fullmatch(r"\{\{ a\.healthcheck\('[a-z-]+'(, swarm=True)?\) \}\}", b) for b in blocks), blocks
+    rendered = yaml.safe_load((default_layout / file).read_text())["services"]
+    for name, svc in rendered.items():
+        health = HEALTH[name]
+        if health is None:
+            assert svc["healthcheck"] == {"disable": True}, name
+            continue
+        assert svc["healthcheck"]["test"][:2] == list(health.test[:2]) and svc["healthcheck"]["retries"] == health.retries, name
+        swarm = file == "stack.yaml" and health.swarm_start_period
+        assert svc["healthcheck"]["start_period"] == (health.swarm_start_period if swarm else health.start_period), name
+
+
 def test_volumes_of_user_data_are_kept_the_same_way_on_every_target():
     """One list (catalog.PROTECTED_VOLUMES): the swarm removal and both Pulumi targets keep exactly it."""
     from types import SimpleNamespace

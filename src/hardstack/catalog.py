@@ -27,6 +27,48 @@ DB_ROLE_SUFFIXES = {"owner": "_owner", "backup": "_backup", "exporter": "_export
 
 
 @dataclass(frozen=True)
+class Health:
+    """A service's healthcheck, written once for compose.yaml and stack.yaml. `test` is the exec form;
+    {port}, {superuser} and {db} are filled from the answers."""
+    test: tuple[str, ...]
+    interval: str
+    timeout: str
+    retries: int
+    start_period: str
+    swarm_start_period: str | None = None  # a swarm task also waits for its image and its node: longer
+    note: str = ""  # said above the test in compose.yaml
+
+
+def _get(path: str, timeout: str = "3s", start: str = "10s", tool: str = "wget") -> Health:
+    """An HTTP probe of the service's own port."""
+    fetch = ("curl", "-fsS", "-o", "/dev/null") if tool == "curl" else ("wget", "-q", "-O", "/dev/null")
+    return Health(("CMD", *fetch, f"http://127.0.0.1:{{port}}{path}"), "3s", timeout, 5, start)
+
+
+CELERY_HEALTH = ("CMD", "/opt/hardstack/entrypoint.sh", "python", "/opt/hardstack/celery_health.py")
+HEALTH: dict[str, Health | None] = {  # None: a job, which runs to completion (healthcheck disabled)
+    "db": Health(("CMD", "pg_isready", "-q", "-h", "127.0.0.1", "-U", "{superuser}", "-d", "{db}"), "2s", "5s", 15, "30s"),
+    "db-setup": None,
+    "migrate": None,
+    "backend": Health(("CMD", "python", "/opt/hardstack/healthcheck.py"), "3s", "5s", 5, "20s", "120s"),
+    "redis": Health(("CMD", "sh", "/etc/hardstack/redis/start.sh", "health"), "2s", "3s", 5, "10s",
+                    note="Authenticates (redis/start.sh health): a server that refuses our password is not healthy."),
+    "worker": Health((*CELERY_HEALTH, "worker"), "5s", "10s", 5, "30s", "120s",
+                     note="This worker answers a ping over the broker (celery inspect ping to its own node name)."),
+    "beat": Health((*CELERY_HEALTH, "beat"), "5s", "10s", 5, "30s", "120s",
+                   note="The scheduler is running and the broker takes its connection."),
+    "frontend": _get("/healthz", start="5s", tool="curl"),
+    "proxy": _get("/healthz", start="5s", tool="curl"),
+    "backup": Health(("CMD", "sh", "/etc/hardstack/backup/backup.sh", "health"), "3s", "3s", 3, "5s"),
+    "superuser": None,
+    "prometheus": _get("/-/ready"),
+    "postgres-exporter": _get("/metrics", timeout="5s"),
+    "alertmanager": _get("/-/ready"),
+    "redis-exporter": _get("/metrics", timeout="5s"),
+}
+
+
+@dataclass(frozen=True)
 class Service:
     uid: str  # key of UIDS
     port: int | None  # what it listens on inside the network (None: listens on nothing)

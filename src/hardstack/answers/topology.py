@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any
 
-from hardstack.catalog import DB_ROLE_SUFFIXES, DB_SUPERUSER, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
+from hardstack.catalog import DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
 
 
 class Topology:
@@ -159,6 +160,18 @@ class Topology:
 
         folder = template_dir() / "{{cookiecutter.project_slug}}" / "nginx" / "snippets"
         return sorted(p.name for p in folder.glob("*.conf") if p.name != "tls.conf" or self.enable_tls)
+
+    def healthcheck(self, name: str, swarm: bool = False) -> str:
+        """The lines under a service's `healthcheck:` (catalog.HEALTH), indented for compose.yaml and
+        stack.yaml: the same test and timings on both, a longer start period for a swarm task."""
+        health = HEALTH[name]
+        if health is None:
+            return "      disable: true"
+        fill = {"port": self.ports[name], "superuser": self.db_roles["superuser"], "db": self.db_name}
+        test = json.dumps([part.format(**fill) for part in health.test])
+        return "\n".join([*([f"      # {health.note}"] if health.note and not swarm else []), f"      test: {test}",
+                          f"      interval: {health.interval}", f"      timeout: {health.timeout}", f"      retries: {health.retries}",
+                          f"      start_period: {(health.swarm_start_period if swarm else None) or health.start_period}"])
 
     @property
     def rolls(self) -> dict[str, str]:
