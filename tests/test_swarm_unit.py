@@ -55,7 +55,7 @@ def test_content_version_changes_with_a_secret_file(tmp_path):
 
 def test_swarm_state_reads_docker_info_as_an_engine_reports_it(monkeypatch):
     """docker info says ControlAvailable=false on an engine outside any swarm, not only on a worker."""
-    import subprocess
+    import json
 
     reports = {
         '{"NodeID":"","LocalNodeState":"inactive","ControlAvailable":false}': "inactive",
@@ -65,5 +65,6 @@ def test_swarm_state_reads_docker_info_as_an_engine_reports_it(monkeypatch):
         '{"NodeID":"x","LocalNodeState":"locked","ControlAvailable":false}': "locked",
     }
     for report, state in reports.items():
-        monkeypatch.setattr(hardstack.runtime.swarm, "docker", lambda *a, report=report, **k: subprocess.CompletedProcess(a, 0, report, ""))
+        engine_api = type("API", (), {"info": lambda self, report=report: {"Swarm": json.loads(report)}})()
+        monkeypatch.setattr(hardstack.runtime.swarm.engine, "api", lambda engine_api=engine_api: engine_api)
         assert hardstack.runtime.swarm.swarm_state() == state, report

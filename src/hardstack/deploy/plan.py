@@ -38,8 +38,12 @@ def read_tree(root: Path) -> dict[str, str]:
 
 
 def local_image_id(ref: str) -> str | None:
-    proc = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", ref], capture_output=True, text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    from hardstack import engine
+
+    try:
+        return engine.api().inspect_image(ref)["Id"]
+    except engine.APIError:  # no such image here (NotFound), or a reference the engine cannot parse
+        return None
 
 
 @dataclass

@@ -141,7 +141,6 @@ def stack_leftovers(stack: str) -> dict[str, list[str]]:
     """Containers, networks and volumes labelled for this stack (`<compose project>-<stack>`)."""
     from hardstack.deploy.plan import LABEL
 
-    label = f"label={LABEL}={stack}"
-    return {kind: subprocess.run(cmd + ["--filter", label], capture_output=True, text=True).stdout.split()
-            for kind, cmd in (("containers", ["docker", "ps", "-aq"]), ("networks", ["docker", "network", "ls", "-q"]),
-                              ("volumes", ["docker", "volume", "ls", "-q"]))}
+    from hardstack import engine
+
+    return {kind: engine.ids(kind, f"{LABEL}={stack}") for kind in ("containers", "networks", "volumes")}

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardstack import engine
+
 
 class StackError(RuntimeError):
     pass
@@ -235,8 +237,7 @@ class Stack:
         cid = ""
         while not done.is_set():  # `docker logs -f` returns at once for a container not yet started
             cid = self.compose("ps", "-a", "-q", service, check=False).stdout.strip()
-            state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}}", cid], capture_output=True,
-                                   text=True).stdout.strip() if cid else ""
+            state = ((engine.inspect(cid) or {}).get("State") or {}).get("Status", "") if cid else ""
             if state and state != "created":
                 break
             done.wait(0.5)
@@ -282,7 +283,10 @@ class Stack:
         return self.compose("ps", "-q", service).stdout.strip()
 
     def inspect(self, ref: str) -> dict:
-        return json.loads(subprocess.run(["docker", "inspect", ref], capture_output=True, text=True, check=True).stdout)[0]
+        found = engine.inspect(ref)
+        if found is None:
+            raise StackError(f"no container {ref}")
+        return found
 
     def health(self, service: str) -> str:
         cid = self.container_id(service)
@@ -301,10 +305,5 @@ class Stack:
 
     def leftovers(self) -> dict[str, list[str]]:
         """Containers, networks and volumes of this project still present."""
-        label = f"label=com.docker.compose.project={self.project}"
-        found = {}
-        for kind, cmd in (("containers", ["docker", "ps", "-aq", "--filter", label]),
-                          ("networks", ["docker", "network", "ls", "-q", "--filter", label]),
-                          ("volumes", ["docker", "volume", "ls", "-q", "--filter", label])):
-            found[kind] = subprocess.run(cmd, capture_output=True, text=True).stdout.split()
-        return found
+        label = f"com.docker.compose.project={self.project}"
+        return {kind: engine.ids(kind, label) for kind in ("containers", "networks", "volumes")}

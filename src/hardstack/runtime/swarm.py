@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hardstack import engine
 from hardstack.catalog import PROTECTED_VOLUMES
 from hardstack.runtime.compose import StackError
 
@@ -31,7 +32,7 @@ def docker(*args: str, check: bool = True, env: dict | None = None, cwd: Path | 
 
 def swarm_state() -> str:
     """inactive, active, pending, error or locked (`docker info`); active with a manager role to deploy."""
-    info = json.loads(docker("info", "--format", "{{json .Swarm}}").stdout)
+    info = engine.api().info().get("Swarm") or {}
     state = info.get("LocalNodeState") or "inactive"
     # ControlAvailable is false on an inactive node too: only an active node without it is a worker.
     return "worker" if state == "active" and not info.get("ControlAvailable") else state
@@ -43,12 +44,12 @@ def init_single_node() -> None:
 
 
 def node_labels(node: str) -> dict[str, str]:
-    return json.loads(docker("node", "inspect", "--format", "{{json .Spec.Labels}}", node).stdout) or {}
+    return engine.api().inspect_node(node)["Spec"].get("Labels") or {}
 
 
 def label_db_node(label: str) -> str:
     """Place the database: the node that already carries the label, else this one when it is the only node."""
-    nodes = docker("node", "ls", "--format", "{{.ID}}").stdout.split()
+    nodes = [n["ID"] for n in engine.api().nodes()]
     labelled = [n for n in nodes if node_labels(n).get(label) == "true"]
     if labelled:
         return labelled[0]
@@ -97,10 +98,7 @@ class SwarmStack:
 
     def services(self) -> dict[str, dict]:
         """Short service name -> `docker service inspect` of it."""
-        ids = docker("stack", "services", "-q", self.name).stdout.split()
-        if not ids:
-            return {}
-        found = json.loads(docker("service", "inspect", *ids).stdout)
+        found = engine.api().services(filters={"label": f"com.docker.stack.namespace={self.name}"})
         return {s["Spec"]["Name"].removeprefix(f"{self.name}_"): s for s in found}
 
     def tasks(self, service: str, running_only: bool = True) -> list[dict]:
@@ -111,8 +109,8 @@ class SwarmStack:
 
     def containers(self, service: str) -> list[dict]:
         """`docker inspect` of the running containers of a service (on this node)."""
-        ids = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={self.name}_{service}").stdout.split()
-        return json.loads(docker("inspect", *ids).stdout) if ids else []
+        running = engine.ids("containers", f"com.docker.swarm.service.name={self.name}_{service}", all_=False)
+        return [c for c in map(engine.inspect, running) if c]
 
     def healthy(self, service: str) -> int:
         """Tasks running the service's current image. A task with a healthcheck is reported running only
@@ -203,26 +201,25 @@ class SwarmStack:
         raise StackError(f"{service}: update still {self.update_state(service)!r} after {timeout:.0f}s")
 
     def volumes(self) -> list[str]:
-        return docker("volume", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={self.name}").stdout.split()
+        return engine.ids("volumes", f"com.docker.stack.namespace={self.name}")
 
     def remove(self, keep_data: bool = True, timeout: float = 120) -> list[str]:
         """`docker stack rm`, wait until its tasks and networks are gone, then remove every volume but
         the protected ones (all of them with keep_data=False). Returns the volumes left."""
         docker("stack", "rm", self.name, check=False)
         start = time.monotonic()
-        label = f"label=com.docker.stack.namespace={self.name}"
+        label = f"com.docker.stack.namespace={self.name}"
         while time.monotonic() - start < timeout:
-            if not (docker("ps", "-q", "--filter", label).stdout.split() or docker("network", "ls", "-q", "--filter", label).stdout.split()):
+            if not (engine.ids("containers", label, all_=False) or engine.ids("networks", label)):
                 break
             time.sleep(1)
         # A completed job's containers outlive `docker stack rm` (Engine 20.10): they are this stack's too.
-        exited = docker("ps", "-aq", "--filter", label).stdout.split()
-        if exited:
-            docker("rm", "-f", *exited, check=False)
+        for container in engine.ids("containers", label):
+            engine.remove("containers", container)
         protected = {f"{self.name}_{v}" for v in PROTECTED_VOLUMES} if keep_data else set()
         for volume in self.volumes():
             if volume not in protected:
-                docker("volume", "rm", volume, check=False)
+                engine.remove("volumes", volume)
         return self.volumes()
 
 

@@ -1,0 +1,72 @@
+"""The Docker engine through its API (the `docker` SDK's low-level client): inspect, list by label and
+remove, with the same JSON the CLI prints but no process per query and no output to scrape.
+
+`docker compose`, `docker stack` and `docker service update` stay CLI: the engine has no API for
+compose files or stacks, and those are what a user runs too.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import docker
+from docker.errors import APIError, NotFound
+
+__all__ = ["APIError", "NotFound", "api", "ids", "inspect", "remove"]
+
+
+@lru_cache(maxsize=1)
+def _client() -> docker.DockerClient:
+    """The engine the `docker` CLI would talk to: DOCKER_HOST, else the CLI's current context, else the
+    local socket. ssh:// hosts go through the ssh binary (its config and known_hosts), as the CLI does."""
+    host = os.environ.get("DOCKER_HOST")
+    if not host:
+        try:
+            from docker.context import ContextAPI
+
+            context = ContextAPI.get_current_context()
+            host = context.Host if context and context.name != "default" else None
+        except Exception:  # noqa: BLE001 - no readable CLI config: the default socket
+            host = None
+    if host:
+        return docker.DockerClient(base_url=host, use_ssh_client=host.startswith("ssh://"))
+    return docker.from_env()
+
+
+def api() -> docker.APIClient:
+    return _client().api
+
+
+def ids(kind: str, label: str, all_: bool = True) -> list[str]:
+    """IDs (names, for volumes) of the containers, networks or volumes carrying a label (`key=value`)."""
+    filters = {"label": label}
+    if kind == "containers":
+        return [c["Id"] for c in api().containers(all=all_, filters=filters)]
+    if kind == "networks":
+        return [n["Id"] for n in api().networks(filters=filters)]
+    if kind == "volumes":
+        return [v["Name"] for v in api().volumes(filters=filters).get("Volumes") or []]
+    raise ValueError(kind)
+
+
+def inspect(ref: str) -> dict | None:
+    """`docker inspect` of a container, None when there is no such container."""
+    try:
+        return api().inspect_container(ref)
+    except NotFound:
+        return None
+
+
+def remove(kind: str, ref: str) -> bool:
+    """Remove a container (forced) or a volume; False when the engine refuses (in use, already gone)."""
+    try:
+        if kind == "containers":
+            api().remove_container(ref, force=True)
+        elif kind == "volumes":
+            api().remove_volume(ref)
+        else:
+            raise ValueError(kind)
+        return True
+    except APIError:
+        return False
