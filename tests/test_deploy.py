@@ -70,6 +70,9 @@ def deployment(tmp_path_factory):
     standins = not registry_reachable(IMAGES["python_image"][1])
     if standins:
         standin_env(layout / ".env")  # compose (and so the deploy program) reads the layout's .env
+    # Image tags of this deployment's own (the default layout's :local is built by other modules too).
+    with (layout / ".env").open("a") as env_file:
+        env_file.write("APP_VERSION=deploy-test\n")
     stack, state, project = pulumi_stack(root, "test")
     secrets = fresh_secrets()
     d = type("Deployment", (), {})()

@@ -77,7 +77,11 @@ def stack(tmp_path_factory):
     env = {}
     if not registry_reachable(IMAGES["python_image"][1]):
         env = standin_env(out / "standins.env")
-    s = Stack(out / "hardstack_demo", f"hstest{uuid.uuid4().hex[:8]}", env)
+    project = f"hstest{uuid.uuid4().hex[:8]}"
+    # Images of this stack's own: another module building the default layout (tagged :local) at the same
+    # time, on another xdist worker, must not replace what this stack recreates a container from.
+    env = {**env, "APP_VERSION": project}
+    s = Stack(out / "hardstack_demo", project, env)
     s.url = f"http://127.0.0.1:{port}"
     # Alerts go to a sink on Alertmanager's own way out (the alerting network), as a chat webhook would.
     (s.layout / "secrets" / "alert_webhook_url").write_text("http://alert-sink:8080/hooks/team\n")
