@@ -51,11 +51,15 @@ def ids(kind: str, label: str, all_: bool = True) -> list[str]:
 
 
 def inspect(ref: str) -> dict | None:
-    """`docker inspect` of a container, None when there is no such container."""
-    try:
-        return api().inspect_container(ref)
-    except NotFound:
+    """`docker inspect` of a container or else an image (as the CLI's own lookup), None when neither exists."""
+    if not ref:
         return None
+    for lookup in (api().inspect_container, api().inspect_image):
+        try:
+            return lookup(ref)
+        except NotFound:
+            continue
+    return None
 
 
 def remove(kind: str, ref: str) -> bool:
