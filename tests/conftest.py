@@ -62,7 +62,7 @@ COMBINATIONS = {
     "tls": {"enable_tls": "yes", "tls_certificate": "/etc/letsencrypt/live/shop.example.com/fullchain.pem",
             "tls_certificate_key": "/etc/letsencrypt/live/shop.example.com/privkey.pem", "domain": "shop.example.com"},
     "no-monitoring": {"enable_monitoring": "no"},
-    "no-ci-no-devcontainer": {"enable_ci_workflows": "no", "enable_devcontainer": "no"},
+    "no-ci-no-devcontainer-plain-overlays": {"enable_ci_workflows": "no", "enable_devcontainer": "no", "swarm_overlay_encryption": "no"},
     "sibling-repos": {"include_example_app": "no", "backend_context": "../api", "frontend_context": "../web",
                       "django_settings_module": "shop.settings.production", "wsgi_app": "shop.wsgi:application",
                       "frontend_dist_dir": "build", "frontend_build_command": "npm run build:prod"},

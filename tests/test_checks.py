@@ -320,3 +320,20 @@ def test_d8_tells_a_build_time_placeholder_from_a_secret(layout_copy, arg, fails
 
     edit(layout_copy / "backend/Dockerfile", "ARG APP_UID=10001", f"ARG APP_UID=10001\n{arg}")
     assert (d8_no_secrets(layout_copy).status == FAIL) == fails, d8_no_secrets(layout_copy).detail
+
+
+def test_overlay_encryption_follows_the_answer_and_off_is_said(layout_copy):
+    """W1 holds stack.yaml's networks to swarm_overlay_encryption both ways; W4 warns while it is off."""
+    assert row(layout_copy, "W1").status == PASS and row(layout_copy, "W4").status == PASS
+    answers_file = layout_copy / ".hardstack-answers.json"
+    answers = json.loads(answers_file.read_text())
+    answers_file.write_text(json.dumps({**answers, "swarm_overlay_encryption": False}))
+    w1 = row(layout_copy, "W1")
+    assert w1.status == FAIL and "encrypted although the answer swarm_overlay_encryption is false" in w1.detail
+    w4 = row(layout_copy, "W4")
+    assert w4.status == WARN and "travels in clear" in w4.detail
+    edit(layout_copy / "stack.yaml", '    driver_opts: {encrypted: "true"}\n', "", count=-1)
+    assert row(layout_copy, "W1").status == PASS
+    answers_file.write_text(json.dumps(answers))
+    w1 = row(layout_copy, "W1")
+    assert w1.status == FAIL and "add driver_opts: {encrypted" in w1.detail

@@ -17,7 +17,7 @@ import yaml
 
 from hardstack.catalog import PROTECTED_VOLUMES, SECRETS, SERVICES, VOLUMES
 from hardstack.answers import validate
-from hardstack.checks import FAIL, NA, run_checks
+from hardstack.checks import FAIL, NA, PASS, WARN, run_checks
 
 from conftest import COMBINATIONS, ROOT, assignments
 
@@ -61,6 +61,12 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
     assert (layout / ".github/workflows/backend.yml").exists() == a.enable_ci_workflows
     assert (layout / ".devcontainer/devcontainer.json").exists() == a.enable_devcontainer
     assert ("S3" in applicable) == a.enable_ci_workflows and ("S4" in applicable) == a.enable_devcontainer
+    # Overlays encrypted as answered; off is a warning of its own (W4), never silent.
+    nets = yaml.safe_load((layout / "stack.yaml").read_text())["networks"]
+    assert {n: (net.get("driver_opts") or {}).get("encrypted") for n, net in nets.items()} == \
+        {n: ("true" if a.swarm_overlay_encryption else None) for n in nets}
+    w4 = next(r for r in results if r.id == "W4")
+    assert w4.status == (PASS if a.swarm_overlay_encryption else WARN), w4
 
     assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists() == a.has_frontend
     assert ("../" in (layout / "compose.yaml").read_text()) == (not a.include_example_app)

@@ -68,3 +68,34 @@ def test_swarm_state_reads_docker_info_as_an_engine_reports_it(monkeypatch):
         engine_api = type("API", (), {"info": lambda self, report=report: {"Swarm": json.loads(report)}})()
         monkeypatch.setattr(hardstack.runtime.swarm.engine, "api", lambda engine_api=engine_api: engine_api)
         assert hardstack.runtime.swarm.swarm_state() == state, report
+
+
+def test_deploy_to_a_swarm_target_is_refused_before_pulumi_when_the_overlay_probe_fails(tmp_path, monkeypatch):
+    """The Pulumi swarm target runs the same probe as `up --swarm` (tests/test_lab.py runs it for real), with the
+    layout's Python image, and a failure stops before `pulumi up`; compose targets and plain overlays are not probed."""
+    from types import SimpleNamespace
+
+    import pytest
+    import typer
+
+    import hardstack.runtime.overlay as overlay
+    from hardstack.cli import _prove_swarm_target_overlays
+
+    layout = render(tmp_path)
+    (layout / ".env").write_text("PYTHON_IMAGE=registry.example/python:3.12\n")
+    probed = []
+
+    def failing(image):
+        probed.append(image)
+        return overlay.ProbeResult(False, "a request from b to a over an encrypted overlay got no answer in 20s", ("a", "b"))
+
+    monkeypatch.setattr(overlay, "probe_encrypted_overlay", failing)
+    config = {"hardstack:target": SimpleNamespace(value="swarm"), "hardstack:layoutDir": SimpleNamespace(value=str(layout))}
+    with pytest.raises(typer.Exit):
+        _prove_swarm_target_overlays(config)
+    assert probed == ["registry.example/python:3.12"]
+    _prove_swarm_target_overlays({**config, "hardstack:target": SimpleNamespace(value="compose")})
+    assert len(probed) == 1
+    plain = render(tmp_path / "plain", "swarm_overlay_encryption=no")
+    _prove_swarm_target_overlays({**config, "hardstack:layoutDir": SimpleNamespace(value=str(plain))})
+    assert len(probed) == 1

@@ -231,6 +231,8 @@ def up(
             _fail([str(exc)], header="hardstack up: nothing was built or started:")
         out.print(f"Stand-in image variables written to {env_file}, never to .env: other compose commands use them only when "
                   f"asked (docker compose --env-file .env --env-file {STANDINS_ENV} ...)", markup=False, highlight=False)
+    if swarm and answers.swarm_overlay_encryption:
+        _prove_encrypted_overlays(env.get("PYTHON_IMAGE", answers.python_image), header="hardstack up --swarm: nothing was built or started:")
     stack = Stack(layout, answers.compose_project, env)
     def show(line: str) -> None:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -327,6 +329,41 @@ def _swarm_problems(layout: Path, init_swarm: bool) -> list[str]:
     if state != "active":
         return [f"--swarm: this engine's swarm state is {state!r}; deploy from a manager node (`docker node ls` there)"]
     return []
+
+
+def _prove_encrypted_overlays(image: str, header: str) -> None:
+    """Before deploying on a swarm of several nodes: an encrypted overlay must carry a request between two of them
+    (runtime/overlay.py). Fails with the cause and the ways out; a one-node swarm needs no probe."""
+    from hardstack.runtime.compose import StackError
+    from hardstack.runtime.overlay import encryption_problem, probe_encrypted_overlay
+
+    try:
+        with err.status("Probing the encrypted overlay between two swarm nodes (a task pair, up to a minute)"):
+            result = probe_encrypted_overlay(image)
+    except StackError as exc:
+        _fail([f"the encrypted-overlay probe could not run: {exc}"], header=header)
+    if result is None:
+        return
+    if not result.ok:
+        _fail(encryption_problem(result, image), header=header)
+    out.print(f"Encrypted overlay proven between nodes: {result.detail}", markup=False, highlight=False)
+
+
+def _prove_swarm_target_overlays(config: dict) -> None:
+    """`hardstack deploy up` with hardstack:target=swarm: the same probe as `up --swarm`, before Pulumi changes anything."""
+    from hardstack.runtime.compose import read_env_file
+
+    target, layout_dir = config.get("hardstack:target"), config.get("hardstack:layoutDir")
+    if target is None or target.value != "swarm" or layout_dir is None:
+        return  # the program names a missing layoutDir
+    layout = Path(layout_dir.value).expanduser().resolve()
+    if not (layout / ".hardstack-answers.json").is_file():
+        return  # the program says what is wrong with hardstack:layoutDir
+    answers = _layout_answers(layout, "hardstack deploy:")
+    if not answers.swarm_overlay_encryption:
+        return
+    env = read_env_file(layout / ".env") if (layout / ".env").exists() else {}
+    _prove_encrypted_overlays(env.get("PYTHON_IMAGE", answers.python_image), header="hardstack deploy: nothing was changed:")
 
 
 def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout: int, show, built: float) -> None:
@@ -492,6 +529,7 @@ def deploy(
             selected.set_config("hardstack:layoutDir", auto.ConfigValue(str(layout)))
         show = lambda line: out.print(line, end="", markup=False, highlight=False)  # noqa: E731
         if action == "up":
+            _prove_swarm_target_overlays(selected.get_all_config())
             result = run.up(selected, on_output=show, superuser_password_changed=superuser_password_changed, refresh=refresh)
         else:
             result = getattr(run, action)(selected, on_output=show)

@@ -16,11 +16,15 @@ from docker.errors import APIError, NotFound
 __all__ = ["APIError", "NotFound", "api", "ids", "inspect", "remove"]
 
 
-@lru_cache(maxsize=1)
 def _client() -> docker.DockerClient:
     """The engine the `docker` CLI would talk to: DOCKER_HOST, else the CLI's current context, else the
     local socket. ssh:// hosts go through the ssh binary (its config and known_hosts), as the CLI does."""
-    host = os.environ.get("DOCKER_HOST")
+    return _client_for(os.environ.get("DOCKER_HOST"))
+
+
+@lru_cache(maxsize=8)
+def _client_for(host: str | None) -> docker.DockerClient:
+    """One client per DOCKER_HOST value (a test or a deploy may switch engines within one process)."""
     if not host:
         try:
             from docker.context import ContextAPI

@@ -210,6 +210,10 @@ class Inputs(BaseModel):
     backend_replicas: int = Field(2, description="Swarm (stack.yaml): backend tasks; rolling updates replace one at a time, started before the old one stops")
     frontend_replicas: int = Field(1, description="Swarm (stack.yaml): frontend tasks")
     proxy_replicas: int = Field(1, description="Swarm (stack.yaml): proxy tasks, at most one per node (its ports are published on the node itself)")
+    swarm_overlay_encryption: bool = Field(True, description="Swarm (stack.yaml): encrypt the overlay networks between nodes (IPsec ESP, "
+                                           "IP protocol 50); `hardstack up --swarm` and `hardstack deploy` prove with a probe that it passes "
+                                           "between the nodes before deploying. false: traffic between nodes in clear, only on a network you "
+                                           "trust (a private VLAN, a VPN such as WireGuard); `hardstack check` reports it (W4)")
     backend_egress: bool = Field(False, description="A network from the backend to the internet (mail, S3, Sentry); off: only the proxy's network is not internal")
     openapi_command: str = Field("python manage.py spectacular --file openapi.yaml --validate", description="Backend command that writes openapi.yaml (CI validates and publishes it)")
     frontend_client_command: str = Field("npx --yes openapi-typescript@7.4.4 schema/openapi.yaml -o src/api/schema.d.ts", description="Frontend command that generates the API client from schema/openapi.yaml")

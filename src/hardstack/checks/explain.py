@@ -231,7 +231,7 @@ EXPLANATIONS: dict[str, Explanation] = {
                       "Stand-ins are lookalikes for machines without a registry, and a placeholder receiver sends alerts nowhere: fine to try, never to go live with. `hardstack deploy` refuses both unless told.",
                       (("stand-in images", "remove the *_IMAGE lines naming hardstack-standin/ from .env (and .standins.env) where a registry answers"),
                        ("placeholder receiver", "write the webhook URL (or SMTP password) into secrets/alert_webhook_url (alert_smtp_password)"))),
-    "W1": Explanation("`docker stack config` accepts stack.yaml; it has the services compose.yaml runs (the manual ones aside) and the same networks, as encrypted overlays with the same internal flags.",
+    "W1": Explanation("`docker stack config` accepts stack.yaml; it has the services compose.yaml runs (the manual ones aside) and the same networks, as overlays with the same internal flags, encrypted as the answer swarm_overlay_encryption says.",
                       "The swarm target must be the same system as the single host, not a second design that drifts.",
                       (("docker stack config error", "fix the line it names (`docker stack config -c stack.yaml`)"),
                        ("service or network differs", "add or remove it so stack.yaml and compose.yaml list the same"),
@@ -243,6 +243,9 @@ EXPLANATIONS: dict[str, Explanation] = {
     "W3": Explanation("stack.yaml sets no option `docker stack deploy` ignores (security_opt, tmpfs, mem_limit, depends_on, build, restart, ...); the detail lists the gaps swarm leaves and where they are met instead.",
                       "An ignored option reads as hardening and does nothing.",
                       (("ignored option", "remove it, or use the swarm form the message names"),)),
+    "W4": Explanation("A warning, not a failure: the swarm's overlay networks are encrypted (answer swarm_overlay_encryption, default on); off, the row warns.",
+                      "Unencrypted overlays carry the database's traffic between nodes in clear. Encrypted ones need ESP (IP protocol 50) between the nodes, which some kernels and firewalls drop with no error at deploy time: `hardstack up --swarm` and `hardstack deploy` probe it first.",
+                      (("encryption off", "keep the nodes on a network you trust (private VLAN, WireGuard), or allow ESP between them and re-render with swarm_overlay_encryption=true"),)),
 }
 
 

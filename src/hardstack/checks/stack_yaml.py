@@ -10,7 +10,7 @@ from hardstack import yamlio
 from hardstack.catalog import SERVICES
 from hardstack.checks import compose, tools
 from hardstack.checks.layout import layout_answers
-from hardstack.checks.result import NA, Result, check
+from hardstack.checks.result import NA, PASS, Result, check, warn_unless
 
 STACK = "stack.yaml"
 # Keys `docker stack deploy` ignores (with a warning at most): hardening written there does nothing.
@@ -59,15 +59,19 @@ def w1_matches_compose(layout: Path) -> Result:
     problems += [f"service {name} of compose.yaml is missing from stack.yaml" for name in sorted(wanted - have)]
     problems += [f"service {name} is not in compose.yaml" for name in sorted(have - wanted)]
     # The layout's answers say which networks reach outside (C17 holds compose.yaml to the same).
-    intended = layout_answers(layout).networks
+    answers = layout_answers(layout)
+    intended = answers.networks
     outside = ", ".join(n for n, internal in intended.items() if not internal)
     nets = stack.get("networks") or {}
     problems += [f"network {name} is missing" for name in sorted(set(intended) - set(nets))]
     for name, net in nets.items():
         if net.get("driver") != "overlay":
             problems.append(f"network {name}: driver must be overlay")
-        if str((net.get("driver_opts") or {}).get("encrypted")).lower() != "true":
+        encrypted = str((net.get("driver_opts") or {}).get("encrypted")).lower() == "true"
+        if answers.swarm_overlay_encryption and not encrypted:
             problems.append(f"network {name}: add driver_opts: {{encrypted: \"true\"}} (traffic between nodes unencrypted)")
+        elif encrypted and not answers.swarm_overlay_encryption:
+            problems.append(f"network {name}: encrypted although the answer swarm_overlay_encryption is false (re-render the layout)")
         if name not in intended:
             problems.append(f"network {name} is not one of the layout's ({', '.join(intended)})")
         elif bool(net.get("internal")) != intended[name]:
@@ -81,8 +85,9 @@ def w1_matches_compose(layout: Path) -> Result:
             extra, missing = sorted(on_stack - on_compose), sorted(on_compose - on_stack)
             problems.append(f"service {name}: networks differ from compose.yaml"
                             + (f"; also on {', '.join(extra)}" if extra else "") + (f"; not on {', '.join(missing)}" if missing else ""))
+    kind = "encrypted overlay" if answers.swarm_overlay_encryption else "overlay (unencrypted: W4)"
     return check("W1", problems, f"docker stack config accepts it; {len(have)} services as compose.yaml has them and "
-                 f"{len(nets)} encrypted overlay networks, internal but for {outside}")
+                 f"{len(nets)} {kind} networks, internal but for {outside}")
 
 
 def _service_problems(name: str, svc: dict) -> list[str]:
@@ -149,4 +154,17 @@ def w3_no_dead_options(layout: Path) -> Result:
     return check("W3", problems, f"no option swarm ignores; gaps, met outside the file: {gaps}")
 
 
-ROWS = [("W1", w1_matches_compose), ("W2", w2_hardened), ("W3", w3_no_dead_options)]
+def w4_overlay_encryption(layout: Path) -> Result:
+    """A deliberate trade-off, not a failure: overlays in clear between nodes (W1 holds stack.yaml to the answer)."""
+    if not (layout / STACK).exists():
+        return Result("W4", NA, "no stack.yaml")
+    if layout_answers(layout).swarm_overlay_encryption:
+        return Result("W4", PASS, "overlay networks encrypted between nodes (IPsec ESP); `hardstack up --swarm` and "
+                                  "`hardstack deploy` probe that it passes between two nodes before deploying")
+    return warn_unless("W4", ["overlay networks are not encrypted (answer swarm_overlay_encryption=false): traffic between "
+                              "swarm nodes, database queries and secrets in requests included, travels in clear; keep the "
+                              "nodes on a network you trust (private VLAN, WireGuard) or allow ESP and re-render with "
+                              "swarm_overlay_encryption=true"])
+
+
+ROWS = [("W1", w1_matches_compose), ("W2", w2_hardened), ("W3", w3_no_dead_options), ("W4", w4_overlay_encryption)]
