@@ -40,10 +40,10 @@ class RequestLoop:
         assert loop.failed == 0, loop.failures
     """
 
-    def __init__(self, url: str, interval: float = 0.08, timeout: float = 10):
+    def __init__(self, url: str, interval: float = 0.08, timeout: float = 10, headers: dict | None = None):
         import threading
 
-        self.url, self.interval, self.timeout = url, interval, timeout
+        self.url, self.interval, self.timeout, self.headers = url, interval, timeout, headers
         self.total, self.failures = 0, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -56,7 +56,7 @@ class RequestLoop:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                status = http(self.url, timeout=self.timeout).status
+                status = http(self.url, timeout=self.timeout, headers=self.headers).status
             except OSError as err:
                 status = f"{type(err).__name__}: {err}"
             self.total += 1

@@ -232,15 +232,23 @@ def test_a_new_backend_image_rolls_with_zero_failed_requests(deployment):
 
 
 def test_a_release_that_never_gets_healthy_fails_and_the_old_one_keeps_serving(deployment):
+    """The app's process exits at start (gunicorn cannot import it): `up` reports that crash, naming the container
+    and its last log lines, instead of waiting for waitTimeout (the provider alone waits it out: 300 s by default,
+    120 here, when the message would be the provider's "failed to be in healthy state")."""
     before = running(deployment)
-    deployment.stack.set_config("hardstack:waitTimeout", auto.ConfigValue("45"))
+    deployment.stack.set_config("hardstack:waitTimeout", auto.ConfigValue("120"))
     wsgi = deployment.layout / "backend" / "config" / "wsgi.py"
     good = wsgi.read_text()
     wsgi.write_text(good + "\nraise RuntimeError('broken release: the app does not start')\n")
     try:
+        started = time.monotonic()
         with RequestLoop(health_url(deployment)) as loop:
-            message = failing_up(deployment)
-        assert "healthy" in message, message[-2000:]
+            with pytest.raises(run.DeployError) as exc:
+                run.up(deployment.stack, on_output=lambda _: None)
+        message = str(exc.value)
+        print(f"crash reported {time.monotonic() - started:.0f}s after `up` started")
+        assert f"{deployment.name}-backend" in message and "before it was ever healthy" in message, message[-2000:]
+        assert "broken release: the app does not start" in message, message[-2000:]  # its last log lines
         assert inspect(before["backend"])["State"]["Health"]["Status"] == "healthy"
         assert loop.total >= 20 and loop.failed == 0, f"{loop.failed} of {loop.total} failed: {loop.failures[:5]}"
     finally:

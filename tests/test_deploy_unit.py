@@ -258,6 +258,10 @@ BAD_SETTINGS = {
                        "hardstack:imageDigests", "sha256:<64 hex>"),
     "digests-not-json": (lambda v: v.update(imageRegistry="ghcr.io/o/r", imageDigests="backend@sha256"), "hardstack:imageDigests", "JSON"),
     "digests-without-registry": (lambda v: v.update(imageDigests='{"backend": "sha256:' + "a" * 64 + '"}'), "hardstack", "needs imageRegistry"),
+    "docker-host-scheme": (lambda v: v.update(dockerHost="deploy@shop.example.com"), "hardstack:dockerHost", "ssh://user@host"),
+    "docker-host-no-host": (lambda v: v.update(dockerHost="ssh://"), "hardstack:dockerHost", "ssh://user@host"),
+    "registry-login-half": (lambda v: v.update(imageRegistry="r.example.com/team", registryUsername="ci"), "hardstack", "go together"),
+    "registry-login-without-registry": (lambda v: v.update(registryUsername="ci", registryPassword="p" * 20), "hardstack", "needs imageRegistry"),
 }
 
 
@@ -268,6 +272,34 @@ def test_y5_bad_settings_name_the_key(default_layout, mutate, key, fragment):
     with pytest.raises(SettingsError) as exc:
         from_values(values, all_secret)
     assert any(p.startswith(key) and fragment in p for p in exc.value.problems), exc.value.problems
+
+
+def test_a_registry_login_and_a_remote_host_go_to_one_provider_that_every_resource_uses(default_layout, monkeypatch):
+    """hardstack:dockerHost + registryUsername/registryPassword: an explicit docker provider with that host and a
+    secret registry_auth; every docker resource names it; the password never appears in plain text."""
+    from hardstack.deploy import program as program_module
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+    values = {**valid_values(default_layout), "imageRegistry": "10.77.0.10:5000/shop", "dockerHost": "ssh://root@10.77.0.11",
+              "imageDigests": json.dumps({"backend": DIGEST, "frontend": DIGEST}), "registryUsername": "ci",
+              "registryPassword": "registry-password-" + "r" * 10}
+    pulumi.runtime.set_all_config({f"hardstack:{k}": v for k, v in values.items()}, [f"hardstack:{k}" for k in values if k in SECRET_KEYS])
+    MOCKS.resources.clear()
+    try:
+        pulumi.runtime.test(program_module.program)()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert __import__("os").environ["DOCKER_HOST"] == "ssh://root@10.77.0.11"  # the run's own commands go there too
+    (provider,) = [r for r in MOCKS.resources if r.typ == "pulumi:providers:docker"]
+    assert provider.inputs["host"] == "ssh://root@10.77.0.11"
+    wrapped = provider.inputs["registryAuth"]  # the whole login is a secret value in the provider's inputs
+    assert wrapped[SECRET_SIG] == SECRET_MARKER
+    (auth,) = json.loads(wrapped["value"])
+    assert auth == {"address": "10.77.0.10:5000", "username": "ci", "password": "registry-password-" + "r" * 10}
+    assert "registry-password-" not in json.dumps([r.inputs for r in MOCKS.resources if r.typ != "pulumi:providers:docker"], default=str)
+    docker_resources = [r for r in MOCKS.resources if r.typ.startswith("docker:")]
+    assert docker_resources and all(r.provider and "providers:docker::engine" in r.provider for r in docker_resources), \
+        [(r.name, r.provider) for r in docker_resources if not r.provider or "::engine" not in r.provider]
 
 
 def test_y4_plain_secret_is_refused_with_the_right_command(default_layout):

@@ -161,3 +161,162 @@ def test_the_probe_passes_where_the_overlay_carries_traffic_and_needs_two_nodes(
     alone = {**two_node_swarm, "DOCKER_HOST": node3["docker_host"]}
     on(node3, alone, "swarm", "init", "--advertise-addr", node3["address"])
     assert json.loads(sh(sys.executable, "-c", code, env=alone).stdout) is None
+
+
+# ---- a deploy to another server: over ssh, images from the registry by digest -------------------------------
+
+def push_standin(lab, local: str, name: str) -> str:
+    """A base image the remote host pulls: the stand-in pushed to the lab registry, as name@digest."""
+    ref = f"{lab['registry']['address']}/standins/{name}:1"
+    sh("docker", "tag", local, ref, env=lab["env"])
+    sh("docker", "push", ref, env=lab["env"], timeout=900)
+    digests = json.loads(sh("docker", "image", "inspect", "--format", "{{json .RepoDigests}}", ref, env=lab["env"]).stdout)
+    return next(d for d in digests if d.startswith(ref.rsplit(":", 1)[0] + "@"))
+
+
+@pytest.fixture(scope="module")
+def remote(lab, tmp_path_factory):
+    """A small layout (no SPA, no monitoring, no background work) whose images are in the lab registry, and a Pulumi
+    stack that deploys it to node1 over ssh, with the registry login in the config store."""
+    from hardstack.runtime.compose import standin_env
+    from test_deploy import fresh_secrets, pulumi_stack, require_tools
+
+    require_tools()
+    root = tmp_path_factory.mktemp("remote")
+    env = lab["env"]
+    hardstack = [sys.executable, "-m", "hardstack.cli"]
+    sh(*hardstack, "new", "--no-input", "-o", str(root), "frontend_context=", "enable_monitoring=no", "celery_app=",
+       "enable_ci_workflows=no", "enable_devcontainer=no", env=env)
+    layout = root / "hardstack_demo"
+    local = standin_env(root / "standins.env")
+    bases = {var: push_standin(lab, local[var], name) for var, name in (("DB_IMAGE", "timescaledb"), ("NGINX_IMAGE", "nginx"))}
+    # The build runs here, with the stand-ins' build settings (BUILD_NETWORK, BUILD_CA_BUNDLE); what runs comes from the registry.
+    build = {k: v for k, v in local.items() if k.startswith("BUILD_") or k == "PYTHON_IMAGE"}
+    (layout / ".env").write_text("APP_VERSION=lab-remote\n" + "".join(f"{k}={v}\n" for k, v in {**build, **bases}.items()))
+    registry = f"{lab['registry']['address']}/shop"
+    pushed = sh(*hardstack, "images", str(layout), "--registry", registry, "--digests-file", str(root / "digests.json"), "-q",
+                env=env, timeout=1800)
+    digests = json.loads((root / "digests.json").read_text())
+    stack, _, project = pulumi_stack(root, "remote")
+    node1 = lab["hosts"][0]
+    secrets = {k: v for k, v in fresh_secrets().items() if k not in ("redisPassword", "dbExporterPassword")}
+    values = {"layoutDir": (str(layout), False), "imageRegistry": (registry, False), "imageDigests": (json.dumps(digests), False),
+              "registryUsername": (lab["registry"]["username"], False),
+              "registryPassword": (Path(lab["registry"]["password_file"]).read_text(), True),
+              "dockerHost": (node1["docker_host"], False), "bindAddress": (node1["address"], False), "publicPort": ("18080", False),
+              "allowStandins": ("true", False), "allowUnsetAlerts": ("true", False),
+              **{k: (v, True) for k, v in secrets.items()}}
+    from pulumi import automation as auto
+    for key, (value, secret) in values.items():
+        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
+    deploy_env = {**env, "PULUMI_BACKEND_URL": os.environ["PULUMI_BACKEND_URL"],
+                  "PULUMI_CONFIG_PASSPHRASE": os.environ["PULUMI_CONFIG_PASSPHRASE"]}
+    deploy_env.pop("DOCKER_CONFIG")  # the target pulls with the login from the config store, not this client's
+    d = type("Remote", (), {})()
+    d.layout, d.stack, d.project, d.env, d.node, d.digests, d.pushed = layout, stack, project, deploy_env, node1, digests, pushed.stdout
+    d.deploy = lambda action, env=deploy_env, extra=(): sh(*hardstack, "deploy", action, "--stack", "remote", "--cwd", str(project),
+                                                           *extra, env=env, check=False, timeout=1800)
+    wsgi = layout / "backend" / "config" / "wsgi.py"
+    d.good_wsgi = wsgi.read_text()
+    d.good_wsgi_restore = lambda: wsgi.write_text(d.good_wsgi)
+    try:
+        yield d
+    finally:
+        d.deploy("destroy")
+
+
+def test_images_builds_pushes_and_says_the_digests(remote, lab):
+    registry = f"{lab['registry']['address']}/shop"
+    assert set(remote.digests) == {"backend"}  # no SPA: the backend is the layout's only own image
+    assert f"{registry}/backend@{remote.digests['backend']}" in remote.pushed
+    assert "pulumi config set hardstack:imageDigests" in remote.pushed
+
+
+def test_deploy_to_an_unknown_host_key_changes_nothing(remote, tmp_path):
+    """The deploy checks the host key strictly before Pulumi runs: known_hosts without node1 refuses at once."""
+    config = tmp_path / "ssh_config"
+    (tmp_path / "known_hosts").write_text("")
+    config.write_text(f"Host *\n  IdentityFile {remote.node['ssh_key']}\n  UserKnownHostsFile {tmp_path / 'known_hosts'}\n")
+    (tmp_path / "ssh").write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F "{config}" "$@"\n')
+    (tmp_path / "ssh").chmod(0o755)
+    env = {**remote.env, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    proc = remote.deploy("up", env=env)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2, said
+    assert "not in your known_hosts" in said and "nothing was changed" in said and "ssh-keyscan" in said, said
+    assert len(remote.stack.export_stack().deployment.get("resources", []) or []) <= 1
+
+
+def test_deploy_over_ssh_pulls_by_digest_and_serves_from_the_host(remote, lab):
+    from testkit.probes import http
+
+    proc = remote.deploy("up")
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 0, said[-4000:]
+    assert f"Deploying to {remote.node['docker_host']}" in said
+    # Served from node1's address, as a user's traffic reaches it (for the layout's domain, localhost).
+    assert http(f"http://{remote.node['address']}:18080/api/health/", headers={"Host": "localhost"}).status == 200
+    env = {**remote.env, "DOCKER_HOST": remote.node["docker_host"]}
+    names = sh("docker", "ps", "--format", "{{.Names}}", env=env).stdout.split()
+    assert any(n.startswith("hardstack-demo-remote-backend") for n in names), names
+    assert not [n for n in sh("docker", "ps", "-a", "--format", "{{.Names}}", env={**remote.env}).stdout.split()
+                if n.startswith("hardstack-demo-remote")]  # nothing on this machine's engine
+    # The backend runs the pushed digest; node1 built nothing.
+    backend = next(n for n in names if n.startswith("hardstack-demo-remote-backend"))
+    image = sh("docker", "inspect", "--format", "{{.Image}}", backend, env=env).stdout.strip()
+    repo_digests = json.loads(sh("docker", "image", "inspect", "--format", "{{json .RepoDigests}}", image, env=env).stdout)
+    assert any(d.endswith("@" + remote.digests["backend"]) for d in repo_digests), repo_digests
+    assert "hardstack-demo-backend" not in sh("docker", "image", "ls", "--format", "{{.Repository}}", env=env).stdout
+    assert any(v.endswith("db-data") for v in sh("docker", "volume", "ls", "--format", "{{.Name}}", env=env).stdout.split())
+
+
+def release(remote, lab, marker: str) -> dict[str, str]:
+    """A new backend release: the app's wsgi.py changed, built and pushed by `hardstack images`; its digests."""
+    wsgi = remote.layout / "backend" / "config" / "wsgi.py"
+    wsgi.write_text(remote.good_wsgi + marker)
+    digests_file = remote.layout.parent / "digests-next.json"
+    sh(sys.executable, "-m", "hardstack.cli", "images", str(remote.layout), "--registry", f"{lab['registry']['address']}/shop",
+       "--digests-file", str(digests_file), "-q", env=lab["env"], timeout=1800)
+    return json.loads(digests_file.read_text())
+
+
+def test_on_the_remote_host_a_roll_drops_nothing_a_crash_is_named_at_once_and_refresh_sees_drift(remote, lab):
+    """The local engine's guarantees, on node1 over ssh, measured from this machine through node1's published port."""
+    from pulumi import automation as auto
+    from testkit.probes import RequestLoop, http
+
+    url, host = f"http://{remote.node['address']}:18080/api/health/", {"Host": "localhost"}
+    on_node = {**remote.env, "DOCKER_HOST": remote.node["docker_host"]}
+
+    assert http(url, headers=host).status == 200, "the deploy test above runs first"
+    db_before = sh("docker", "ps", "-q", "--filter", "name=hardstack-demo-remote-db", env=on_node).stdout.split()
+    # 1. A new release rolls with nothing dropped.
+    remote.stack.set_config("hardstack:imageDigests", auto.ConfigValue(json.dumps(release(remote, lab, "\n# release 2\n"))))
+    with RequestLoop(url, headers=host) as loop:
+        proc = remote.deploy("up")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    print(f"roll on the remote host: {loop.failed} of {loop.total} requests failed")
+    assert loop.total >= 20 and loop.failed == 0, f"{loop.failed} of {loop.total} failed: {loop.failures[:5]}"
+    # 2. A release whose process exits at start: named with its last log lines within seconds; the old one serves on.
+    broken = release(remote, lab, "\nraise RuntimeError('broken release: the app does not start')\n")
+    remote.stack.set_config("hardstack:imageDigests", auto.ConfigValue(json.dumps(broken)))
+    started = time.monotonic()
+    with RequestLoop(url, headers=host) as loop:
+        proc = remote.deploy("up")
+    said = proc.stdout + proc.stderr
+    print(f"crash on the remote host reported {time.monotonic() - started:.0f}s after `deploy up` started")
+    assert proc.returncode == 2, said[-3000:]
+    assert "hardstack-demo-remote-backend" in said and "before it was ever healthy" in said, said[-3000:]
+    assert "broken release: the app does not start" in said, said[-3000:]
+    assert loop.failed == 0, f"{loop.failed} of {loop.total} failed while the broken release was refused: {loop.failures[:5]}"
+    # 3. The database's container and volume were never touched.
+    assert sh("docker", "ps", "-q", "--filter", "name=hardstack-demo-remote-db", env=on_node).stdout.split() == db_before
+    # 4. Drift: the backend removed by hand on the host; `up --refresh` sees it and puts it back.
+    remote.good_wsgi_restore()
+    remote.stack.set_config("hardstack:imageDigests", auto.ConfigValue(json.dumps(remote.digests)))
+    backend = next(n for n in sh("docker", "ps", "--format", "{{.Names}}", env=on_node).stdout.split()
+                   if n.startswith("hardstack-demo-remote-backend"))
+    sh("docker", "rm", "-f", backend, env=on_node)
+    proc = remote.deploy("up", extra=("--refresh",))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert http(url, headers=host).status == 200

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import subprocess
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Optional
@@ -263,6 +264,53 @@ def up(
 
 
 @app.command()
+def images(
+    layout: Path = typer.Argument(..., help="A folder written by `hardstack new`."),
+    registry: str = typer.Option(..., "--registry", help="Registry prefix to push to, as hardstack:imageRegistry takes it "
+                                 "(ghcr.io/acme/shop, registry.example.com:5000/team); log in first (docker login)."),
+    tag: str = typer.Option("", "--tag", help="Tag to push under (default: APP_VERSION from the layout's .env, else the "
+                            "layout's git commit). Only a label: the deploy pulls the digests."),
+    digests_file: Optional[Path] = typer.Option(None, "--digests-file", help="Also write the digests (JSON) to this file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not echo the build output."),
+) -> None:
+    """Build the layout's own images, push them, and print their digests as hardstack:imageDigests takes them.
+
+    `hardstack deploy` with hardstack:imageRegistry and these digests then pulls exactly what was pushed,
+    and never builds: a tag moved after the push changes nothing that deploys. The images workflow runs this.
+    """
+    from hardstack.runtime import images as images_mod
+    from hardstack.runtime.compose import BuildError, Stack, StackError, read_env_file
+
+    layout = layout.resolve()
+    answers = _layout_answers(layout, "hardstack images:")
+    if registry.startswith(("http://", "https://")) or not registry.strip("/"):
+        _fail([f"--registry must be a registry prefix such as registry.example.com/team (no scheme), got {registry!r}"],
+              header="hardstack images: nothing was built or pushed:")
+    registry = registry.rstrip("/")
+    env = read_env_file(layout / ".env") if (layout / ".env").exists() else {}
+    tag = tag or env.get("APP_VERSION") or _git_commit(layout) or "manual"
+    stack = Stack(layout, answers.compose_project, env)
+    show = None if quiet else (lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True))
+    try:
+        out.print(f"[bold]Building and pushing[/] to {registry} (tag {tag})", highlight=False)
+        digests = images_mod.push(stack, answers, registry, tag, echo=show or (lambda _: None))
+    except BuildError as exc:
+        _fail(exc.problems or [str(exc)], header="hardstack images: the build failed; nothing was pushed:")
+    except StackError as exc:
+        _fail([str(exc)], header="hardstack images:")
+    text = images_mod.write_digests(digests, digests_file)
+    for part, digest in sorted(digests.items()):
+        out.print(f"{registry}/{part}@{digest}", markup=False, highlight=False, soft_wrap=True)
+    out.print(f"Deploy exactly these: pulumi config set hardstack:imageRegistry {registry} && "
+              f"pulumi config set hardstack:imageDigests '{text}'", markup=False, highlight=False, soft_wrap=True)
+
+
+def _git_commit(layout: Path) -> str:
+    proc = subprocess.run(["git", "-C", str(layout), "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+@app.command()
 def audit(
     paths: list[Path] = typer.Argument(..., help="One or more repository roots (e.g. a backend and its frontend sibling)."),
     as_json: bool = typer.Option(False, "--json", help="Findings as JSON."),
@@ -347,6 +395,23 @@ def _prove_encrypted_overlays(image: str, header: str) -> None:
     if not result.ok:
         _fail(encryption_problem(result, image), header=header)
     out.print(f"Encrypted overlay proven between nodes: {result.detail}", markup=False, highlight=False)
+
+
+def _use_deploy_host(config: dict) -> None:
+    """hardstack:dockerHost: its host key checked before anything changes, then this whole run talks to it."""
+    from hardstack.deploy.remote import HostError, check_host, use_host
+
+    host = config.get("hardstack:dockerHost")
+    if host is None:
+        return
+    try:
+        with err.status(f"Reaching {host.value} (host key checked against known_hosts)"):
+            version = check_host(host.value)
+    except HostError as exc:
+        _fail([str(exc)], header="hardstack deploy:")
+    use_host(host.value)
+    if version:
+        out.print(f"Deploying to {host.value} (Docker Engine {version})", markup=False, highlight=False)
 
 
 def _prove_swarm_target_overlays(config: dict) -> None:
@@ -528,8 +593,10 @@ def deploy(
         if layout is not None and "hardstack:layoutDir" not in selected.get_all_config():
             selected.set_config("hardstack:layoutDir", auto.ConfigValue(str(layout)))
         show = lambda line: out.print(line, end="", markup=False, highlight=False)  # noqa: E731
+        config = selected.get_all_config()
+        _use_deploy_host(config)
         if action == "up":
-            _prove_swarm_target_overlays(selected.get_all_config())
+            _prove_swarm_target_overlays(config)
             result = run.up(selected, on_output=show, superuser_password_changed=superuser_password_changed, refresh=refresh)
         else:
             result = getattr(run, action)(selected, on_output=show)

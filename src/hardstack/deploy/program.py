@@ -11,7 +11,8 @@ from __future__ import annotations
 import pulumi
 
 from hardstack.deploy.containers import deploy_containers
-from hardstack.deploy.plan import build_images, make_plan
+from hardstack.deploy.plan import build_images, make_plan, registry_refs
+from hardstack.deploy.remote import attach_provider, use_host
 from hardstack.deploy.services import deploy_services
 from hardstack.deploy.settings import from_pulumi_config
 
@@ -21,7 +22,10 @@ TARGETS = {"compose": deploy_containers, "swarm": deploy_services}
 def program() -> None:
     """Entry point for `pulumi up` (pulumi/__main__.py) and the inline Automation API run."""
     settings = from_pulumi_config()  # fails here, before any resource, on bad config
+    use_host(settings.docker_host)
     plan = make_plan(settings, pulumi.get_stack())
+    registry_refs(plan)  # a missing digest refuses before the provider, the first resource
+    attach_provider(settings)
     build_images(plan)
     for key, value in TARGETS[settings.target](plan).items():
         pulumi.export(key, value)

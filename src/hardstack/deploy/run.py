@@ -7,6 +7,7 @@ Pulumi can download plugins, built by scripts/docker-provider where it cannot).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,7 +18,9 @@ from typing import Callable
 
 from pulumi import automation as auto
 
+from hardstack.deploy.plan import LABEL
 from hardstack.deploy.program import program
+from hardstack.deploy.watch import CrashWatch
 
 from hardstack.resources import pulumi_project
 
@@ -67,9 +70,35 @@ def up(stack: auto.Stack, on_output: Callable[[str], None] = print, superuser_pa
     """`pulumi up`; refresh=True first reads what is really running (containers removed by hand)."""
     if not superuser_password_changed:
         refuse_superuser_password_change(stack)
-    result = stack.up(on_output=on_output, color="never", refresh=refresh)
+    prefix = container_prefix(stack)
+    if prefix is None:
+        result = stack.up(on_output=on_output, color="never", refresh=refresh)
+    else:
+        with CrashWatch(LABEL, prefix) as watch:  # a release that exits at start: reported in seconds (deploy/watch.py)
+            try:
+                result = stack.up(on_output=on_output, color="never", refresh=refresh)
+            except auto.CommandError as exc:
+                if watch.crashes:
+                    raise DeployError(watch.report() + "\nFix the release, then run `hardstack deploy up` again.") from exc
+                raise
     apply_pids_limits(result.outputs, on_output)
     return result
+
+
+def container_prefix(stack: auto.Stack) -> str | None:
+    """The compose target's container label value (<compose project>-<stack>), None for swarm or a config the program refuses."""
+    config = stack.get_all_config()
+    layout = config.get("hardstack:layoutDir")
+    target = config.get("hardstack:target")
+    if layout is None or (target is not None and target.value != "compose"):
+        return None
+    from hardstack.answers import validate
+
+    try:
+        answers = validate(json.loads((Path(layout.value).expanduser() / ".hardstack-answers.json").read_text()))
+    except (OSError, ValueError):
+        return None
+    return f"{answers.compose_project}-{stack.name.split('/')[-1]}"
 
 
 def refuse_superuser_password_change(stack: auto.Stack) -> None:

@@ -24,7 +24,7 @@ from hardstack.catalog import PLACEHOLDERS, SECRETS
 
 NAMESPACE = "hardstack"
 # backendSecrets: the app's own secrets (the layout's backend_secrets answer) as one secret JSON object.
-SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key)) + ("backendSecrets",)
+SECRET_KEYS = tuple(dict.fromkeys(s.config_key for s in SECRETS.values() if s.config_key)) + ("backendSecrets", "registryPassword")
 URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
 ALLOW_ENV = {"allowStandins": "HARDSTACK_ALLOW_STANDINS", "allowUnsetAlerts": "HARDSTACK_ALLOW_UNSET_ALERTS"}
 
@@ -110,6 +110,15 @@ class DeploySettings(BaseSettings):
                                              "also `hardstack deploy up --allow-standins`")
     allow_unset_alerts: bool = Field(False, alias="allowUnsetAlerts",
                                      description="Deploy even when the alert receiver is the placeholder (alerts go nowhere); also `hardstack deploy up --allow-unset-alerts`")
+    docker_host: Optional[str] = Field(None, alias="dockerHost",
+                                       description="The engine to deploy to: ssh://user@host (its host key must already be in your known_hosts: "
+                                                   "an unknown or changed key is refused before any change), tcp://host:2376 or unix:///path; "
+                                                   "unset: DOCKER_HOST, else the local engine")
+    registry_username: Optional[str] = Field(None, alias="registryUsername",
+                                             description="With imageRegistry: the user the target's engine pulls the images with")
+    registry_password: Optional[SecretStr] = Field(None, alias="registryPassword",
+                                                   description="With registryUsername: its password or token (secret); kept in the config store, "
+                                                               "given to the docker provider, never written to a file")
     protect_volumes: bool = Field(True, alias="protectVolumes",
                                   description="Keep the volumes of user data (database, uploads, backups, queued tasks) on `destroy`; false lets destroy remove them")
 
@@ -151,6 +160,18 @@ class DeploySettings(BaseSettings):
         if v is not None and (not v or v.startswith(("http://", "https://")) or " " in v):
             raise ValueError(f"must be a registry prefix such as registry.example.com/team (no scheme), got {v!r}")
         return v.rstrip("/") if v else v
+
+    @field_validator("docker_host")
+    @classmethod
+    def _docker_host(cls, v: Optional[str]) -> Optional[str]:
+        if v is None:
+            return v
+        from urllib.parse import urlsplit
+
+        url = urlsplit(v)
+        if url.scheme not in ("ssh", "tcp", "unix") or (url.scheme != "unix" and not url.hostname):
+            raise ValueError(f"must be ssh://user@host, tcp://host:2376 or unix:///var/run/docker.sock, got {v!r}")
+        return v
 
     @field_validator("image_digests", mode="before")
     @classmethod
@@ -196,6 +217,19 @@ class DeploySettings(BaseSettings):
         if self.image_digests and not self.image_registry:
             raise ValueError("imageDigests needs imageRegistry (where the digests were pushed)")
         return self
+
+    @model_validator(mode="after")
+    def _registry_login(self) -> "DeploySettings":
+        if (self.registry_username is None) != (self.registry_password is None):
+            raise ValueError("registryUsername and registryPassword go together: set both, or neither for a registry without a login")
+        if self.registry_username is not None and not self.image_registry:
+            raise ValueError("registryUsername needs imageRegistry (the registry it logs in to)")
+        return self
+
+    @property
+    def registry_address(self) -> str | None:
+        """The registry host of imageRegistry (registry.example.com:5000 of registry.example.com:5000/team)."""
+        return self.image_registry.split("/")[0] if self.image_registry else None
 
     @model_validator(mode="after")
     def _swarm_has_no_bind_address(self) -> "DeploySettings":
