@@ -231,11 +231,12 @@ def make_ca() -> None:
     shutil.copy(ca / "ca.crt", trusted / "ca.crt")
 
 
-def start_engine(host: Host) -> None:
+def start_engine(host: Host, fresh: bool = True) -> None:
     host.dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "exec"):
-        shutil.rmtree(host.dir / sub, ignore_errors=True)  # no images of its own: it pulls them
-    log = open(host.dir / "dockerd.log", "w")
+    if fresh:
+        for sub in ("data", "exec"):
+            shutil.rmtree(host.dir / sub, ignore_errors=True)  # no images of its own: it pulls them
+    log = open(host.dir / "dockerd.log", "w" if fresh else "a")
     # unshare --uts: each engine reports its own hostname (swarm node names), the file system stays shared.
     subprocess.Popen(
         in_netns(host.netns, "unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', host.name,
@@ -417,3 +418,25 @@ def unmount_under(folder: Path) -> None:
     mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
     for mount in sorted((m for m in mounts if m.startswith(str(folder) + "/")), key=len, reverse=True):
         run("umount", "-l", mount, check=False)
+
+
+# --- a host's engine stopped and started again (a server that fails) ------------------------------------------
+
+def host_named(name: str) -> Host:
+    state = read_state()
+    if not state or name not in state["hosts"]:
+        raise LabError(f"no lab host {name!r} is up")
+    return next(h for h in hosts_for(state["hosts"]) if h.name == name)
+
+
+def stop_engine(name: str) -> None:
+    """Stop a host's dockerd (its containers stop with it), as a failing server would; sshd stays."""
+    host = host_named(name)
+    stop(host.dir / "dockerd.pid", f"{name}: dockerd", timeout=60)
+
+
+def start_engine_again(name: str) -> None:
+    """Start a stopped host's engine on its old data (its swarm membership included)."""
+    host = host_named(name)
+    start_engine(host, fresh=False)
+    wait_engine(host)

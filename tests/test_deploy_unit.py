@@ -520,3 +520,18 @@ def test_both_targets_follow_a_layout_without_an_spa(tmp_path):
         names = {r.name for r in of_type(kind)}
         assert not [n for n in names if "frontend" in n], (target, names)
         assert [n for n in names if n.endswith("proxy")], (target, names)
+
+
+def test_a_crash_report_names_the_container_and_the_apps_own_error():
+    """gunicorn's shutdown traceback ends the log of an app that cannot be imported: the report still names the
+    app's error (tests/test_deploy.py and tests/test_lab.py crash real releases)."""
+    from hardstack.deploy.watch import Crash
+
+    logs = "\n".join(["[INFO] Booting worker", "Traceback (most recent call last):", '  File "/app/config/wsgi.py", line 9',
+                      "RuntimeError: broken release: the app does not start", "[ERROR] Worker failed to boot.",
+                      *[f'  File "/opt/venv/gunicorn/arbiter.py", line {n}' for n in range(20)],
+                      "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>"])
+    text = Crash("shop-test-backend-1a2b3c4", 3, 2, 8.4, logs).describe()
+    assert text.startswith("shop-test-backend-1a2b3c4 exited with code 3 (2 restarts) 8s after it was created")
+    assert "The error it printed: RuntimeError: broken release: the app does not start" in text
+    assert text.rstrip().endswith("HaltServer 'Worker failed to boot.' 3>")

@@ -11,6 +11,7 @@ import os
 from functools import lru_cache
 
 import docker
+import requests
 from docker.errors import APIError, NotFound
 
 __all__ = ["APIError", "NotFound", "api", "ids", "inspect", "remove"]
@@ -39,7 +40,31 @@ def _client_for(host: str | None) -> docker.DockerClient:
 
 
 def api() -> docker.APIClient:
-    return _client().api
+    host = os.environ.get("DOCKER_HOST") or ""
+    return _Retrying(host) if host.startswith("ssh://") else _client().api
+
+
+class _Retrying:
+    """The API client of an ssh:// host, each call retried once on a dropped connection with a fresh client: the SDK
+    keeps `ssh ... docker system dial-stdio` processes for reuse, and one that has exited meanwhile fails the next
+    request with a broken pipe (seen deploying a swarm stack to a lab host)."""
+
+    def __init__(self, host: str):
+        self._host = host
+
+    def __getattr__(self, name: str):
+        attr = getattr(_client_for(self._host).api, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except requests.exceptions.ConnectionError:
+                _client_for.cache_clear()
+                return getattr(_client_for(self._host).api, name)(*args, **kwargs)
+
+        return call
 
 
 def ids(kind: str, label: str, all_: bool = True) -> list[str]:

@@ -134,8 +134,11 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
     image = pulled.get(svc["image"], svc["image"])
     uid = str(svc.get("user", "")).split(":")[0]
     # A local build keeps its tag: a counter derived from its image id makes a rebuilt image roll the
-    # service (force_update updates it in place; a changed label would replace the service).
-    ident = local_image_id(image) if image == svc["image"] else None
+    # service (force_update updates it in place; a changed label would replace the service). Only the layout's
+    # own builds: a base image (db, proxy) is whatever its reference names, and whether the manager happens to
+    # hold a copy must not roll it (it did, on three lab nodes, once the manager had pulled the proxy's image).
+    built = {s["image"] for s in plan.services.values() if "build" in s}
+    ident = local_image_id(image) if image == svc["image"] and image in built else None
     force_update = int(ident.removeprefix("sha256:")[:7], 16) if ident else 0
     mounts = []
     for v in svc.get("volumes") or []:

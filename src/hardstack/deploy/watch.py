@@ -10,6 +10,7 @@ A plain `pulumi up` has no watch and waits the full waitTimeout.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from hardstack import engine
 
 RESTARTS = 2  # a process that exits twice in a row at start is not going to get healthy
 LOG_LINES = 15
+ERROR_LINE = re.compile(r"^\s*[\w.]*(Error|Exception|Exit)\w*: ")
 
 
 @dataclass
@@ -29,9 +31,13 @@ class Crash:
     logs: str
 
     def describe(self) -> str:
-        lines = "\n".join(f"    {line}" for line in self.logs.rstrip().splitlines()[-LOG_LINES:]) or "    (no output)"
+        logged = self.logs.rstrip().splitlines()
+        lines = "\n".join(f"    {line}" for line in logged[-LOG_LINES:]) or "    (no output)"
+        # A server's own shutdown traceback (gunicorn's HaltServer) often ends the log: name the app's error too.
+        errors = [line.strip() for line in logged if ERROR_LINE.match(line) and "HaltServer" not in line]
+        said = f" The error it printed: {errors[-1]}" if errors else ""
         return (f"{self.name} exited with code {self.exit_code} ({self.restarts} restarts) {self.seconds:.0f}s after it was created, "
-                f"before it was ever healthy; it was removed, and the container it was to replace keeps serving. "
+                f"before it was ever healthy; it was removed, and the container it was to replace keeps serving.{said} "
                 f"Its last log lines:\n{lines}")
 
 
@@ -75,7 +81,7 @@ class CrashWatch:
                 continue
             if state.get("Status") in ("exited", "dead") or info.get("RestartCount", 0) >= RESTARTS:
                 self._seen.add(summary["Id"])
-                logs = api.logs(summary["Id"], tail=LOG_LINES * 2, stdout=True, stderr=True).decode(errors="replace")
+                logs = api.logs(summary["Id"], tail=300, stdout=True, stderr=True).decode(errors="replace")
                 created = summary["Created"]
                 self.crashes.append(Crash(info["Name"].lstrip("/"), state.get("ExitCode", 0), info.get("RestartCount", 0),
                                           time.time() - created, logs))
