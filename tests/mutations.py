@@ -38,6 +38,16 @@ STACK = "stack.yaml"
 RECEIVER = "https://hooks.example.com/services/T000/B000/XXXX\n"
 
 
+def overlays_in_clear(layout: Path) -> None:
+    """Encryption turned off consistently (the answer and every network of stack.yaml): a choice only W4 reports."""
+    import json
+
+    answers = layout / ".hardstack-answers.json"
+    answers.write_text(json.dumps({**json.loads(answers.read_text()), "swarm_overlay_encryption": False}, indent=2, sort_keys=True) + "\n")
+    stack = layout / STACK
+    stack.write_text(stack.read_text().replace('    driver_opts: {encrypted: "true"}\n', ""))
+
+
 def M(id: str, row: str, file: str, old: str, new: str, **kw) -> Mutation:
     return Mutation(id, row, file, old, new, **kw)
 
@@ -170,6 +180,7 @@ MUTATIONS: list[Mutation] = [
     M("stack-no-rollback", "W2", STACK, "    failure_action: rollback\n    monitor: 20s\n    max_failure_ratio: 0", "    failure_action: pause\n    monitor: 20s"),
     M("stack-secret-readable", "W2", STACK, "mode: 0400}", "mode: 0444}"),
     M("stack-db-unpinned", "W2", STACK, "      placement: *data-node\n      resources:\n        limits: {memory: 1g", "      resources:\n        limits: {memory: 1g"),
+    M("stack-overlays-in-clear", "W4", STACK, "", "", apply=overlays_in_clear),
     M("stack-security-opt", "W3", STACK, "  cap_drop: [ALL]\n  logging:", '  cap_drop: [ALL]\n  security_opt: ["no-new-privileges:true"]\n  logging:'),
     # background work: the broker, the workers, the one scheduler, the app's own secrets
     M("redis-evicting", "C18", REDIS_CONF, "maxmemory-policy noeviction", "maxmemory-policy allkeys-lru"),
