@@ -24,7 +24,7 @@ FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_back
 # stack is built once), and the modules that share the engine's one swarm run one after the other.
 XDIST_GROUPS = {"test_swarm": "swarm", "test_deploy_swarm": "swarm"}
 # The longest groups start first, so the two workers finish close together (scripts/test's durations).
-LONGEST_FIRST = ["test_mutations", "swarm", "test_stack", "test_deploy", "test_sibling", "test_projects", "test_wheel",
+LONGEST_FIRST = ["test_lab", "test_mutations", "swarm", "test_stack", "test_deploy", "test_sibling", "test_projects", "test_wheel",
                  "test_update", "test_standins", "test_docker_provider"]
 
 
