@@ -65,6 +65,18 @@ def on(host: dict, env: dict, *args: str, check: bool = True) -> subprocess.Comp
     return sh("docker", "-H", host["docker_host"], *args, env=env, check=check)
 
 
+def ssh_on_path(folder: Path, key: str, known_hosts: str, strict: bool) -> str:
+    """PATH with an `ssh` first that uses the lab key and the given known_hosts lines (a client of another machine)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "known_hosts").write_text(known_hosts + "\n")
+    (folder / "ssh_config").write_text(f"Host *\n  User root\n  IdentityFile {key}\n  IdentitiesOnly yes\n"
+                                       f"  UserKnownHostsFile {folder / 'known_hosts'}\n"
+                                       + ("  StrictHostKeyChecking yes\n  BatchMode yes\n" if strict else ""))
+    (folder / "ssh").write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F "{folder / "ssh_config"}" "$@"\n')
+    (folder / "ssh").chmod(0o755)
+    return f"{folder}:{os.environ['PATH']}"
+
+
 def test_status_names_every_host_and_each_answers_over_ssh(lab):
     assert [h["name"] for h in lab["hosts"]] == ["node1", "node2", "node3"]
     assert len({h["address"] for h in lab["hosts"]}) == 3
@@ -83,16 +95,7 @@ def test_an_unknown_host_key_is_refused_before_anything_runs(lab, tmp_path):
     other_key = next(line.split(maxsplit=1)[1] for line in Path(other["known_hosts"]).read_text().splitlines()
                      if line.startswith(other["address"] + " "))
     for name, known in (("unknown", ""), ("changed", f"{host['address']} {other_key}")):
-        known_hosts = tmp_path / f"known_hosts-{name}"
-        known_hosts.write_text(known + "\n")
-        config = tmp_path / f"ssh_config-{name}"
-        config.write_text(f"Host *\n  User root\n  IdentityFile {host['ssh_key']}\n  IdentitiesOnly yes\n"
-                          f"  UserKnownHostsFile {known_hosts}\n  StrictHostKeyChecking yes\n  BatchMode yes\n")
-        bin_dir = tmp_path / f"bin-{name}"
-        bin_dir.mkdir()
-        (bin_dir / "ssh").write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F "{config}" "$@"\n')
-        (bin_dir / "ssh").chmod(0o755)
-        env = {**lab["env"], "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        env = {**lab["env"], "PATH": ssh_on_path(tmp_path / name, host["ssh_key"], known, strict=True)}
         proc = on(host, env, "info", check=False)
         assert proc.returncode != 0
         said = proc.stderr
@@ -234,12 +237,8 @@ def test_images_builds_pushes_and_says_the_digests(remote, lab):
 
 def test_deploy_to_an_unknown_host_key_changes_nothing(remote, tmp_path):
     """The deploy checks the host key strictly before Pulumi runs: known_hosts without node1 refuses at once."""
-    config = tmp_path / "ssh_config"
-    (tmp_path / "known_hosts").write_text("")
-    config.write_text(f"Host *\n  IdentityFile {remote.node['ssh_key']}\n  UserKnownHostsFile {tmp_path / 'known_hosts'}\n")
-    (tmp_path / "ssh").write_text(f'#!/bin/sh\nexec /usr/bin/ssh -F "{config}" "$@"\n')
-    (tmp_path / "ssh").chmod(0o755)
-    env = {**remote.env, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    # The user's own ssh config does not ask for strict checking: hardstack deploy does.
+    env = {**remote.env, "PATH": ssh_on_path(tmp_path, remote.node["ssh_key"], "", strict=False)}
     proc = remote.deploy("up", env=env)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 2, said

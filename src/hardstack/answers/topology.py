@@ -202,3 +202,12 @@ class Topology:
     @property
     def compose_project(self) -> str:
         return self.project_slug.replace("_", "-")
+
+    def stack_prefix(self, stack: str) -> str:
+        """What a Pulumi stack's resources are named and labelled with: <compose project>-<stack>."""
+        return f"{self.compose_project}-{stack}"
+
+    def image_part(self, ref: str) -> str:
+        """The part an image of the layout's own builds is pushed as, and the key of hardstack:imageDigests:
+        backend for hardstack-demo-backend:local."""
+        return ref.rsplit("/", 1)[-1].split("@")[0].split(":")[0].removeprefix(f"{self.compose_project}-")

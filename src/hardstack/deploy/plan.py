@@ -84,7 +84,7 @@ class Plan:
 def make_plan(settings: DeploySettings, stack: str) -> Plan:
     answers = validate(json.loads((settings.layout_dir / ".hardstack-answers.json").read_text()))
     missing_secrets(settings, answers)
-    plan = Plan(settings, answers, compose_config(settings.layout_dir), f"{answers.compose_project}-{stack}")
+    plan = Plan(settings, answers, compose_config(settings.layout_dir), answers.stack_prefix(stack))
     nothing_silent(plan)
     return plan
 
@@ -152,7 +152,7 @@ def registry_refs(plan: Plan) -> dict[str, str]:
     refs, missing = {}, []
     for svc in plan.services.values():
         if "build" in svc:
-            part = svc["image"].split(":")[0].removeprefix(f"{plan.answers.compose_project}-")
+            part = plan.answers.image_part(svc["image"])
             if part in digests:
                 refs[svc["image"]] = f"{registry}/{part}@{digests[part]}"
             else:

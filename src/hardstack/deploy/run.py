@@ -98,7 +98,7 @@ def container_prefix(stack: auto.Stack) -> str | None:
         answers = validate(json.loads((Path(layout.value).expanduser() / ".hardstack-answers.json").read_text()))
     except (OSError, ValueError):
         return None
-    return f"{answers.compose_project}-{stack.name.split('/')[-1]}"
+    return answers.stack_prefix(stack.name.split('/')[-1])
 
 
 def refuse_superuser_password_change(stack: auto.Stack) -> None:

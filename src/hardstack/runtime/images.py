@@ -20,7 +20,7 @@ def built_images(stack: Stack, answers) -> dict[str, str]:
     parts: dict[str, str] = {}
     for svc in config.get("services", {}).values():
         if "build" in svc:
-            part = svc["image"].split(":")[0].rsplit("/", 1)[-1].removeprefix(f"{answers.compose_project}-")
+            part = answers.image_part(svc["image"])
             parts.setdefault(part, svc["image"])
     return parts
 
