@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -26,9 +25,9 @@ from hardstack.runtime.compose import registry_reachable, standin_env
 from testkit.probes import RequestLoop, http
 from test_docker_provider import inspect
 
-pytestmark = pytest.mark.deploy
+from testkit.pulumistate import pulumi_stack  # test_deploy_swarm and test_lab import it from here too
 
-PASSPHRASE = "hardstack-test-passphrase"
+pytestmark = pytest.mark.deploy
 
 
 def require_tools() -> None:
@@ -39,17 +38,6 @@ def require_tools() -> None:
         run.pulumi_command()
     except run.DeployError as err:
         pytest.fail(str(err), pytrace=False)
-
-
-def pulumi_stack(root, name: str):
-    """A Pulumi stack of a private copy of the project, its state in a file backend under root."""
-    state = root / "state"
-    state.mkdir()
-    project = root / "project"
-    shutil.copytree(run.PULUMI_PROJECT, project, ignore=shutil.ignore_patterns("Pulumi.*.yaml", "__pycache__"))
-    env = {"PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
-    os.environ.update(env)
-    return run.select(name, work_dir=project, env=env), state, project
 
 
 def fresh_secrets() -> dict[str, str]:

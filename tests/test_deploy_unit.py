@@ -535,3 +535,43 @@ def test_a_crash_report_names_the_container_and_the_apps_own_error():
     assert text.startswith("shop-test-backend-1a2b3c4 exited with code 3 (2 restarts) 8s after it was created")
     assert "The error it printed: RuntimeError: broken release: the app does not start" in text
     assert text.rstrip().endswith("HaltServer 'Worker failed to boot.' 3>")
+
+
+def test_a_swarm_converge_timeout_names_the_failed_tasks_their_nodes_and_logs(monkeypatch):
+    """The provider says only "context deadline exceeded" when a swarm service never converges: the watch keeps the
+    tasks that failed since `up` began (older ones and other stacks' are not its business) and says where and why."""
+    from hardstack import engine
+    from hardstack.deploy import watch
+
+    class FakeApi:
+        def services(self, filters):
+            assert filters == {"label": "io.hardstack.stack=shop-test"}
+            return [{"ID": "s1", "Spec": {"Name": "shop-test-backend"}}, {"ID": "s2", "Spec": {"Name": "shop-test-db"}}]
+
+        def tasks(self, filters):
+            if filters["service"] == "s2":
+                return [{"ID": "t9", "NodeID": "", "DesiredState": "running", "CreatedAt": "2099-01-01T00:00:00.123456789Z",
+                         "Status": {"State": "pending", "Err": "no suitable node (scheduling constraints not satisfied on 3 nodes)"}}]
+            return [{"ID": "t1", "NodeID": "n2", "DesiredState": "shutdown", "CreatedAt": "2099-01-01T00:00:00.5Z",
+                     "Status": {"State": "failed", "Err": "task: non-zero exit (75)"}},
+                    {"ID": "t0", "NodeID": "n2", "DesiredState": "shutdown", "CreatedAt": "2001-01-01T00:00:00Z",
+                     "Status": {"State": "failed", "Err": "an older release's failure"}},
+                    {"ID": "t2", "NodeID": "n3", "DesiredState": "running", "CreatedAt": "2099-01-01T00:00:01Z",
+                     "Status": {"State": "running", "Err": ""}}]
+
+        def inspect_node(self, node_id):
+            return {"Description": {"Hostname": {"n2": "node2", "n3": "node3"}[node_id]}}
+
+        def service_logs(self, service, **kwargs):
+            assert service == "s1" and kwargs["tail"] == watch.LOG_LINES
+            return iter([b"entrypoint: this image's migrations are still not applied after 120s\n"])
+
+    monkeypatch.setattr(engine, "api", FakeApi)
+    tasks = watch.TaskWatch("io.hardstack.stack", "shop-test")
+    tasks._look()
+    assert set(tasks.failed) == {"t1", "t9"}
+    report = tasks.report()
+    assert "shop-test-backend: 1 task(s) failed on node2; the engine said: task: non-zero exit (75)" in report
+    assert "    entrypoint: this image's migrations are still not applied after 120s" in report
+    assert "shop-test-db: 1 task(s) pending on no node yet; the engine said: no suitable node" in report
+    assert "older release" not in report

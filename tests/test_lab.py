@@ -18,16 +18,11 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
+from testkit import labdeploy
+from testkit.labdeploy import sh
 
 pytestmark = pytest.mark.lab
 LAB_SCRIPT = ROOT / "scripts" / "lab"
-
-
-def sh(*args: str, env: dict | None = None, check: bool = True, timeout: int = 600, cwd=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout, cwd=cwd)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +31,7 @@ def lab(tmp_path_factory):
     sh(str(LAB_SCRIPT), "up", timeout=180)
     try:
         info = json.loads(sh(str(LAB_SCRIPT), "status", "--json").stdout)
-        client = tmp_path_factory.mktemp("docker-config")
-        env = {**os.environ, "PATH": f"{info['ssh_bin']}:{os.environ['PATH']}", "DOCKER_CONFIG": str(client)}
-        env.pop("DOCKER_HOST", None)
-        reg = info["registry"]
-        subprocess.run(["docker", "login", "--username", reg["username"], "--password-stdin", reg["address"]],
-                       input=Path(reg["password_file"]).read_text(), text=True, env=env, check=True, capture_output=True)
-        yield {**info, "env": env}
+        yield {**info, "env": labdeploy.client_env(info, tmp_path_factory.mktemp("docker-config"))}
     finally:
         sh(str(LAB_SCRIPT), "down", timeout=180)
 
@@ -53,12 +42,7 @@ def python_image(lab, tmp_path_factory):
     from hardstack.runtime.compose import standin_env
 
     local = standin_env(tmp_path_factory.mktemp("standins") / "standins.env")["PYTHON_IMAGE"]
-    ref = f"{lab['registry']['address']}/lab/python:1"
-    env = lab["env"]
-    sh("docker", "tag", local, ref, env=env)
-    pushed = sh("docker", "push", ref, env=env, timeout=900).stdout
-    digest = next(word for word in pushed.split() if word.startswith("sha256:"))
-    return f"{ref.rsplit(':', 1)[0]}@{digest}"
+    return labdeploy.push_image(lab["env"], local, f"{lab['registry']['address']}/lab/python:1")
 
 
 def on(host: dict, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -124,12 +108,7 @@ def test_the_registry_wants_its_password_and_a_digest_outlives_a_moved_tag(lab, 
 @pytest.fixture(scope="module")
 def two_node_swarm(lab):
     """node1 manages, node2 works: a swarm across two engines, as two servers would form it."""
-    env = lab["env"]
-    node1, node2 = lab["hosts"][0], lab["hosts"][1]
-    on(node1, env, "swarm", "init", "--advertise-addr", node1["address"])
-    token = on(node1, env, "swarm", "join-token", "-q", "worker").stdout.strip()
-    on(node2, env, "swarm", "join", "--token", token, f"{node1['address']}:2377")
-    return {**env, "DOCKER_HOST": node1["docker_host"]}
+    return labdeploy.form_swarm(lab, lab["env"], [lab["hosts"][1]])
 
 
 def test_up_swarm_stops_before_building_when_encrypted_overlays_carry_nothing(lab, python_image, two_node_swarm, tmp_path):
@@ -168,57 +147,25 @@ def test_the_probe_passes_where_the_overlay_carries_traffic_and_needs_two_nodes(
 
 # ---- a deploy to another server: over ssh, images from the registry by digest -------------------------------
 
-def push_standin(lab, local: str, name: str) -> str:
-    """A base image the remote host pulls: the stand-in pushed to the lab registry, as name@digest."""
-    ref = f"{lab['registry']['address']}/standins/{name}:1"
-    sh("docker", "tag", local, ref, env=lab["env"])
-    sh("docker", "push", ref, env=lab["env"], timeout=900)
-    digests = json.loads(sh("docker", "image", "inspect", "--format", "{{json .RepoDigests}}", ref, env=lab["env"]).stdout)
-    return next(d for d in digests if d.startswith(ref.rsplit(":", 1)[0] + "@"))
-
-
 @pytest.fixture(scope="module")
 def remote(lab, tmp_path_factory):
-    """A small layout (no SPA, no monitoring, no background work) whose images are in the lab registry, and a Pulumi
-    stack that deploys it to node1 over ssh, with the registry login in the config store."""
-    from hardstack.runtime.compose import standin_env
-    from test_deploy import fresh_secrets, pulumi_stack, require_tools
+    """The small layout (no SPA, no monitoring, no background work) whose images are in the lab registry, and a Pulumi
+    stack that deploys it to node1 over ssh, with the registry login in the config store (testkit/labdeploy.py)."""
+    from test_deploy import pulumi_stack, require_tools
 
     require_tools()
     root = tmp_path_factory.mktemp("remote")
     env = lab["env"]
-    hardstack = [sys.executable, "-m", "hardstack.cli"]
-    sh(*hardstack, "new", "--no-input", "-o", str(root), "frontend_context=", "enable_monitoring=no", "celery_app=",
-       "enable_ci_workflows=no", "enable_devcontainer=no", env=env)
-    layout = root / "hardstack_demo"
-    local = standin_env(root / "standins.env")
-    bases = {var: push_standin(lab, local[var], name) for var, name in (("DB_IMAGE", "timescaledb"), ("NGINX_IMAGE", "nginx"))}
-    # The build runs here, with the stand-ins' build settings (BUILD_NETWORK, BUILD_CA_BUNDLE); what runs comes from the registry.
-    build = {k: v for k, v in local.items() if k.startswith("BUILD_") or k == "PYTHON_IMAGE"}
-    (layout / ".env").write_text("APP_VERSION=lab-remote\n" + "".join(f"{k}={v}\n" for k, v in {**build, **bases}.items()))
-    registry = f"{lab['registry']['address']}/shop"
-    pushed = sh(*hardstack, "images", str(layout), "--registry", registry, "--digests-file", str(root / "digests.json"), "-q",
-                env=env, timeout=1800)
-    digests = json.loads((root / "digests.json").read_text())
+    layout = labdeploy.new_layout(root, env)
+    labdeploy.registry_layout(layout, lab, env, "lab-remote")
+    digests, pushed = labdeploy.push_release(layout, lab, env, root / "digests.json")
     stack, _, project = pulumi_stack(root, "remote")
     node1 = lab["hosts"][0]
-    secrets = {k: v for k, v in fresh_secrets().items() if k not in ("redisPassword", "dbExporterPassword")}
-    values = {"layoutDir": (str(layout), False), "imageRegistry": (registry, False), "imageDigests": (json.dumps(digests), False),
-              "registryUsername": (lab["registry"]["username"], False),
-              "registryPassword": (Path(lab["registry"]["password_file"]).read_text(), True),
-              "dockerHost": (node1["docker_host"], False), "bindAddress": (node1["address"], False), "publicPort": ("18080", False),
-              "allowStandins": ("true", False), "allowUnsetAlerts": ("true", False),
-              **{k: (v, True) for k, v in secrets.items()}}
-    from pulumi import automation as auto
-    for key, (value, secret) in values.items():
-        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
-    deploy_env = {**env, "PULUMI_BACKEND_URL": os.environ["PULUMI_BACKEND_URL"],
-                  "PULUMI_CONFIG_PASSPHRASE": os.environ["PULUMI_CONFIG_PASSPHRASE"]}
-    deploy_env.pop("DOCKER_CONFIG")  # the target pulls with the login from the config store, not this client's
+    labdeploy.configure(stack, lab, layout, digests, node1["docker_host"], bindAddress=node1["address"], publicPort="18080")
+    deploy_env = labdeploy.deploy_env(env)
     d = type("Remote", (), {})()
-    d.layout, d.stack, d.project, d.env, d.node, d.digests, d.pushed = layout, stack, project, deploy_env, node1, digests, pushed.stdout
-    d.deploy = lambda action, env=deploy_env, extra=(): sh(*hardstack, "deploy", action, "--stack", "remote", "--cwd", str(project),
-                                                           *extra, env=env, check=False, timeout=1800)
+    d.layout, d.stack, d.project, d.env, d.node, d.digests, d.pushed = layout, stack, project, deploy_env, node1, digests, pushed
+    d.deploy = lambda action, env=deploy_env, extra=(): labdeploy.deploy(action, "remote", project, env, *extra)
     wsgi = layout / "backend" / "config" / "wsgi.py"
     d.good_wsgi = wsgi.read_text()
     d.good_wsgi_restore = lambda: wsgi.write_text(d.good_wsgi)
@@ -273,10 +220,7 @@ def release(remote, lab, marker: str) -> dict[str, str]:
     """A new backend release: the app's wsgi.py changed, built and pushed by `hardstack images`; its digests."""
     wsgi = remote.layout / "backend" / "config" / "wsgi.py"
     wsgi.write_text(remote.good_wsgi + marker)
-    digests_file = remote.layout.parent / "digests-next.json"
-    sh(sys.executable, "-m", "hardstack.cli", "images", str(remote.layout), "--registry", f"{lab['registry']['address']}/shop",
-       "--digests-file", str(digests_file), "-q", env=lab["env"], timeout=1800)
-    return json.loads(digests_file.read_text())
+    return labdeploy.push_release(remote.layout, lab, lab["env"], remote.layout.parent / "digests-next.json")[0]
 
 
 def test_on_the_remote_host_a_roll_drops_nothing_a_crash_is_named_at_once_and_refresh_sees_drift(remote, lab):
@@ -334,43 +278,29 @@ def three_node_swarm(lab, two_node_swarm, remote, tmp_path_factory):
     """node1 manages, node2 and node3 work; the small layout with plain overlays (this kernel has no ESP: the probe
     above proves encrypted ones carry nothing here), deployed by the Pulumi swarm target from node1, images from the
     registry. The database's node is node3 (labelled), so node2 is the one a test may drain or stop."""
-    from pulumi import automation as auto
-    from test_deploy import fresh_secrets, pulumi_stack
+    from test_deploy import pulumi_stack
 
-    env = two_node_swarm
-    node1, node3 = lab["hosts"][0], lab["hosts"][2]
-    on(node3, env, "swarm", "leave", "--force", check=False)  # its one-node swarm of the probe test
-    token = on(node1, env, "swarm", "join-token", "-q", "worker").stdout.strip()
-    on(node3, env, "swarm", "join", "--token", token, f"{node1['address']}:2377")
+    env = labdeploy.form_swarm(lab, two_node_swarm, lab["hosts"][1:])  # node3 leaves its one-node swarm of the probe test
     root = tmp_path_factory.mktemp("swarm")
-    hardstack = [sys.executable, "-m", "hardstack.cli"]
-    sh(*hardstack, "new", "--no-input", "-o", str(root), "frontend_context=", "enable_monitoring=no", "celery_app=",
-       "enable_ci_workflows=no", "enable_devcontainer=no", "swarm_overlay_encryption=no", "proxy_replicas=2", env=env)
-    layout = root / "hardstack_demo"
+    layout = labdeploy.new_layout(root, env, "swarm_overlay_encryption=no", "proxy_replicas=2")
     (layout / ".env").write_text((remote.layout / ".env").read_text())  # the same images, already in the registry
     from hardstack.answers import validate
     label = validate(json.loads((layout / ".hardstack-answers.json").read_text())).swarm_db_label
-    on(node1, env, "node", "update", "--label-add", f"{label}=true", "node3")
+    sh("docker", "node", "update", "--label-add", f"{label}=true", "node3", env=env)
     stack, _, project = pulumi_stack(root, "swarm")
-    secrets = {k: v for k, v in fresh_secrets().items() if k not in ("redisPassword", "dbExporterPassword")}
-    values = {"layoutDir": (str(layout), False), "target": ("swarm", False),
-              "imageRegistry": (f"{lab['registry']['address']}/shop", False), "imageDigests": (json.dumps(remote.digests), False),
-              "registryUsername": (lab["registry"]["username"], False),
-              "registryPassword": (Path(lab["registry"]["password_file"]).read_text(), True),
-              "dockerHost": (node1["docker_host"], False), "publicPort": ("18081", False),
-              "allowStandins": ("true", False), "allowUnsetAlerts": ("true", False), **{k: (v, True) for k, v in secrets.items()}}
-    for key, (value, secret) in values.items():
-        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
-    deploy_env = {**remote.env, "PULUMI_BACKEND_URL": os.environ["PULUMI_BACKEND_URL"]}
+    labdeploy.configure(stack, lab, layout, remote.digests, lab["hosts"][0]["docker_host"], target="swarm", publicPort="18081")
+    deploy_env = labdeploy.deploy_env(lab["env"])
     d = type("Swarm", (), {})()
-    d.stack, d.layout, d.env = stack, layout, {**deploy_env, "DOCKER_HOST": node1["docker_host"]}
-    d.deploy = lambda action: sh(*hardstack, "deploy", action, "--stack", "swarm", "--cwd", str(project), env=deploy_env,
-                                 check=False, timeout=1800)
+    d.stack, d.layout, d.env = stack, layout, env
+    d.deploy = lambda action: labdeploy.deploy(action, "swarm", project, deploy_env)
     started = time.monotonic()
-    proc = d.deploy("up")
-    d.deploy_seconds = time.monotonic() - started
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     try:
+        proc = d.deploy("up")
+        d.deploy_seconds = time.monotonic() - started
+        if proc.returncode != 0:
+            tasks = sh("sh", "-c", "docker service ps --no-trunc --format '{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}' "
+                       "$(docker service ls -q --filter label=io.hardstack.stack)", env=d.env, check=False)
+            raise AssertionError((proc.stdout + proc.stderr)[-6000:] + "\n\nevery task:\n" + tasks.stdout + tasks.stderr)
         yield d
     finally:
         d.deploy("destroy")

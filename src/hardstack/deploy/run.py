@@ -20,7 +20,7 @@ from pulumi import automation as auto
 
 from hardstack.deploy.plan import LABEL
 from hardstack.deploy.program import program
-from hardstack.deploy.watch import CrashWatch
+from hardstack.deploy.watch import CrashWatch, TaskWatch
 
 from hardstack.resources import pulumi_project
 
@@ -70,9 +70,17 @@ def up(stack: auto.Stack, on_output: Callable[[str], None] = print, superuser_pa
     """`pulumi up`; refresh=True first reads what is really running (containers removed by hand)."""
     if not superuser_password_changed:
         refuse_superuser_password_change(stack)
-    prefix = container_prefix(stack)
+    target, prefix = deployed_as(stack)
     if prefix is None:
         result = stack.up(on_output=on_output, color="never", refresh=refresh)
+    elif target == "swarm":
+        with TaskWatch(LABEL, prefix) as tasks:  # a converge timeout names the tasks that failed (deploy/watch.py)
+            try:
+                result = stack.up(on_output=on_output, color="never", refresh=refresh)
+            except auto.CommandError as exc:
+                if tasks.failed:
+                    raise DeployError(f"{str(exc).strip()[-2500:]}\n\n{tasks.report()}\nFix what they name, then run `hardstack deploy up` again.") from exc
+                raise
     else:
         with CrashWatch(LABEL, prefix) as watch:  # a release that exits at start: reported in seconds (deploy/watch.py)
             try:
@@ -85,20 +93,22 @@ def up(stack: auto.Stack, on_output: Callable[[str], None] = print, superuser_pa
     return result
 
 
-def container_prefix(stack: auto.Stack) -> str | None:
-    """The compose target's container label value (<compose project>-<stack>), None for swarm or a config the program refuses."""
+def deployed_as(stack: auto.Stack) -> tuple[str, str | None]:
+    """The stack's target and its resources' label value (<compose project>-<stack>); no label value for a config
+    the program refuses (it names the problem itself)."""
     config = stack.get_all_config()
     layout = config.get("hardstack:layoutDir")
     target = config.get("hardstack:target")
-    if layout is None or (target is not None and target.value != "compose"):
-        return None
+    target_name = target.value if target is not None else "compose"
+    if layout is None:
+        return target_name, None
     from hardstack.answers import validate
 
     try:
         answers = validate(json.loads((Path(layout.value).expanduser() / ".hardstack-answers.json").read_text()))
     except (OSError, ValueError):
-        return None
-    return answers.stack_prefix(stack.name.split('/')[-1])
+        return target_name, None
+    return target_name, answers.stack_prefix(stack.name.split('/')[-1])
 
 
 def refuse_superuser_password_change(stack: auto.Stack) -> None:

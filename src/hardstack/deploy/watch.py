@@ -6,6 +6,11 @@ Pulumi (compose target), this watch looks at the containers the update creates: 
 or been restarted twice, before it was ever healthy is a crash. Its last log lines are kept, then it is removed; the
 provider's next inspect fails at once, so `up` ends within seconds, and the old container, never touched, serves on.
 A plain `pulumi up` has no watch and waits the full waitTimeout.
+
+On the swarm target the engine restarts a failing task itself, as a new task; the provider waits for the service to
+converge until waitTimeout and then says only "context deadline exceeded". TaskWatch keeps the failed and rejected
+tasks of the stack's services (node, the engine's error) so that a failed `up` names them, with each service's last
+log lines.
 """
 
 from __future__ import annotations
@@ -86,3 +91,87 @@ class CrashWatch:
                 self.crashes.append(Crash(info["Name"].lstrip("/"), state.get("ExitCode", 0), info.get("RestartCount", 0),
                                           time.time() - created, logs))
                 engine.remove("containers", summary["Id"])
+
+
+@dataclass
+class FailedTask:
+    service: str
+    node: str
+    state: str
+    error: str
+
+
+class TaskWatch:
+    """The stack's swarm tasks that failed, were rejected or wait on an error while `up` runs (see the module's doc)."""
+
+    def __init__(self, label: str, value: str, poll: float = 3.0):
+        self.filters = {"label": f"{label}={value}"}
+        self.poll = poll
+        self.failed: dict[str, FailedTask] = {}
+        self._since = time.time()
+        self._nodes: dict[str, str] = {}
+        self._services: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="task-watch", daemon=True)
+
+    def __enter__(self) -> "TaskWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self._look()
+            except Exception:  # noqa: BLE001 - an engine hiccup must not break the deploy
+                continue
+
+    def _node(self, api, node_id: str) -> str:
+        if node_id and node_id not in self._nodes:
+            self._nodes[node_id] = api.inspect_node(node_id)["Description"]["Hostname"]
+        return self._nodes.get(node_id, "no node yet")
+
+    def _look(self) -> None:
+        api = engine.api()
+        for service in api.services(filters=self.filters):
+            name = service["Spec"]["Name"]
+            self._services[name] = service["ID"]
+            for task in api.tasks(filters={"service": service["ID"]}):
+                status = task.get("Status") or {}
+                state, error = status.get("State", ""), status.get("Err", "")
+                waiting = task.get("DesiredState") == "running" and state in ("pending", "assigned", "preparing") and error
+                if (state in ("failed", "rejected") or waiting) and _created(task) >= self._since - 1:
+                    self.failed[task["ID"]] = FailedTask(name, self._node(api, task.get("NodeID", "")), state, error)
+
+    def report(self) -> str:
+        """Per service: how many tasks failed, on which nodes, the last error, and its last log lines."""
+        if not self.failed:
+            return ""
+        by_service: dict[str, list[FailedTask]] = {}
+        for task in self.failed.values():
+            by_service.setdefault(task.service, []).append(task)
+        parts = []
+        for service, tasks in sorted(by_service.items()):
+            nodes = ", ".join(sorted({t.node for t in tasks}))
+            parts.append(f"{service}: {len(tasks)} task(s) {tasks[-1].state} on {nodes}; the engine said: {tasks[-1].error}\n"
+                         f"{self._logs(service)}")
+        return "tasks that failed while the services converged:\n" + "\n".join(parts)
+
+    def _logs(self, service: str) -> str:
+        try:
+            raw = b"".join(engine.api().service_logs(self._services[service], stdout=True, stderr=True, tail=LOG_LINES))
+        except Exception as exc:  # noqa: BLE001 - the report is still worth printing without them
+            return f"    (its logs could not be read: {exc})"
+        lines = raw.decode(errors="replace").rstrip().splitlines()[-LOG_LINES:]
+        return "\n".join(f"    {line}" for line in lines) or "    (no output)"
+
+
+def _created(task: dict) -> float:
+    """A task's CreatedAt (RFC 3339 with nanoseconds) as a timestamp."""
+    from datetime import datetime
+
+    stamp = re.sub(r"\.(\d{6})\d*", r".\1", task["CreatedAt"]).replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
