@@ -352,6 +352,23 @@ def test_three_nodes_db_pinned_backends_spread_and_a_drained_worker_drops_nothin
     sh("docker", "node", "update", "--availability", "active", drained, env=d.env)
 
 
+def test_up_swarm_on_three_nodes_refuses_images_only_this_machine_has(three_node_swarm, lab):
+    """`hardstack up --swarm` builds where it runs: on three nodes, a layout whose BACKEND_IMAGE names no registry is
+    refused before anything is built, with the way to push and name it."""
+    d = three_node_swarm
+    layout = d.layout.parent / "alone" / "hardstack_demo"
+    layout.parent.mkdir()
+    labdeploy.new_layout(layout.parent, d.env, "swarm_overlay_encryption=no")
+    (layout / ".env").write_text((d.layout / ".env").read_text())
+    proc = sh(sys.executable, "-m", "hardstack.cli", "up", "--swarm", "--standins", "no", str(layout), env=d.env, check=False)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2, said
+    assert "this swarm has 3 nodes (node1, node2, node3)" in said and "BACKEND_IMAGE" in said, said
+    assert "nothing was built or started" in said and "hardstack images" in said, said
+    assert "Building images" not in said
+    assert "hardstack-demo-backend" not in sh("docker", "image", "ls", "--format", "{{.Repository}}", env=d.env).stdout
+
+
 def test_a_new_image_rolls_across_nodes_with_nothing_dropped(three_node_swarm, remote, lab):
     from pulumi import automation as auto
     from testkit.probes import RequestLoop

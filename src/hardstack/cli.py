@@ -234,6 +234,8 @@ def up(
                   f"asked (docker compose --env-file .env --env-file {STANDINS_ENV} ...)", markup=False, highlight=False)
     if swarm and answers.swarm_overlay_encryption:
         _prove_encrypted_overlays(env.get("PYTHON_IMAGE", answers.python_image), header="hardstack up --swarm: nothing was built or started:")
+    if swarm and (problems := _swarm_image_problems(layout, answers, env)):
+        _fail(problems, header="hardstack up --swarm: nothing was built or started:")
     stack = Stack(layout, answers.compose_project, env)
     def show(line: str) -> None:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -377,6 +379,25 @@ def _swarm_problems(layout: Path, init_swarm: bool) -> list[str]:
     if state != "active":
         return [f"--swarm: this engine's swarm state is {state!r}; deploy from a manager node (`docker node ls` there)"]
     return []
+
+
+def _swarm_image_problems(layout: Path, answers: Answers, env: dict[str, str]) -> list[str]:
+    """A swarm of several nodes: what this command builds exists on this machine only, so stack.yaml must name the
+    layout's own images in a registry (BACKEND_IMAGE, FRONTEND_IMAGE) that every node pulls from."""
+    from hardstack.runtime.swarm import node_names
+
+    nodes = node_names()
+    unnamed = [f"{part.upper()}_IMAGE" for part in answers.builds if not env.get(f"{part.upper()}_IMAGE")]
+    if len(nodes) < 2 or not unnamed:
+        return []
+    return [f"--swarm: this swarm has {len(nodes)} nodes ({', '.join(nodes)}), and the images this command builds would exist on "
+            f"this machine only: tasks placed on another node would wait on 'No such image'. {' and '.join(unnamed)} must name them "
+            "in a registry every node can pull from:",
+            f"push them: hardstack images {layout} --registry <registry>/<path> --tag <version>   (docker login <registry> first)",
+            f"then in {layout}/.env: " + " ".join(f"{v}=<registry>/<path>/{v.removesuffix('_IMAGE').lower()}" for v in unnamed)
+            + " APP_VERSION=<version>, and run this again (the stack is deployed with --with-registry-auth)",
+            "or deploy with the Pulumi swarm target, which pulls by digest: hardstack:target=swarm, hardstack:imageRegistry, "
+            "hardstack:imageDigests (README, \"Deploy with Pulumi\")"]
 
 
 def _prove_encrypted_overlays(image: str, header: str) -> None:

@@ -43,6 +43,11 @@ def init_single_node() -> None:
     docker("swarm", "init", "--advertise-addr", "127.0.0.1")
 
 
+def node_names() -> list[str]:
+    """The swarm's nodes by hostname (run on a manager)."""
+    return sorted(n["Description"]["Hostname"] for n in engine.api().nodes())
+
+
 def node_labels(node: str) -> dict[str, str]:
     return engine.api().inspect_node(node)["Spec"].get("Labels") or {}
 
@@ -89,7 +94,8 @@ class SwarmStack:
     def deploy(self, echo=None, timeout: int = 600) -> float:
         """`docker stack deploy`, then wait until every service has converged; seconds taken."""
         start = time.monotonic()
-        proc = docker("stack", "deploy", "--detach=true", "--prune", "-c", self.stack_file, self.name,
+        # --with-registry-auth: every node pulls with this client's login (a private registry, several nodes).
+        proc = docker("stack", "deploy", "--detach=true", "--prune", "--with-registry-auth", "-c", self.stack_file, self.name,
                       env=self.environ, cwd=self.layout, check=False)
         if proc.returncode != 0:
             raise StackError(f"docker stack deploy failed: {(proc.stderr or proc.stdout).strip()[-2000:]}")
