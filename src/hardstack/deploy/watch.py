@@ -46,17 +46,20 @@ class Crash:
                 f"Its last log lines:\n{lines}")
 
 
-class CrashWatch:
-    def __init__(self, label: str, value: str, poll: float = 2.0):
+class _Watch:
+    """A daemon thread that calls _look() every `poll` seconds while the `with` block (a `pulumi up`) runs, over the
+    resources labelled label=value created since it began."""
+
+    name = "watch"
+
+    def __init__(self, label: str, value: str, poll: float):
         self.filters = {"label": f"{label}={value}"}
         self.poll = poll
-        self.crashes: list[Crash] = []
         self._since = time.time()
-        self._seen: set[str] = set()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="crash-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
-    def __enter__(self) -> "CrashWatch":
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -64,15 +67,27 @@ class CrashWatch:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def report(self) -> str:
-        return "a new container crashed at start:\n" + "\n".join(c.describe() for c in self.crashes)
-
     def _run(self) -> None:
         while not self._stop.wait(self.poll):
             try:
                 self._look()
             except Exception:  # noqa: BLE001 - an engine hiccup must not break the deploy: the provider's timeout still holds
                 continue
+
+    def _look(self) -> None:
+        raise NotImplementedError
+
+
+class CrashWatch(_Watch):
+    name = "crash-watch"
+
+    def __init__(self, label: str, value: str, poll: float = 2.0):
+        super().__init__(label, value, poll)
+        self.crashes: list[Crash] = []
+        self._seen: set[str] = set()
+
+    def report(self) -> str:
+        return "a new container crashed at start:\n" + "\n".join(c.describe() for c in self.crashes)
 
     def _look(self) -> None:
         api = engine.api()
@@ -101,33 +116,16 @@ class FailedTask:
     error: str
 
 
-class TaskWatch:
+class TaskWatch(_Watch):
     """The stack's swarm tasks that failed, were rejected or wait on an error while `up` runs (see the module's doc)."""
 
+    name = "task-watch"
+
     def __init__(self, label: str, value: str, poll: float = 3.0):
-        self.filters = {"label": f"{label}={value}"}
-        self.poll = poll
+        super().__init__(label, value, poll)
         self.failed: dict[str, FailedTask] = {}
-        self._since = time.time()
         self._nodes: dict[str, str] = {}
         self._services: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="task-watch", daemon=True)
-
-    def __enter__(self) -> "TaskWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll):
-            try:
-                self._look()
-            except Exception:  # noqa: BLE001 - an engine hiccup must not break the deploy
-                continue
 
     def _node(self, api, node_id: str) -> str:
         if node_id and node_id not in self._nodes:
