@@ -40,10 +40,11 @@ class RequestLoop:
         assert loop.failed == 0, loop.failures
     """
 
-    def __init__(self, url: str, interval: float = 0.08, timeout: float = 10, headers: dict | None = None):
+    def __init__(self, url: str, interval: float = 0.08, timeout: float = 10, headers: dict | None = None, fetch=None):
+        """fetch: a callable returning the status instead of GET url (an HTTPS request with SNI, testkit/tls.py)."""
         import threading
 
-        self.url, self.interval, self.timeout, self.headers = url, interval, timeout, headers
+        self.url, self.interval, self.timeout, self.headers, self.fetch = url, interval, timeout, headers, fetch
         self.total, self.failures = 0, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -56,7 +57,7 @@ class RequestLoop:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                status = http(self.url, timeout=self.timeout, headers=self.headers).status
+                status = self.fetch() if self.fetch else http(self.url, timeout=self.timeout, headers=self.headers).status
             except OSError as err:
                 status = f"{type(err).__name__}: {err}"
             self.total += 1

@@ -62,8 +62,19 @@ BAD = {
     "image-bad-digest": ({"prometheus_image": "prom/prometheus:v2@sha256:xyz"}, "prometheus_image", "image reference"),
     "domain-scheme": ({"domain": "https://shop.example.com"}, "domain", "host name"),
     "domain-path": ({"domain": "shop.example.com/x"}, "domain", "host name"),
-    "tls-no-cert": ({"enable_tls": True}, "tls_certificate", "required when enable_tls"),
-    "tls-no-key": ({"enable_tls": True, "tls_certificate": "c.pem"}, "tls_certificate_key", "required when enable_tls"),
+    "tls-no-cert": ({"enable_tls": True}, "tls_certificate", "required with tls_mode=files"),
+    "tls-no-key": ({"enable_tls": True, "tls_certificate": "c.pem"}, "tls_certificate_key", "required with tls_mode=files"),
+    "tls-files-no-cert": ({"tls_mode": "files"}, "tls_certificate", "required with tls_mode=files"),
+    "tls-mode-unknown": ({"tls_mode": "letsencrypt"}, "tls_mode", "'off', 'files' or 'acme'"),
+    "acme-localhost": ({"tls_mode": "acme"}, "domain", "localhost is a single label"),
+    "acme-ip": ({"tls_mode": "acme", "domain": "203.0.113.7"}, "domain", "is an IP address"),
+    "acme-invalid-tld": ({"tls_mode": "acme", "domain": "shop.invalid"}, "domain", "ends in .invalid, which is reserved"),
+    "acme-localhost-subdomain": ({"tls_mode": "acme", "domain": "app.localhost"}, "domain", "ends in .localhost"),
+    "acme-two-proxies": ({"tls_mode": "acme", "domain": "shop.example.com", "proxy_replicas": 2}, "proxy_replicas", "set proxy_replicas=1"),
+    "acme-plain-http-directory": ({"tls_mode": "acme", "domain": "shop.example.com", "acme_directory_url": "http://ca.example.com/dir"},
+                                  "acme_directory_url", "https:// URL of an ACME directory"),
+    "acme-email": ({"tls_mode": "acme", "domain": "shop.example.com", "acme_email": "ops at example"}, "acme_email", "email address"),
+    "acme-ca-bundle-quote": ({"tls_mode": "acme", "domain": "shop.example.com", "acme_ca_bundle": "/etc/ca'.pem"}, "acme_ca_bundle", "plain file path"),
     "unknown-key": ({"colour": "blue"}, "colour", "unknown answer"),
     "bind-not-ip": ({"bind_address": "localhost"}, "bind_address", "IP address"),
     "context-absolute": ({"include_example_app": False, "backend_context": "/srv/api", "frontend_context": "../web"}, "backend_context", "relative path"),
@@ -155,8 +166,9 @@ answer_values = st.fixed_dictionaries({}, optional={
     "http_port": st.integers(-5, 70000),
     "https_port": st.integers(-5, 70000),
     "enable_tls": st.booleans(),
+    "tls_mode": st.sampled_from(["off", "files", "acme", "on"]),
     "enable_monitoring": st.booleans(),
-    "domain": st.one_of(st.just("shop.example.com"), st.text(max_size=20)),
+    "domain": st.one_of(st.just("shop.example.com"), st.just("localhost"), st.text(max_size=20)),
     "db_image": st.one_of(st.just("timescale/timescaledb:2.17.2-pg17"), st.text(max_size=30)),
     "bind_address": st.sampled_from(["127.0.0.1", "0.0.0.0", "::1", "localhost", ""]),
     "tls_certificate": st.sampled_from(["", "certs/fullchain.pem", "/etc/x.pem"]),
@@ -176,7 +188,10 @@ def test_any_answers_validate_or_are_refused_with_named_keys(values):
             assert any(line.startswith(k) for k in known), line
         return
     assert 1 <= answers.http_port <= 65535
-    assert not answers.enable_tls or (answers.tls_certificate and answers.tls_certificate_key and answers.http_port != answers.https_port)
+    assert answers.tls_on == (answers.tls_mode != "off") and (answers.tls_on or not answers.enable_tls)
+    assert answers.tls_mode != "files" or (answers.tls_certificate and answers.tls_certificate_key)
+    assert not answers.tls_on or answers.http_port != answers.https_port
+    assert answers.tls_mode != "acme" or ("." in answers.domain and not answers.domain.endswith((".localhost", ".invalid")))
 
 
 def test_harmless_differences_are_normalised_not_refused():

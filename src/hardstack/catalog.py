@@ -59,7 +59,12 @@ HEALTH: dict[str, Health | None] = {  # None: a job, which runs to completion (h
                    note="The scheduler is running and the broker takes its connection."),
     "frontend": _get("/healthz", start="5s", tool="curl"),
     "proxy": _get("/healthz", start="5s", tool="curl"),
+    # With TLS, plain HTTP only redirects (and serves ACME challenges): the probe asks the HTTPS server,
+    # on loopback, without judging the certificate (the self-signed stand-in counts as up).
+    "proxy-tls": Health(("CMD", "curl", "-fsSk", "-o", "/dev/null", "https://127.0.0.1:{port}/healthz"), "3s", "3s", 5, "5s"),
     "backup": Health(("CMD", "sh", "/etc/hardstack/backup/backup.sh", "health"), "3s", "3s", 3, "5s"),
+    "acme": Health(("CMD", "python3", "/opt/hardstack/issuer.py", "health"), "3s", "5s", 5, "20s", "120s",
+                   note="A certificate the proxy can start on is published (the self-signed stand-in until the first issuance)."),
     "superuser": None,
     "prometheus": _get("/-/ready"),
     "postgres-exporter": _get("/metrics", timeout="5s"),
@@ -83,6 +88,7 @@ class Service:
     networks: tuple[str, ...] = ("data",)  # the compose networks it joins (compose.yaml and stack.yaml)
     scraped: bool = False  # Prometheus scrapes it: it joins monitoring too when monitoring is on
     egress: bool = False  # joins the egress network when the backend_egress answer is on
+    acme: bool = False  # exists only with tls_mode=acme (the certificate issuer)
 
     @property
     def stop_first(self) -> bool:
@@ -110,6 +116,9 @@ SERVICES: dict[str, Service] = {
     "beat": Service("app", None, "beat", singleton=True, celery=True),
     "frontend": Service("nginx", 8080, "frontend", networks=("app",)),
     "proxy": Service("nginx", 8080, "proxy", publishes=True, networks=("edge", "app")),
+    # Certificates by ACME (tls_mode=acme): certbot, run by acme/issuer.py, as the proxy's UID so the key
+    # can stay 0600 and still be read by nginx. Exactly one: two would each order certificates.
+    "acme": Service("nginx", 9108, "acme", singleton=True, acme=True, networks=("acme",), scraped=True),
     # Runs as the database's UID from the database image (pg_dump of the server's own version). One at a
     # time: two would dump on the same schedule and prune each other's files.
     "backup": Service("db", None, "backup", singleton=True),
@@ -133,6 +142,9 @@ VOLUMES: dict[str, Volume] = {
     "media": Volume(True),  # uploads
     "backups": Volume(True),
     "redis-data": Volume(True, "uses_redis"),  # queued tasks, the only copy
+    # The ACME account and certificates: a new one is only an order away, but the public CA limits how
+    # many duplicates a week it issues (5 at Let's Encrypt), so a removed stack does not take them along.
+    "certs": Volume(True, "uses_acme"),
     "prometheus-data": Volume(False, "enable_monitoring"),  # metrics history: rebuilt by scraping
     "alertmanager-data": Volume(False, "enable_monitoring"),  # silences and notification log
 }
@@ -232,7 +244,21 @@ IMAGES: dict[str, tuple[str, str]] = {
     "redis_image": ("REDIS_IMAGE", "redis:7.4.2-bookworm"),
     # The alpine variant: the scratch one has no shell for the start script that reads the password file.
     "redis_exporter_image": ("REDIS_EXPORTER_IMAGE", "oliver006/redis_exporter:v1.67.0-alpine"),
+    # The ACME client of tls_mode=acme: the layout's acme/Dockerfile adds the issuer script to it.
+    "certbot_image": ("CERTBOT_IMAGE", "certbot/certbot:v5.8.0"),
 }
+
+# tls_mode=acme: where certificates come from by default, where they live in the acme and proxy
+# containers, and when they are renewed (Let's Encrypt's own advice: a third of a 90-day life left).
+ACME_DIRECTORIES = {"production": "https://acme-v02.api.letsencrypt.org/directory",
+                    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory"}
+ACME_STATE = "/var/lib/hardstack-acme"
+# nginx snippets that only some layouts have: file -> the Answers attribute that must be true (hooks
+# remove the others; stack.yaml's configs list the rest).
+NGINX_SNIPPET_NEEDS = {"tls.conf": "tls_on", "acme-challenge.conf": "uses_acme"}
+ACME_RENEW_DAYS = 30
+# Names no public CA issues for (RFC 2606, RFC 6761, mDNS): refused with tls_mode=acme.
+NON_PUBLIC_SUFFIXES = ("localhost", "invalid", "test", "example", "local", "internal", "home.arpa", "lan")
 
 # GitHub Actions the generated workflows use, pinned by commit SHA (the tag is a comment).
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -265,6 +291,7 @@ LIMITS: dict[str, tuple[str, str, int]] = {
     "worker": ("512m", "1.0", 128),
     "beat": ("192m", "0.25", 32),
     "redis_exporter": ("64m", "0.25", 32),
+    "acme": ("192m", "0.25", 32),
 }
 
 # Redis keeps at most this much data, well under its memory limit (forks for AOF rewrites need room);

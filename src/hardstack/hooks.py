@@ -90,6 +90,12 @@ def remove_tls(root: Path) -> None:
     _remove(root / "nginx" / "snippets", "tls.conf")
 
 
+def remove_acme(root: Path) -> None:
+    _remove(root, "acme")
+    _remove(root / "nginx" / "snippets", "acme-challenge.conf")
+    _remove(root / "nginx", "watch-certificate.sh")
+
+
 def fresh_values() -> dict[str, str]:
     """Fresh random values (catalog.RANDOM_VALUES); placeholders for the values only the user knows
     (where alerts go)."""
@@ -176,8 +182,10 @@ def post_generate(root: Path, raw: dict[str, Any] | Answers) -> int:
         remove_asgi_entry(root)
     if not answers.enable_monitoring:
         remove_monitoring(root)
-    if not answers.enable_tls:
+    if not answers.tls_on:
         remove_tls(root)
+    if not answers.uses_acme:
+        remove_acme(root)
     if not answers.uses_redis:
         remove_background_work(root)
     if not answers.enable_ci_workflows:

@@ -134,7 +134,7 @@ class Builds:
             pulled["redis"] = "redis_image"
             if self.enable_monitoring:
                 pulled["redis-exporter"] = "redis_exporter_image"
-        reasons = {svc: built for svc in self.app_services + (["frontend"] if self.has_frontend else [])}
+        reasons = {svc: built for svc in self.app_services + (["frontend"] if self.has_frontend else []) + (["acme"] if self.uses_acme else [])}
         for svc, key in pulled.items():
             if "@sha256:" not in getattr(self, key):
                 var = IMAGES[key][0]

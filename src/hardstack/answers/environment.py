@@ -90,7 +90,7 @@ class Environment:
     def https_env(self) -> dict[str, str]:
         """What the backend is told about HTTPS (secure cookies, HSTS, SSL redirect in its settings):
         compose and the backend CI's `check --deploy` pass the same."""
-        return {"DJANGO_HTTPS": "1" if self.enable_tls else "0"}
+        return {"DJANGO_HTTPS": "1" if self.tls_on else "0"}
 
     @property
     def server_names(self) -> str:
@@ -108,7 +108,7 @@ class Environment:
         with TLS, where a form posted over http must be refused) and the published port when it is not
         the scheme's own (the proxy passes Host without the port, so Django's same-origin test misses it).
         Only the domain (and 127.0.0.1 for localhost): other origins (a second name, an SPA elsewhere) go in CSRF_TRUSTED_ORIGINS in .env."""
-        scheme, port = ("https", self.https_port) if self.enable_tls else ("http", self.http_port)
+        scheme, port = ("https", self.https_port) if self.tls_on else ("http", self.http_port)
         suffixes = [""] + ([] if port == {"https": 443, "http": 80}[scheme] else [f":{port}"])
         hosts = [self.domain] + (["127.0.0.1"] if self.domain == "localhost" else [])
         return ",".join(f"{scheme}://{host}{suffix}" for host in hosts for suffix in suffixes)

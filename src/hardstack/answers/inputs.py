@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardstack import __version__ as VERSION
-from hardstack.catalog import IMAGES
+from hardstack.catalog import ACME_DIRECTORIES, IMAGES
 
 SIBLING_RE = re.compile(r"^\.\./(?!\.\.?(/|$))[^/]+(/(?!\.\.?(/|$))[^/]+)*$")
 ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.-]*)?$")
@@ -47,9 +47,10 @@ PROMPTED: dict[str, Any] = {
     "celery_app": None,
     "enable_beat": lambda v: bool(v.get("celery_app")),
     "worker_concurrency": lambda v: bool(v.get("celery_app")),
-    "enable_tls": None,
-    "tls_certificate": lambda v: v.get("enable_tls", False),
-    "tls_certificate_key": lambda v: v.get("enable_tls", False),
+    "tls_mode": None,
+    "tls_certificate": lambda v: v.get("tls_mode") == "files",
+    "tls_certificate_key": lambda v: v.get("tls_mode") == "files",
+    "acme_email": lambda v: v.get("tls_mode") == "acme",
     "enable_monitoring": None,
     "enable_ci_workflows": None,
     "enable_devcontainer": None,
@@ -194,9 +195,18 @@ class Inputs(BaseModel):
     db_user: str = Field("app", description="Database user")
     superuser_username: str = Field("admin", description="Username of the superuser the deliberate superuser step ensures")
 
-    enable_tls: bool = Field(False, description="Terminate TLS in the proxy")
-    tls_certificate: str = Field("", description="Host path of the TLS certificate (PEM) when TLS is on")
-    tls_certificate_key: str = Field("", description="Host path of the TLS private key (PEM) when TLS is on")
+    tls_mode: Literal["off", "files", "acme"] = Field("off", description="HTTPS in the proxy: off (plain HTTP), files (a certificate and key "
+                                                      "you obtain and renew: tls_certificate, tls_certificate_key) or acme (the acme service "
+                                                      "obtains and renews them from an ACME CA, Let's Encrypt by default, over HTTP-01 on port 80)")
+    enable_tls: bool = Field(False, description="The older spelling of tls_mode=files (kept so existing layouts render the same)")
+    tls_certificate: str = Field("", description="With tls_mode=files: host path of the TLS certificate (PEM)")
+    tls_certificate_key: str = Field("", description="With tls_mode=files: host path of the TLS private key (PEM)")
+    acme_email: str = Field("", description="With tls_mode=acme: the ACME account's contact address (empty: an account without one)")
+    acme_directory_url: str = Field(ACME_DIRECTORIES["production"], description="With tls_mode=acme: the ACME CA's directory: Let's Encrypt "
+                                    f"production by default; try {ACME_DIRECTORIES['staging']} (staging, untrusted certificates, generous "
+                                    "rate limits) first")
+    acme_ca_bundle: str = Field("", description="With tls_mode=acme: host path of a CA bundle (PEM) to trust for a private ACME server "
+                                "(empty: the image's public roots)")
     enable_monitoring: bool = Field(True, description="Prometheus, alert rules and the postgres exporter")
     enable_ci_workflows: bool = Field(True, description="GitHub workflows: backend, frontend, images, deploy")
     enable_devcontainer: bool = Field(True, description="A dev container that uses the layout's compose services and secrets")
@@ -235,3 +245,4 @@ class Inputs(BaseModel):
     alertmanager_image: str = Field(IMAGES["alertmanager_image"][1], description="Alertmanager image")
     redis_image: str = Field(IMAGES["redis_image"][1], description="Redis image (the Celery broker)")
     redis_exporter_image: str = Field(IMAGES["redis_exporter_image"][1], description="redis_exporter image (with a shell: the alpine variant)")
+    certbot_image: str = Field(IMAGES["certbot_image"][1], description="With tls_mode=acme: the certbot image the acme service is built on")

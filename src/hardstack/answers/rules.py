@@ -11,8 +11,23 @@ from pydantic import field_validator, model_validator
 
 from hardstack.answers.inputs import (DEBIAN_PACKAGE_RE, DOTTED_RE, EMAIL_RE, ENV_NAME_RE, HOSTNAME_RE, IMAGE_RE, ORIGIN_RE, SIBLING_RE, SLUG_RE,
                                       Inputs, _names, _relative_path, _shell_syntax_error, example_celery_app)
-from hardstack.catalog import CREDENTIAL_NAME, DB_ROLE_SUFFIXES, DB_SUPERUSER, IMAGES, LOCKFILES, SERVICES
+from hardstack.catalog import ACME_DIRECTORIES, NON_PUBLIC_SUFFIXES, CREDENTIAL_NAME, DB_ROLE_SUFFIXES, DB_SUPERUSER, IMAGES, LOCKFILES, SERVICES
 
+
+
+def non_public_name(domain: str) -> str:
+    """Why no public ACME CA issues a certificate for this name ('' when one may)."""
+    try:
+        ipaddress.ip_address(domain)
+        return f"{domain} is an IP address"
+    except ValueError:
+        pass
+    if "." not in domain:
+        return f"{domain} is a single label, not a name in public DNS"
+    suffix = next((s for s in NON_PUBLIC_SUFFIXES if domain == s or domain.endswith("." + s)), None)
+    if suffix:
+        return f"{domain} ends in .{suffix}, which is reserved and never in public DNS"
+    return ""
 
 class NamingRules(Inputs):
     """Names, paths, commands and variable names."""
@@ -214,7 +229,22 @@ class ValueRules(NamingRules):
             raise ValueError(f"must be an absolute folder of its own such as /srv/media (not under /app, /opt, /tmp or a system folder), got {v!r}")
         return v
 
-    @field_validator("alert_email_to", "alert_smtp_from")
+    @field_validator("acme_directory_url")
+    @classmethod
+    def _acme_directory(cls, v: str) -> str:
+        v = v.strip()
+        if not re.match(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9/_.~-]*)?$", v):
+            raise ValueError(f"must be the https:// URL of an ACME directory, e.g. {ACME_DIRECTORIES['staging']}, got {v!r}")
+        return v
+
+    @field_validator("acme_ca_bundle")
+    @classmethod
+    def _acme_ca_bundle(cls, v: str) -> str:
+        if any(ch in v for ch in "\n\r\"'$`{}:") or v != v.strip():
+            raise ValueError(f"must be a plain file path without quotes, ':' or '$' (or empty), got {v!r}")
+        return v
+
+    @field_validator("alert_email_to", "alert_smtp_from", "acme_email")
     @classmethod
     def _email(cls, v: str, info) -> str:
         v = v.strip()
@@ -327,13 +357,22 @@ class Rules(ValueRules):
 
     @model_validator(mode="after")
     def _across(self) -> "Rules":
-        if self.enable_tls:
+        if self.tls_mode == "off" and self.enable_tls:
+            object.__setattr__(self, "tls_mode", "files")  # the older spelling: the same layout as before
+        if self.tls_mode == "acme":
+            if problem := non_public_name(self.domain):
+                raise ValueError(f"domain: tls_mode=acme needs the public name the site is reached by: {problem}; set domain=shop.example.org "
+                                 "(a name whose DNS points at this host), or use tls_mode=files with a certificate of your own")
+            if self.proxy_replicas > 1:
+                raise ValueError(f"proxy_replicas: tls_mode=acme runs one proxy beside the issuer (the certificates volume lives on one "
+                                 f"node); set proxy_replicas=1, or tls_mode=files to serve the same certificate from {self.proxy_replicas} proxies")
+        if self.tls_on:
             if self.http_port == self.https_port:
                 raise ValueError(f"https_port: clashes with http_port ({self.http_port}); choose two different ports, e.g. http_port=8080 https_port=8443")
-            for key in ("tls_certificate", "tls_certificate_key"):
+            for key in ("tls_certificate", "tls_certificate_key") if self.tls_mode == "files" else ():
                 value = getattr(self, key)
                 if not value:
-                    raise ValueError(f"{key}: required when enable_tls is on; give the host path of the PEM file, e.g. /etc/letsencrypt/live/{self.domain}/{'fullchain' if key == 'tls_certificate' else 'privkey'}.pem")
+                    raise ValueError(f"{key}: required with tls_mode=files (or enable_tls); give the host path of the PEM file, e.g. /etc/letsencrypt/live/{self.domain}/{'fullchain' if key == 'tls_certificate' else 'privkey'}.pem")
                 if any(ch in value for ch in "\n\r\"'$`{}") or ":" in value:
                     raise ValueError(f"{key}: must be a plain file path without quotes, ':' or '$', got {value!r}")
         if self.backend_port in {svc.port for name, svc in SERVICES.items() if name != "backend"}:

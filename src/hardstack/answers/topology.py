@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from hardstack.catalog import DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
+from hardstack.catalog import ACME_RENEW_DAYS, ACME_STATE, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
 
 
 class Topology:
@@ -26,6 +26,53 @@ class Topology:
         return bool(self.celery_app)
 
     @property
+    def tls_on(self) -> bool:
+        """The proxy terminates TLS (tls_mode files or acme; enable_tls is the older spelling of files)."""
+        return self.tls_mode != "off"
+
+    @property
+    def tls_from_files(self) -> bool:
+        """A certificate and key the user provides (host files, mounted as secrets)."""
+        return self.tls_mode == "files"
+
+    @property
+    def uses_acme(self) -> bool:
+        """Certificates by ACME: the acme service, its certs volume and the challenge location on port 80."""
+        return self.tls_mode == "acme"
+
+    @property
+    def tls_files(self) -> dict[str, str]:
+        """The certificate and key nginx reads: compose secrets (files) or the acme service's volume."""
+        if self.uses_acme:
+            return {"certificate": f"{ACME_STATE}/live/fullchain.pem", "key": f"{ACME_STATE}/live/privkey.pem"}
+        return {"certificate": "/run/secrets/tls_certificate", "key": "/run/secrets/tls_certificate_key"}
+
+    @property
+    def proxy_command(self) -> str:
+        """The proxy's command, as compose.yaml and stack.yaml write it: nginx in the foreground, or with ACME
+        nginx/watch-certificate.sh, which runs it and reloads it when the acme service renews the certificate."""
+        if self.uses_acme:
+            return json.dumps(["sh", "/etc/nginx/hardstack/watch-certificate.sh"])
+        return json.dumps(["nginx", "-c", "/etc/nginx/hardstack/nginx.conf", "-g", "daemon off;"])
+
+    @property
+    def acme_env(self) -> dict[str, str]:
+        """The acme service's environment (acme/issuer.py reads it), quoted for YAML."""
+        env = {"ACME_DOMAIN": self.domain, "ACME_DIRECTORY_URL": f"${{ACME_DIRECTORY_URL:-{self.acme_directory_url}}}",
+               "ACME_EMAIL": self.acme_email, "ACME_RENEW_DAYS": str(ACME_RENEW_DAYS), "ACME_METRICS_PORT": str(SERVICES["acme"].port)}
+        if self.acme_ca_bundle:
+            env["ACME_CA_BUNDLE"] = "/run/secrets/acme_ca_bundle"
+        return {k: json.dumps(v) for k, v in env.items()}
+
+    @property
+    def acme_state(self) -> str:
+        return ACME_STATE
+
+    @property
+    def acme_renew_days(self) -> int:
+        return ACME_RENEW_DAYS
+
+    @property
     def runs_beat(self) -> bool:
         return self.uses_redis and self.enable_beat
 
@@ -33,7 +80,7 @@ class Topology:
     def services(self) -> list[str]:
         def wanted(name: str, svc) -> bool:
             return ((self.enable_monitoring or not svc.monitoring) and (self.uses_redis or not svc.celery) and (name != "beat" or self.runs_beat)
-                    and (name != "frontend" or self.has_frontend))
+                    and (name != "frontend" or self.has_frontend) and (self.uses_acme or not svc.acme))
 
         return [name for name, svc in SERVICES.items() if wanted(name, svc)]
 
@@ -81,7 +128,7 @@ class Topology:
     def swarm_configs(self) -> dict[str, dict[str, Any]]:
         """Swarm config -> its file in the layout, the services that mount it and where: the read-only
         folders compose bind-mounts, as configs every node receives from the managers."""
-        nginx = ["nginx.conf"] + [f"snippets/{f}" for f in self.nginx_snippets]
+        nginx = ["nginx.conf"] + [f"snippets/{f}" for f in self.nginx_snippets] + (["watch-certificate.sh"] if self.uses_acme else [])
         files = [(("proxy",), f"nginx/{f}", f"/etc/nginx/hardstack/{f}") for f in nginx]
         files.append((("db-setup",), "db/setup.sh", "/etc/hardstack/db/setup.sh"))
         files.append((("backup",), "backup/backup.sh", "/etc/hardstack/backup/backup.sh"))
@@ -117,6 +164,8 @@ class Topology:
         edge (published ports), Alertmanager's way to the webhook or mail server, the backend's opt-in
         egress. Row C17 holds a layout to this."""
         nets = {"edge": {"proxy"}}
+        if self.uses_acme:
+            nets["acme"] = {"acme"}  # to the ACME CA only
         if self.enable_monitoring:
             nets["alerting"] = {"alertmanager"}
         if self.backend_egress:
@@ -154,20 +203,20 @@ class Topology:
 
     @property
     def nginx_snippets(self) -> list[str]:
-        """The proxy's snippets, as the template's nginx/snippets/ holds them (tls.conf with TLS only): a
-        new snippet reaches stack.yaml's configs without being listed again."""
+        """The proxy's snippets, as the template's nginx/snippets/ holds them (NGINX_SNIPPET_NEEDS: tls.conf with
+        TLS only, ...): a new snippet reaches stack.yaml's configs without being listed again."""
         from hardstack.resources import template_dir
 
         folder = template_dir() / "{{cookiecutter.project_slug}}" / "nginx" / "snippets"
-        return sorted(p.name for p in folder.glob("*.conf") if p.name != "tls.conf" or self.enable_tls)
+        return sorted(p.name for p in folder.glob("*.conf") if getattr(self, NGINX_SNIPPET_NEEDS.get(p.name, "project_slug")))
 
     def healthcheck(self, name: str, swarm: bool = False) -> str:
         """The lines under a service's `healthcheck:` (catalog.HEALTH), indented for compose.yaml and
         stack.yaml: the same test and timings on both, a longer start period for a swarm task."""
-        health = HEALTH[name]
+        health = HEALTH["proxy-tls" if name == "proxy" and self.tls_on else name]
         if health is None:
             return "      disable: true"
-        fill = {"port": self.ports[name], "superuser": self.db_roles["superuser"], "db": self.db_name}
+        fill = {"port": 8443 if name == "proxy" and self.tls_on else self.ports[name], "superuser": self.db_roles["superuser"], "db": self.db_name}
         test = json.dumps([part.format(**fill) for part in health.test])
         return "\n".join([*([f"      # {health.note}"] if health.note and not swarm else []), f"      test: {test}",
                           f"      interval: {health.interval}", f"      timeout: {health.timeout}", f"      retries: {health.retries}",

@@ -21,7 +21,7 @@ class Build:
     @property
     def part(self) -> str:
         """The part it builds (messages and expectations are per part)."""
-        return "frontend" if "frontend" in self.services else "backend"
+        return next((part for part in ("frontend", "acme") if part in self.services), "backend")
 
     @property
     def ignore_file(self) -> Path:
@@ -61,8 +61,11 @@ def expected(layout: Path) -> dict[str, Path]:
 
     answers = validate(json.loads(answers_file.read_text()))
     chosen = {part: getattr(answers, f"{part}_dockerfile") for part in answers.builds}
-    return {part: (layout / build["context"] / build["dockerfile"] if chosen[part] else layout / part / "Dockerfile").resolve()
-            for part, build in answers.builds.items()}
+    wanted = {part: (layout / build["context"] / build["dockerfile"] if chosen[part] else layout / part / "Dockerfile").resolve()
+              for part, build in answers.builds.items()}
+    if answers.uses_acme:
+        wanted["acme"] = (layout / "acme" / "Dockerfile").resolve()  # always the layout's own
+    return wanted
 
 
 def dockerfiles(layout: Path) -> list[Path]:

@@ -486,7 +486,7 @@ def c24_csrf_origins(layout: Path) -> Result:
 
     answers = layout_answers(layout)
     var = answers.env_csrf_trusted_origins
-    if not answers.enable_tls:
+    if not answers.tls_on:
         return Result("C24", NA, "TLS is off: the proxy serves plain http, so the origins are http://")
     problems = []
     files = [("compose.yaml", services(layout))]

@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from hardstack.catalog import BOUNDS, SERVICES, bounds_text
+from hardstack.catalog import ACME_STATE, BOUNDS, SERVICES, bounds_text
 from hardstack.checks import tools
 from hardstack.checks.layout import layout_answers
 from hardstack.checks.result import NA, Result, check
@@ -74,7 +74,9 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
             shutil.copy(frontend_conf(layout), etc / "frontend.conf")
             mains.append(etc / "frontend.conf")
         for conf in etc.rglob("*.conf"):
-            conf.write_text(conf.read_text().replace("/etc/nginx/", f"{etc}/").replace("/run/secrets/", f"{etc}/tls/"))
+            conf.write_text(conf.read_text().replace("/etc/nginx/", f"{etc}/").replace("/run/secrets/", f"{etc}/tls/")
+                            .replace(f"{ACME_STATE}/live/fullchain.pem", f"{etc}/tls/tls_certificate")
+                            .replace(f"{ACME_STATE}/live/privkey.pem", f"{etc}/tls/tls_certificate_key"))
         (root / "hosts").write_text(f"127.0.0.1 localhost {' '.join(SERVICES)}\n")
         yield root, mains
 

@@ -1,0 +1,196 @@
+"""ACME tier (issue 26): a layout with tls_mode=acme, run on a real engine against Pebble, Let's Encrypt's
+test ACME server (scripts/pebble builds it from the Go module proxy).
+
+Pebble runs on a network of the test's own where the proxy answers as shop.example.com (a network alias,
+so Pebble's HTTP-01 validation reaches the proxy's port 80 as the public CA would), and on the layout's
+acme network as `pebble` (the issuer's way to the CA). The certificate is read as a browser would: HTTPS on
+the published port, with the site's name as SNI, verified against the root Pebble made at its start.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hardstack.catalog import IMAGES
+from hardstack.cli import app
+from hardstack.runtime.compose import Stack, registry_reachable, standin_env
+from testkit import tls
+from testkit.probes import RequestLoop
+from test_stack import down_leaving_nothing, free_port, require_engine, wait_for
+
+pytestmark = pytest.mark.stack
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAIN = "shop.example.com"
+
+
+def pebble_image() -> tuple[str, Path]:
+    proc = subprocess.run([str(ROOT / "scripts" / "pebble")], capture_output=True, text=True)
+    assert proc.returncode == 0, f"scripts/pebble failed: {proc.stderr[-2000:]}"
+    image, certs = proc.stdout.split()
+    return image, Path(certs)
+
+
+def pebble_root(stack: Stack) -> str:
+    """The root Pebble issues under (a new one at every start), from its management interface."""
+    import urllib.request
+
+    ctx = tls.context((stack.pebble_certs / "pebble.minica.pem").read_text())
+    with urllib.request.urlopen(f"https://127.0.0.1:{stack.pebble_port}/roots/0", context=ctx, timeout=10) as resp:
+        return resp.read().decode()
+
+
+def issuer_logs(stack: Stack) -> str:
+    return stack.compose("logs", "--no-color", "acme").stdout
+
+
+def renew_now(stack: Stack) -> None:
+    stack.compose("kill", "-s", "USR1", "acme")
+
+
+def metrics(stack: Stack) -> dict[str, float]:
+    """The acme service's /metrics as Prometheus reads it: over the monitoring network, from its container."""
+    out = stack.compose("exec", "-T", "prometheus", "wget", "-qO-", f"http://acme:{stack.acme_port}/metrics").stdout
+    return {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("hardstack_acme_")}
+
+
+def served_by_pebble(stack: Stack):
+    """The served certificate if it verifies against Pebble's root for DOMAIN, else None."""
+    try:
+        return tls.served(stack.https_port, DOMAIN, cadata=stack.root)
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def acme(tmp_path_factory):
+    require_engine()
+    image, certs = pebble_image()
+    out = tmp_path_factory.mktemp("acme")
+    http_port, https_port, pebble_port = free_port(), free_port(), free_port()
+    answers = {"tls_mode": "acme", "domain": DOMAIN, "acme_email": "ops@example.org", "acme_directory_url": "https://pebble:14000/dir",
+               "acme_ca_bundle": str(certs / "pebble.minica.pem"), "frontend_context": "", "celery_app": "",
+               "http_port": str(http_port), "https_port": str(https_port)}
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), *(f"{k}={v}" for k, v in answers.items())], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    env = {} if registry_reachable(IMAGES["python_image"][1]) else standin_env(out / "standins.env")
+    project = f"hsacme{uuid.uuid4().hex[:8]}"
+    s = Stack(out / "hardstack_demo", project, {**env, "APP_VERSION": project})
+    s.http_port, s.https_port, s.pebble_port, s.pebble_certs, s.acme_port = http_port, https_port, pebble_port, certs, 9108
+    s.pebble, s.net = f"{project}-pebble", f"{project}-public"
+    try:
+        print(f"\n[acme] build: {s.build():.1f}s")
+        started = time.monotonic()
+        print(f"[acme] up: every service healthy in {s.up():.1f}s")
+        # Before any CA is reachable: the proxy already serves the issuer's self-signed stand-in.
+        s.first = tls.served(https_port, DOMAIN)
+        # "The internet": Pebble, and the proxy under the site's name.
+        subprocess.run(["docker", "network", "create", s.net], check=True, capture_output=True)
+        subprocess.run(["docker", "network", "connect", "--alias", DOMAIN, s.net, s.container_id("proxy")], check=True, capture_output=True)
+        subprocess.run(["docker", "run", "-d", "--name", s.pebble, "--network", s.net, "-p", f"127.0.0.1:{pebble_port}:15000",
+                        "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0", "--read-only", "--cap-drop", "ALL", image],
+                       check=True, capture_output=True)
+        subprocess.run(["docker", "network", "connect", "--alias", "pebble", f"{project}_acme", s.pebble], check=True, capture_output=True)
+        wait_for(lambda: _answers(s), 30, "Pebble's management interface")
+        s.root = pebble_root(s)
+        renew_now(s)
+        try:
+            s.issued = wait_for(lambda: served_by_pebble(s), 120, "a certificate from Pebble served by the proxy")
+        except AssertionError:
+            print(issuer_logs(s)[-4000:])
+            raise
+        s.time_to_certificate = time.monotonic() - started
+        print(f"[acme] from `up` to a served certificate from Pebble: {s.time_to_certificate:.1f}s")
+        yield s
+    finally:
+        subprocess.run(["docker", "rm", "-f", s.pebble], capture_output=True)
+        if s.project:
+            cid = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}",
+                                  "--filter", "label=com.docker.compose.service=proxy"], capture_output=True, text=True).stdout.split()
+            for c in cid:
+                subprocess.run(["docker", "network", "disconnect", "-f", s.net, c], capture_output=True)
+        subprocess.run(["docker", "network", "rm", s.net], capture_output=True)
+        down_leaving_nothing(s)
+
+
+def _answers(stack: Stack) -> bool:
+    try:
+        pebble_root(stack)
+        return True
+    except OSError:
+        return False
+
+
+def test_first_issuance_chains_to_pebbles_root_after_a_self_signed_start(acme):
+    assert acme.first.issuer == acme.first.subject, "before the CA answered, the proxy served the self-signed stand-in"
+    cert = tls.served(acme.https_port, DOMAIN, cadata=acme.root)  # raises unless it chains to Pebble's root for DOMAIN
+    assert cert.issuer != cert.subject and cert.serial_number != acme.first.serial_number
+    status, headers = tls.get(acme.https_port, "/healthz", DOMAIN, cadata=acme.root)
+    assert status == 200 and headers["strict-transport-security"].startswith("max-age=63072000")
+
+
+def test_plain_http_serves_only_the_challenge_location_and_the_redirect(acme):
+    # A token that is not there: served by the challenge location (404 from the webroot), not redirected.
+    status, _ = tls.get(acme.http_port, "/.well-known/acme-challenge/no-such-token", DOMAIN, tls=False)
+    assert status == 404
+    for path in ("/", "/healthz", "/api/health/", "/admin/", "/.well-known/security.txt"):
+        status, headers = tls.get(acme.http_port, path, DOMAIN, tls=False)
+        assert (status, headers.get("location")) == (301, f"https://{DOMAIN}:{acme.https_port}{path}"), path
+
+
+def test_the_key_is_0600_owned_by_the_proxys_uid_and_in_no_log_or_image(acme):
+    stat = acme.compose("exec", "-T", "acme", "python3", "-c", "import os; st = os.stat('/var/lib/hardstack-acme/live/privkey.pem'); "
+                        "print(oct(st.st_mode & 0o777), st.st_uid, st.st_gid)").stdout.split()
+    assert stat == ["0o600", "101", "101"]
+    logs = acme.compose("logs", "--no-color", "acme", "proxy").stdout
+    assert "PRIVATE KEY" not in logs and "published a certificate" in logs
+    image = acme.inspect(acme.container_id("acme"))["Config"]["Image"]
+    files = subprocess.run(["docker", "run", "--rm", "--entrypoint", "sh", image, "-c", "find / -xdev -name '*.pem' -path '*hardstack*'"],
+                           capture_output=True, text=True).stdout
+    assert files.strip() == "", f"certificates or keys inside the image: {files}"
+
+
+def test_forced_renewal_is_served_without_a_failed_https_request(acme):
+    before = tls.served(acme.https_port, DOMAIN, cadata=acme.root)
+    fetch = lambda: tls.get(acme.https_port, "/healthz", DOMAIN, cadata=acme.root)[0]  # noqa: E731 (a new TLS connection each time)
+    with RequestLoop("", interval=0.1, fetch=fetch) as loop:
+        renew_now(acme)
+        after = wait_for(lambda: (c := tls.served(acme.https_port, DOMAIN, cadata=acme.root)).serial_number != before.serial_number and c,
+                         90, "the renewed certificate served")
+        time.sleep(2)
+    print(f"[acme] renewal under load: {loop.total} HTTPS requests, {loop.failed} failed")
+    assert loop.failed == 0, loop.failures[:10]
+    assert loop.total > 20
+    assert after.issuer != after.subject
+    # Reloaded, not restarted: the proxy container is the same one.
+    assert "reloading nginx" in acme.compose("logs", "--no-color", "proxy").stdout
+    assert acme.inspect(acme.container_id("proxy"))["RestartCount"] == 0
+
+
+def test_an_unreachable_ca_keeps_the_old_certificate_and_shows_in_metrics_and_logs(acme):
+    before = tls.served(acme.https_port, DOMAIN, cadata=acme.root)
+    failed_before = metrics(acme)["hardstack_acme_orders_failed_total"]
+    subprocess.run(["docker", "network", "disconnect", f"{acme.project}_acme", acme.pebble], check=True, capture_output=True)
+    try:
+        renew_now(acme)
+        wait_for(lambda: metrics(acme)["hardstack_acme_orders_failed_total"] > failed_before, 120, "the failed order counted")
+        m = metrics(acme)
+        assert m["hardstack_acme_last_attempt_success"] == 0 and m["hardstack_acme_certificate_self_signed"] == 0
+        assert "the order failed" in issuer_logs(acme)
+        assert tls.served(acme.https_port, DOMAIN, cadata=acme.root).serial_number == before.serial_number
+        # Prometheus scrapes it (the CertificateRenewalFailing alert's input).
+        query = "http://localhost:9090/api/v1/query?query=hardstack_acme_last_attempt_success"
+        def scraped():
+            out = acme.compose("exec", "-T", "prometheus", "wget", "-qO-", query).stdout
+            result = json.loads(out)["data"]["result"]
+            return result and result[0]["value"][1] == "0"
+        wait_for(scraped, 60, "Prometheus to scrape the failed attempt")
+    finally:
+        subprocess.run(["docker", "network", "connect", "--alias", "pebble", f"{acme.project}_acme", acme.pebble], capture_output=True)
