@@ -140,7 +140,7 @@ def test_volumes_of_user_data_are_kept_the_same_way_on_every_target():
     from hardstack.runtime import swarm
     from hardstack.deploy.plan import volume_options
 
-    assert set(PROTECTED_VOLUMES) == {"db-data", "media", "backups", "redis-data"}
+    assert set(PROTECTED_VOLUMES) == {"db-data", "media", "backups", "redis-data", "certs"}
     assert swarm.PROTECTED_VOLUMES is PROTECTED_VOLUMES
     kept = {name for name in VOLUMES if volume_options(SimpleNamespace(protect_volumes=True), name).retain_on_delete}
     assert kept == set(PROTECTED_VOLUMES)
