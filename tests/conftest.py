@@ -74,6 +74,8 @@ COMBINATIONS = {
                                     "redis_url_vars": "CELERY_BROKER_URL"},
     "no-spa-uvicorn-behind-load-balancers": {"frontend_context": "", "server": "uvicorn", "trusted_proxies": "10.0.0.0/8 2001:db8::/32",
                                              "backend_build_packages": "gcc libpq-dev", "backend_runtime_packages": "libpq5"},
+    "acme": {"tls_mode": "acme", "domain": "shop.example.com", "acme_email": "ops@shop.example.com",
+             "acme_directory_url": "https://pebble:14000/dir", "acme_ca_bundle": "/etc/ssl/pebble.minica.pem"},
     "renamed-env-and-digests": {"env_secret_key": "SECRET_KEY", "env_db_password": "POSTGRES_PASSWORD", "project_name": "Acme Web",
                                 "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "a" * 64},
 }

@@ -21,7 +21,7 @@ class Mutation:
     old: str
     new: str
     alone: bool = True
-    base: str = "default"  # which layout it edits: "default" or "tls"
+    base: str = "default"  # which layout it edits: "default", "tls" or "acme"
     apply: Callable[[Path], None] | None = None  # for edits that are not text replacements
 
     def __call__(self, layout: Path) -> None:
@@ -150,6 +150,14 @@ MUTATIONS: list[Mutation] = [
     M("hsts-not-always", "N4", f"{SNIP}/security-headers.conf", 'includeSubDomains" always;', 'includeSubDomains";', base="tls"),
     M("tls-1.0", "N5", f"{SNIP}/tls.conf", "TLSv1.2 TLSv1.3", "TLSv1 TLSv1.2 TLSv1.3", base="tls", alone=False),
     M("session-tickets-on", "N5", f"{SNIP}/tls.conf", "ssl_session_tickets off;", "ssl_session_tickets on;", base="tls"),
+    M("plain-http-serves-media", "N11", PROXY, "        location / {\n            return 301",
+      "        location /media/ {\n            alias /srv/media/;\n        }\n\n        location / {\n            return 301", base="tls"),
+    M("redirect-to-plain-http", "N11", PROXY, "return 301 https://$host", "return 301 http://$host", base="acme"),
+    M("challenge-include-gone", "N11", PROXY, "        include /etc/nginx/hardstack/snippets/acme-challenge.conf;\n", "", base="acme"),
+    M("challenge-root-widened", "N11", f"{SNIP}/acme-challenge.conf", "root /var/lib/hardstack-acme/webroot;", "root /var/lib/hardstack-acme;", base="acme"),
+    M("issuer-unhardened", "C6", CO, "  acme:\n    <<: *hardening\n", "  acme:\n", base="acme", alone=False),
+    M("issuer-as-root", "C15", CO, '    user: "101:101"\n    build:\n      context: ./acme', '    user: "0:0"\n    build:\n      context: ./acme', base="acme", alone=False),
+    M("acme-hsts-gone", "N4", f"{SNIP}/security-headers.conf", 'add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;', "", base="acme", alone=False),
     M("body-size-unlimited", "N6", f"{SNIP}/limits.conf", "client_max_body_size 10m;", "client_max_body_size 0;"),
     M("read-timeout-hour", "N6", f"{SNIP}/proxy-backend.conf", "proxy_read_timeout 30s;", "proxy_read_timeout 3600s;"),
     M("login-rate-loose", "N7", f"{SNIP}/limits.conf", "rate=5r/m", "rate=50r/s"),
@@ -235,6 +243,7 @@ BASE_ANSWERS = {
     # The tls base also carries the app's own settings and a secret (rows C21).
     "tls": ["backend_secrets=SENTRY_DSN", 'backend_env={"DEMO_FLAG": "on"}', "enable_tls=yes", "domain=shop.example.com", "tls_certificate=/etc/letsencrypt/live/shop.example.com/fullchain.pem",
             "tls_certificate_key=/etc/letsencrypt/live/shop.example.com/privkey.pem"],
+    "acme": ["tls_mode=acme", "domain=shop.example.com", "acme_email=ops@shop.example.com"],
 }
 
 

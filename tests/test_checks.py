@@ -73,7 +73,7 @@ def test_default_layout_passes_every_row(default_layout):
     results = run_checks(default_layout)
     assert [r.id for r in results] == ALL_IDS
     assert not [r for r in results if r.status == FAIL]
-    assert sum(r.status == PASS for r in results) == len(ALL_IDS) - 5  # N4/N5/C24: TLS off; C21: no backend_secrets; S5 warns:
+    assert sum(r.status == PASS for r in results) == len(ALL_IDS) - 6  # N4/N5/N11/C24: TLS off; C21: no backend_secrets; S5 warns:
     (s5,) = [r for r in results if r.id == "S5"]
     assert s5.status == WARN and "alert_webhook_url holds its placeholder" in s5.detail  # a fresh layout alerts nobody yet
 
@@ -117,9 +117,9 @@ def test_missing_tool_is_named_with_the_fix(layout_copy, monkeypatch):
 
 def test_cli_table_json_and_exit_codes(cli, layout_copy, tmp_path):
     ok = cli("check", str(layout_copy))
-    assert ok.exit_code == 0 and f"{len(ALL_IDS) - 5}/{len(ALL_IDS)} rows passed" in ok.output and "1 warned" in ok.output  # a warning is exit 0
+    assert ok.exit_code == 0 and f"{len(ALL_IDS) - 6}/{len(ALL_IDS)} rows passed" in ok.output and "1 warned" in ok.output  # a warning is exit 0
     (layout_copy / "secrets" / "alert_webhook_url").write_text("https://hooks.example.com/services/T0/B0/x")
-    assert f"{len(ALL_IDS) - 4}/{len(ALL_IDS)} rows passed" in cli("check", str(layout_copy)).output
+    assert f"{len(ALL_IDS) - 5}/{len(ALL_IDS)} rows passed" in cli("check", str(layout_copy)).output
     BREAKAGES["C4"][0](layout_copy)
     bad = cli("check", "--json", str(layout_copy))
     assert bad.exit_code == 1

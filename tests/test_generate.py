@@ -32,7 +32,7 @@ def assert_fully_rendered(layout: Path) -> None:
     for path in rendered_files(layout):
         text = path.read_text(errors="replace")
         # Prometheus annotations hold {{ $labels.x }} and GitHub workflows ${{ expr }}: both are meant.
-        text = re.sub(r"\{\{ \$(labels\.\w+|value) \}\}", "", text)
+        text = re.sub(r"\{\{ \$(labels\.\w+|value)( \| \w+)? \}\}", "", text)
         text = re.sub(r"\$\{\{[^}]*\}\}", "", text)
         assert not LEFTOVER.search(text), f"unrendered template syntax in {path.relative_to(layout)}"
 
@@ -56,7 +56,8 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
     # Switched-off parts are gone, switched-on parts are there.
     a = validate(json.loads((layout / ".hardstack-answers.json").read_text()))
     assert (layout / "prometheus").exists() == a.enable_monitoring
-    assert (layout / "nginx/snippets/tls.conf").exists() == a.enable_tls
+    assert (layout / "nginx/snippets/tls.conf").exists() == a.tls_on
+    assert (layout / "acme/Dockerfile").exists() == (layout / "nginx/snippets/acme-challenge.conf").exists() == a.uses_acme
     assert (layout / "backend/manage.py").exists() == a.include_example_app
     assert (layout / ".github/workflows/backend.yml").exists() == a.enable_ci_workflows
     assert (layout / ".devcontainer/devcontainer.json").exists() == a.enable_devcontainer
@@ -389,6 +390,7 @@ def test_real_cookiecutter_run_refuses_bad_answers(cookies):
     "project_name": st.sampled_from(["Shop", "Acme Web", "x" * 90, "Bad'Quote", "a-b c"]),
     "http_port": st.integers(0, 70000),
     "enable_tls": st.booleans(),
+    "tls_mode": st.sampled_from(["off", "files", "acme"]),
     "enable_monitoring": st.booleans(),
     "tls_certificate": st.sampled_from(["certs/c.pem", ""]),
     "tls_certificate_key": st.sampled_from(["certs/k.pem", ""]),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from mutations import MUTATIONS, evaluate, failing_rows, render_base
+from mutations import BASE_ANSWERS, MUTATIONS, evaluate, failing_rows, render_base
 
 from hardstack.checks import ALL_IDS, NA, run_checks
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.mutations
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("bases")
-    return {base: render_base(base, root / base) for base in ("default", "tls")}
+    return {base: render_base(base, root / base) for base in BASE_ANSWERS}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def outcomes(bases, tmp_path_factory) -> dict[str, dict[str, str]]:
     return {m.id: evaluate(m, bases, scratch) for m in MUTATIONS}
 
 
-@pytest.mark.parametrize("base", ["default", "tls"])
+@pytest.mark.parametrize("base", BASE_ANSWERS)
 def test_controls_pass_every_row(bases, base):
     assert failing_rows(bases[base]) == {}
 

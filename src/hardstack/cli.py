@@ -130,7 +130,16 @@ def new(
     out.print("Next:")
     out.print(f"  hardstack check {target}")
     out.print(f"  cd {target} && docker compose up -d --wait")
-    out.print(f"  then open http://{answers.bind_host}:{answers.http_port}/")
+    if answers.uses_acme and (answers.http_port != 80 or answers.bind_host.startswith("127.")):
+        err.print(Text.assemble(("note: ", "yellow"), f"the ACME CA asks http://{answers.domain}:80/.well-known/acme-challenge/: "
+                                f"forward the host's port 80 to {answers.bind_host}:{answers.http_port}, or answer "
+                                "bind_address=0.0.0.0 http_port=80 https_port=443 (README: Going live with a domain)"))
+    if answers.tls_on:
+        port = "" if answers.https_port == 443 else f":{answers.https_port}"
+        host = answers.domain if answers.uses_acme else answers.bind_host
+        out.print(f"  then open https://{host}{port}/" + (" (once its DNS points here and the certificate is issued)" if answers.uses_acme else ""))
+    else:
+        out.print(f"  then open http://{answers.bind_host}:{answers.http_port}/")
 
 
 @app.command()

@@ -62,6 +62,7 @@ PROMPTED: dict[str, Any] = {
     "alert_smtp_username": lambda v: v.get("enable_monitoring", True) and v.get("alert_receiver") == "email",
     "bind_address": None,
     "http_port": None,
+    "https_port": lambda v: v.get("tls_mode") in ("files", "acme"),
 }
 
 
@@ -73,6 +74,10 @@ FOLLOWING_DEFAULTS: dict[str, Any] = {
     "tls_certificate_key": lambda v: f"/etc/letsencrypt/live/{v.get('domain', 'localhost')}/privkey.pem",
     "alert_smtp_from": lambda v: f"alertmanager@{v.get('domain', 'localhost')}",
     "celery_app": lambda v: example_celery_app(v),
+    # The ACME CA asks port 80 of the domain: a layout that obtains its own certificate faces the internet.
+    "bind_address": lambda v: "0.0.0.0" if v.get("tls_mode") == "acme" else "127.0.0.1",
+    "http_port": lambda v: 80 if v.get("tls_mode") == "acme" else 8080,
+    "https_port": lambda v: 443 if v.get("tls_mode") == "acme" else 8443,
 }
 
 

@@ -195,6 +195,11 @@ EXPLANATIONS: dict[str, Explanation] = {
                       (("cache headers", "restore the two locations in frontend/deploy/nginx.conf"),)),
     "N10": Explanation("gixy finds nothing in either config.", "gixy models nginx pitfalls (header inheritance, SSRF, regex hosts) that the parse rows do not.",
                        (("finding", "fix what gixy names; an add_header inside a location drops the server's security headers"),)),
+    "N11": Explanation("With TLS, every plain-HTTP server answers with a redirect to HTTPS (or denies); with tls_mode=acme it also serves "
+                       "/.well-known/acme-challenge/ from the issuer's webroot, and nothing else.",
+                       "Whatever plain HTTP serves can be read and changed on the way; the challenge location is the one path the CA must reach there.",
+                       (("serves content", "remove the location from the port-80 server, or make it the redirect to HTTPS as generated (`return 301` to the https scheme)"),
+                        ("challenge not routed", "include /etc/nginx/hardstack/snippets/acme-challenge.conf in the port-80 server, as generated"))),
     "P1": Explanation("promtool check config and check rules pass.", "Prometheus refuses to load a broken config and keeps the old one silently.",
                       (("promtool error", "fix the file and line promtool names"),)),
     "P2": Explanation("Every alert has for, a severity label, a summary and a runbook_url pointing at an existing RUNBOOK.md section.",

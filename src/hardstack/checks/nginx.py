@@ -1,4 +1,4 @@
-"""Bar rows N1-N10: the proxy's nginx/ and the frontend image's nginx.conf.
+"""Bar rows N1-N11: the proxy's nginx/ and the frontend image's nginx.conf.
 
 `nginx -t` and gixy run on a staged copy in which the container paths (/etc/nginx/...) point at
 the copy, with a throwaway certificate when TLS is on; `nginx -t` runs in a private mount
@@ -295,6 +295,44 @@ def n5_tls(layout: Path) -> Result:
     return check("N5", problems, "TLS 1.2/1.3, Mozilla intermediate, no session tickets")
 
 
+CHALLENGE = "/.well-known/acme-challenge/"
+
+
+def redirects_to_https(block: list[dict]) -> bool:
+    return any(d["directive"] == "return" and len(d["args"]) == 2 and d["args"][0] in ("301", "302", "307", "308")
+               and d["args"][1].startswith("https://") for d in block)
+
+
+def n11_plain_http(layout: Path) -> Result:
+    """With TLS, plain HTTP only redirects to HTTPS; with ACME it also serves the CA's HTTP-01 challenges from the
+    issuer's webroot, and nothing else."""
+    if not tls_on(layout):
+        return Result("N11", NA, "TLS off: the proxy serves plain HTTP")
+    acme = layout_answers(layout).uses_acme
+    webroot = f"{ACME_STATE}/webroot"
+    plain = [s for s in servers(trees(layout)["proxy"]) if not any("ssl" in d["args"] for d in s if d["directive"] == "listen")]
+    problems = [] if plain or not acme else [f"no plain-HTTP server: the ACME CA's requests for {CHALLENGE} cannot reach the issuer"]
+    for server in plain:
+        port = next((d["args"][0] for d in server if d["directive"] == "listen"), "?")
+        if redirects_to_https(server):
+            continue  # a server-level return: every request is redirected
+        for loc in (d for d in walk(server) if d["directive"] == "location"):
+            block, where = loc.get("block", []), f"plain HTTP (listen {port}) location {' '.join(loc['args'])}"
+            if acme and loc["args"] == ["^~", CHALLENGE]:
+                served = [d["args"] for d in block if d["directive"] in ("root", "alias", "proxy_pass")]
+                if served != [[webroot]]:
+                    problems.append(f"{where} serves {served or 'nothing'}: only `root {webroot};` (the issuer's challenge files)")
+            elif not (redirects_to_https(block) or any(d["directive"] == "deny" and d["args"] == ["all"] for d in block)
+                      or any(400 <= code < 500 for code in returns(loc))):
+                problems.append(f"{where} serves content: plain HTTP only redirects to https://{' (and answers ACME challenges)' if acme else ''}")
+        if route(server, "/") is None:
+            problems.append(f"plain HTTP (listen {port}) serves / from files: add `location / {{ return 301 https://$host$request_uri; }}`")
+        if acme and (route(server, CHALLENGE + "token") or {}).get("args") != ["^~", CHALLENGE]:
+            problems.append(f"plain HTTP (listen {port}) does not route {CHALLENGE} to the issuer's webroot: include snippets/acme-challenge.conf")
+    only = "the redirect to HTTPS and the ACME challenges" if acme else "the redirect to HTTPS"
+    return check("N11", problems, f"plain HTTP serves {only}, nothing else")
+
+
 def bounded(name: str, raw: str, value: float) -> list[str]:
     low, high = BOUNDS[name]
     return [] if low <= value <= high else [f"{name} {raw} is outside {bounds_text(name)}" + (" (0 means no limit)" if value == 0 else "")]
@@ -431,4 +469,5 @@ def n10_gixy(layout: Path) -> Result:
 
 
 ROWS = [("N1", n1_nginx_t), ("N2", n2_server_tokens), ("N3", n3_headers), ("N4", n4_hsts), ("N5", n5_tls),
-        ("N6", n6_limits), ("N7", n7_rate_limits), ("N8", n8_dotfiles_logs), ("N9", n9_caching), ("N10", n10_gixy)]
+        ("N6", n6_limits), ("N7", n7_rate_limits), ("N8", n8_dotfiles_logs), ("N9", n9_caching), ("N10", n10_gixy),
+        ("N11", n11_plain_http)]
