@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))  # testkit/: probes and forwarders shared with scr
 
 # `-m fast`: the modules that need nothing but the venv and run in under 2 min together (CONTRIBUTING.md).
 FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_background_unit", "test_swarm_unit",
-                "test_deploy_unit", "test_shell_argv", "test_checks"}
+                "test_deploy_unit", "test_shell_argv", "test_checks", "test_issuer_unit"}
 
 
 # With pytest-xdist (HARDSTACK_TEST_WORKERS=2 scripts/test), a module's tests stay on one worker (its module-scoped

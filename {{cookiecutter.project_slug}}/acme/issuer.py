@@ -77,12 +77,14 @@ def names(cert) -> list[str]:
         return []
 
 
-def publish(cert_pem: bytes, key_pem: bytes) -> None:
-    """A new generation folder, then `live` pointed at it in one rename; older generations removed."""
+def publish(cert_pem: bytes, key_pem: bytes, directory: str = "") -> None:
+    """A new generation folder, then `live` pointed at it in one rename; older generations removed. The folder
+    also names the CA directory that issued the certificate ('' for the stand-in)."""
     stamp = time.time_ns()
     generation = STATE / f"gen-{stamp}"
     generation.mkdir(mode=0o700)
-    for name, data, mode in (("privkey.pem", key_pem, 0o600), ("fullchain.pem", cert_pem, 0o644)):
+    for name, data, mode in (("privkey.pem", key_pem, 0o600), ("fullchain.pem", cert_pem, 0o644),
+                             ("directory", directory.encode(), 0o644)):
         fd = os.open(generation / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -194,7 +196,7 @@ def order() -> bool:
     if proc.returncode != 0:
         log(f"the order failed (certbot exit {proc.returncode}); the proxy keeps serving the certificate it has")
         return False
-    publish((lineage / "fullchain.pem").read_bytes(), (lineage / "privkey.pem").read_bytes())
+    publish((lineage / "fullchain.pem").read_bytes(), (lineage / "privkey.pem").read_bytes(), DIRECTORY)
     cert = load(LIVE / "fullchain.pem")
     log(f"published a certificate for {DOMAIN}, serial {cert.serial_number:x}, valid until {not_after(cert).isoformat()}")
     return True
@@ -208,6 +210,12 @@ def due(cert) -> str:
         return "the proxy serves the self-signed stand-in"
     if DOMAIN not in names(cert):
         return f"the certificate names {', '.join(names(cert))}, not {DOMAIN}"
+    try:
+        issued_by = (LIVE / "directory").read_text()
+    except OSError:
+        issued_by = DIRECTORY  # published before the issuer recorded it: assume the CA it asks today
+    if issued_by != DIRECTORY:
+        return f"the certificate is from {issued_by}, the layout now asks {DIRECTORY} (staging, then production)"
     left = not_after(cert) - now()
     if left < datetime.timedelta(days=RENEW_DAYS):
         return f"{left.days} days left, fewer than {RENEW_DAYS}"
