@@ -1,9 +1,9 @@
 """ACME tier (issue 26): a layout with tls_mode=acme, run on a real engine against Pebble, Let's Encrypt's
 test ACME server (scripts/pebble builds it from the Go module proxy).
 
-Pebble runs on a network of the test's own where the proxy answers as shop.example.com (a network alias,
-so Pebble's HTTP-01 validation reaches the proxy's port 80 as the public CA would), and on the layout's
-acme network as `pebble` (the issuer's way to the CA). The certificate is read as a browser would: HTTPS on
+Pebble runs before `up`, as a public CA is always there, on a network of the test's own (joined through
+compose.internet.yaml, an override the test writes) where the proxy answers as shop.example.com (so Pebble's
+HTTP-01 validation reaches the proxy's port 80 as the public CA would) and the issuer finds it as `pebble`. The certificate is read as a browser would: HTTPS on
 the published port, with the site's name as SNI, verified against the root Pebble made at its start.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -69,6 +70,42 @@ def served_by_pebble(stack: Stack):
         return None
 
 
+# The tests' stand-in for the internet: Pebble's network, where the proxy answers as the site's name and the
+# issuer finds the CA as `pebble`.
+INTERNET = """\
+services:
+  proxy:
+    networks:
+      public:
+        aliases: ["{domain}"]
+  acme:
+    networks:
+      public: {{}}
+networks:
+  public:
+    name: {net}
+    external: true
+"""
+
+
+class CertificateWatch(threading.Thread):
+    """Every distinct certificate the proxy serves on the published HTTPS port, in order, polled 5 times a second."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port, self.seen, self.done = port, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                cert = tls.served(self.port, DOMAIN)
+                if not self.seen or cert.serial_number != self.seen[-1].serial_number:
+                    self.seen.append(cert)
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def acme(tmp_path_factory):
     require_engine()
@@ -82,42 +119,40 @@ def acme(tmp_path_factory):
     assert result.exit_code == 0, result.output
     env = {} if registry_reachable(IMAGES["python_image"][1]) else standin_env(out / "standins.env")
     project = f"hsacme{uuid.uuid4().hex[:8]}"
-    s = Stack(out / "hardstack_demo", project, {**env, "APP_VERSION": project})
+    layout = out / "hardstack_demo"
+    net = f"{project}-public"
+    (layout / "compose.internet.yaml").write_text(INTERNET.format(domain=DOMAIN, net=net))
+    s = Stack(layout, project, {**env, "APP_VERSION": project, "COMPOSE_FILE": "compose.yaml:compose.internet.yaml"})
     s.http_port, s.https_port, s.pebble_port, s.pebble_certs, s.acme_port = http_port, https_port, pebble_port, certs, 9108
-    s.pebble, s.net = f"{project}-pebble", f"{project}-public"
+    s.pebble, s.net = f"{project}-pebble", net
+    watch = CertificateWatch(https_port)
     try:
         print(f"\n[acme] build: {s.build():.1f}s")
-        started = time.monotonic()
-        print(f"[acme] up: every service healthy in {s.up():.1f}s")
-        # Before any CA is reachable: the proxy already serves the issuer's self-signed stand-in.
-        s.first = tls.served(https_port, DOMAIN)
-        # "The internet": Pebble, and the proxy under the site's name.
         subprocess.run(["docker", "network", "create", s.net], check=True, capture_output=True)
-        subprocess.run(["docker", "network", "connect", "--alias", DOMAIN, s.net, s.container_id("proxy")], check=True, capture_output=True)
-        subprocess.run(["docker", "run", "-d", "--name", s.pebble, "--network", s.net, "-p", f"127.0.0.1:{pebble_port}:15000",
-                        "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0", "--read-only", "--cap-drop", "ALL", image],
-                       check=True, capture_output=True)
-        subprocess.run(["docker", "network", "connect", "--alias", "pebble", f"{project}_acme", s.pebble], check=True, capture_output=True)
+        subprocess.run(["docker", "run", "-d", "--name", s.pebble, "--network", s.net, "--network-alias", "pebble",
+                        "-p", f"127.0.0.1:{pebble_port}:15000", "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
+                        "--read-only", "--cap-drop", "ALL", image], check=True, capture_output=True)
         wait_for(lambda: _answers(s), 30, "Pebble's management interface")
         s.root = pebble_root(s)
-        renew_now(s)
+        watch.start()
+        started = time.monotonic()
+        print(f"[acme] up: every service healthy in {s.up():.1f}s")
+        # No signal, no retry: the issuer's first order waits until the proxy serves the challenge path.
         try:
             s.issued = wait_for(lambda: served_by_pebble(s), 120, "a certificate from Pebble served by the proxy")
         except AssertionError:
             print(issuer_logs(s)[-4000:])
             raise
         s.time_to_certificate = time.monotonic() - started
+        time.sleep(0.5)
+        s.seen, s.first_metrics = list(watch.seen), metrics(s)
         print(f"[acme] from `up` to a served certificate from Pebble: {s.time_to_certificate:.1f}s")
         yield s
     finally:
+        watch.done.set()
         subprocess.run(["docker", "rm", "-f", s.pebble], capture_output=True)
-        if s.project:
-            cid = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}",
-                                  "--filter", "label=com.docker.compose.service=proxy"], capture_output=True, text=True).stdout.split()
-            for c in cid:
-                subprocess.run(["docker", "network", "disconnect", "-f", s.net, c], capture_output=True)
-        subprocess.run(["docker", "network", "rm", s.net], capture_output=True)
         down_leaving_nothing(s)
+        subprocess.run(["docker", "network", "rm", s.net], capture_output=True)
 
 
 def _answers(stack: Stack) -> bool:
@@ -129,9 +164,15 @@ def _answers(stack: Stack) -> bool:
 
 
 def test_first_issuance_chains_to_pebbles_root_after_a_self_signed_start(acme):
-    assert acme.first.issuer == acme.first.subject, "before the CA answered, the proxy served the self-signed stand-in"
+    first, last = acme.seen[0], acme.seen[-1]
+    assert first.issuer == first.subject, "before the CA answered, the proxy served the self-signed stand-in"
     cert = tls.served(acme.https_port, DOMAIN, cadata=acme.root)  # raises unless it chains to Pebble's root for DOMAIN
-    assert cert.issuer != cert.subject and cert.serial_number != acme.first.serial_number
+    assert cert.issuer != cert.subject and cert.serial_number == last.serial_number != first.serial_number
+    # The first order waited for the proxy (it starts after the issuer) instead of failing a validation.
+    logs = issuer_logs(acme)
+    assert "order waits" in logs and "does not answer yet" in logs
+    assert logs.index("order waits") < logs.index("order: the proxy serves the self-signed stand-in")
+    assert acme.first_metrics["hardstack_acme_orders_failed_total"] == 0 and acme.first_metrics["hardstack_acme_orders_total"] == 1
     status, headers = tls.get(acme.https_port, "/healthz", DOMAIN, cadata=acme.root)
     assert status == 200 and headers["strict-transport-security"].startswith("max-age=63072000")
 
@@ -177,7 +218,8 @@ def test_forced_renewal_is_served_without_a_failed_https_request(acme):
 def test_an_unreachable_ca_keeps_the_old_certificate_and_shows_in_metrics_and_logs(acme):
     before = tls.served(acme.https_port, DOMAIN, cadata=acme.root)
     failed_before = metrics(acme)["hardstack_acme_orders_failed_total"]
-    subprocess.run(["docker", "network", "disconnect", f"{acme.project}_acme", acme.pebble], check=True, capture_output=True)
+    issuer = acme.container_id("acme")
+    subprocess.run(["docker", "network", "disconnect", acme.net, issuer], check=True, capture_output=True)
     try:
         renew_now(acme)
         wait_for(lambda: metrics(acme)["hardstack_acme_orders_failed_total"] > failed_before, 120, "the failed order counted")
@@ -193,4 +235,4 @@ def test_an_unreachable_ca_keeps_the_old_certificate_and_shows_in_metrics_and_lo
             return result and result[0]["value"][1] == "0"
         wait_for(scraped, 60, "Prometheus to scrape the failed attempt")
     finally:
-        subprocess.run(["docker", "network", "connect", "--alias", "pebble", f"{acme.project}_acme", acme.pebble], capture_output=True)
+        subprocess.run(["docker", "network", "connect", acme.net, issuer], capture_output=True)

@@ -89,6 +89,8 @@ class Service:
     scraped: bool = False  # Prometheus scrapes it: it joins monitoring too when monitoring is on
     egress: bool = False  # joins the egress network when the backend_egress answer is on
     acme: bool = False  # exists only with tls_mode=acme (the certificate issuer)
+    challenges: bool = False  # serves the ACME HTTP-01 challenges: joins the acme network with tls_mode=acme, where
+    # the issuer fetches a file of its own through it before asking the CA (no validation spent on a proxy not up yet)
 
     @property
     def stop_first(self) -> bool:
@@ -115,7 +117,7 @@ SERVICES: dict[str, Service] = {
     # Exactly one scheduler, everywhere: two would send every scheduled task twice.
     "beat": Service("app", None, "beat", singleton=True, celery=True),
     "frontend": Service("nginx", 8080, "frontend", networks=("app",)),
-    "proxy": Service("nginx", 8080, "proxy", publishes=True, networks=("edge", "app")),
+    "proxy": Service("nginx", 8080, "proxy", publishes=True, networks=("edge", "app"), challenges=True),
     # Certificates by ACME (tls_mode=acme): certbot, run by acme/issuer.py, as the proxy's UID so the key
     # can stay 0600 and still be read by nginx. Exactly one: two would each order certificates.
     "acme": Service("nginx", 9108, "acme", singleton=True, acme=True, networks=("acme",), scraped=True),

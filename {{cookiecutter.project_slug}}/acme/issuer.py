@@ -2,7 +2,8 @@
 certbot over HTTP-01 (certbot writes the challenge into the webroot the proxy serves on port 80).
 
     issuer.py run      publish a certificate at once (a self-signed stand-in until the first issuance), then
-                       order one, and renew it when fewer than ACME_RENEW_DAYS days are left, checking every
+                       order one (once the proxy serves the challenge path: a file of our own is fetched
+                       through ACME_PROXY_URL first, so no validation is spent on a proxy not up yet), and renew it when fewer than ACME_RENEW_DAYS days are left, checking every
                        ACME_CHECK_SECONDS (12 h); SIGUSR1 renews now. Metrics on :ACME_METRICS_PORT/metrics.
     issuer.py health   exit 0 when a certificate the proxy can start on is published.
 
@@ -14,8 +15,10 @@ and owned by this UID, which is the proxy's; no key is ever printed.
 from __future__ import annotations
 
 import datetime
+import http.client
 import http.server
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -39,6 +42,8 @@ CHECK_SECONDS = int(os.environ.get("ACME_CHECK_SECONDS", str(12 * 3600)))
 RETRY_SECONDS = int(os.environ.get("ACME_RETRY_SECONDS", "900"))
 RETRY_MAX_SECONDS = 6 * 3600
 METRICS_PORT = int(os.environ.get("ACME_METRICS_PORT", "9108"))
+PROXY_URL = os.environ.get("ACME_PROXY_URL", "")  # http://proxy:8080, the proxy's plain-HTTP server
+PREFLIGHT_SECONDS = 5
 PLACEHOLDER_DAYS = 7
 
 
@@ -120,7 +125,8 @@ class Metrics:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.values: dict[str, float] = {"last_attempt_timestamp_seconds": 0, "last_success_timestamp_seconds": 0,
-                                         "last_attempt_success": 1, "orders_failed_total": 0, "orders_total": 0}
+                                         "last_attempt_success": 1, "orders_failed_total": 0, "orders_total": 0,
+                                         "challenge_served": 1}
 
     def set(self, **values: float) -> None:
         with self.lock:
@@ -145,6 +151,7 @@ class Metrics:
             "last_attempt_success": "1 if the last order or renewal succeeded (or none was tried yet), 0 if it failed.",
             "orders_failed_total": "Orders and renewals that failed.",
             "orders_total": "Orders and renewals tried.",
+            "challenge_served": "0 while an order waits because the proxy does not serve the challenge path, else 1.",
         }
         lines = []
         for name, value in values.items():
@@ -202,6 +209,33 @@ def order() -> bool:
     return True
 
 
+def challenge_unserved() -> str:
+    """'' when the proxy serves a file written into the webroot at the challenge path, as the CA will ask for
+    it (plain HTTP, Host: DOMAIN, no redirect followed); otherwise why not."""
+    if not PROXY_URL:
+        return ""
+    folder = WEBROOT / ".well-known" / "acme-challenge"
+    folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(16)
+    probe = folder / f"hardstack-preflight-{token}"
+    probe.write_text(token)
+    os.chmod(probe, 0o644)
+    host, _, port = PROXY_URL.removeprefix("http://").rstrip("/").partition(":")
+    try:
+        conn = http.client.HTTPConnection(host, int(port or 80), timeout=5)
+        conn.request("GET", f"/.well-known/acme-challenge/{probe.name}", headers={"Host": DOMAIN})
+        resp = conn.getresponse()
+        body = resp.read(200).decode(errors="replace")
+        conn.close()
+        if resp.status == 200 and body == token:
+            return ""
+        return f"{PROXY_URL} answered {resp.status} {body[:60]!r} for the challenge path, not the file"
+    except OSError as e:
+        return f"{PROXY_URL} does not answer yet ({e})"
+    finally:
+        probe.unlink(missing_ok=True)
+
+
 def due(cert) -> str:
     """Why a certificate must be ordered now ('' when the one served is good)."""
     if cert is None:
@@ -232,17 +266,28 @@ def run() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
 
-    retry = RETRY_SECONDS
+    retry, last_said, asked = RETRY_SECONDS, -3600.0, False
     while not stopping.is_set():
         cert = load(LIVE / "fullchain.pem")
         if cert is None or (is_placeholder(cert) and not_after(cert) - now() < datetime.timedelta(days=2)):
             publish(*placeholder())
             log(f"published a self-signed stand-in for {DOMAIN} (valid {PLACEHOLDER_DAYS} days) until the first issuance")
             cert = load(LIVE / "fullchain.pem")
-        reason = "renewal asked for (SIGUSR1)" if forced.is_set() else due(cert)
+        asked = asked or forced.is_set()  # SIGUSR1: kept until an order is made
         forced.clear()
+        reason = "renewal asked for (SIGUSR1)" if asked else due(cert)
         wait = CHECK_SECONDS
-        if reason:
+        unserved = challenge_unserved() if reason else ""
+        if unserved:
+            # Checked again every few seconds, without asking the CA: the proxy starts after this service.
+            metrics.set(challenge_served=0)
+            if time.monotonic() - last_said >= 60:
+                log(f"order waits ({reason}): {unserved}")
+                last_said = time.monotonic()
+            wait = PREFLIGHT_SECONDS
+        elif reason:
+            asked = False
+            metrics.set(challenge_served=1)
             log(f"order: {reason}")
             metrics.add("orders_total")
             ok = order()

@@ -59,7 +59,8 @@ class Topology:
     def acme_env(self) -> dict[str, str]:
         """The acme service's environment (acme/issuer.py reads it), quoted for YAML."""
         env = {"ACME_DOMAIN": self.domain, "ACME_DIRECTORY_URL": f"${{ACME_DIRECTORY_URL:-{self.acme_directory_url}}}",
-               "ACME_EMAIL": self.acme_email, "ACME_RENEW_DAYS": str(ACME_RENEW_DAYS), "ACME_METRICS_PORT": str(SERVICES["acme"].port)}
+               "ACME_EMAIL": self.acme_email, "ACME_RENEW_DAYS": str(ACME_RENEW_DAYS), "ACME_METRICS_PORT": str(SERVICES["acme"].port),
+               "ACME_PROXY_URL": f"http://proxy:{SERVICES['proxy'].port}"}
         if self.acme_ca_bundle:
             env["ACME_CA_BUNDLE"] = "/run/secrets/acme_ca_bundle"
         return {k: json.dumps(v) for k, v in env.items()}
@@ -154,7 +155,8 @@ class Topology:
     def service_networks(self) -> dict[str, list[str]]:
         """Service -> the networks it joins (catalog.Service.networks, monitoring for what Prometheus scrapes,
         egress with backend_egress), as compose.yaml and stack.yaml list them."""
-        return {name: [*svc.networks, *(["monitoring"] if svc.scraped and self.enable_monitoring else []),
+        return {name: [*svc.networks, *(["acme"] if svc.challenges and self.uses_acme else []),
+                       *(["monitoring"] if svc.scraped and self.enable_monitoring else []),
                        *(["egress"] if svc.egress and self.backend_egress else [])]
                 for name, svc in SERVICES.items()}
 
@@ -165,7 +167,7 @@ class Topology:
         egress. Row C17 holds a layout to this."""
         nets = {"edge": {"proxy"}}
         if self.uses_acme:
-            nets["acme"] = {"acme"}  # to the ACME CA only
+            nets["acme"] = {"acme", *(n for n, svc in SERVICES.items() if svc.challenges)}  # the issuer to the CA and to the proxy
         if self.enable_monitoring:
             nets["alerting"] = {"alertmanager"}
         if self.backend_egress:
