@@ -1,20 +1,17 @@
 """ACME tier (issue 26): a layout with tls_mode=acme, run on a real engine against Pebble, Let's Encrypt's
 test ACME server (scripts/pebble builds it from the Go module proxy).
 
-Pebble runs before `up`, as a public CA is always there, on a network of the test's own (joined through
-compose.internet.yaml, an override the test writes) where the proxy answers as shop.example.com (so Pebble's
-HTTP-01 validation reaches the proxy's port 80 as the public CA would) and the issuer finds it as `pebble`. The certificate is read as a browser would: HTTPS on
-the published port, with the site's name as SNI, verified against the root Pebble made at its start.
+Pebble and the layout's way to it: testkit/pebble.py (shared with scripts/bench-acme). The certificate is read
+as a browser would: HTTPS on the published port, with the site's name as SNI, verified against the root Pebble
+made at its start.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -22,30 +19,14 @@ from typer.testing import CliRunner
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.runtime.compose import Stack, registry_reachable, standin_env
-from testkit import tls
+from conftest import assignments
+from testkit import pebble, tls
 from testkit.probes import RequestLoop
 from test_stack import down_leaving_nothing, free_port, require_engine, wait_for
 
 pytestmark = pytest.mark.stack
 
-ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = "shop.example.com"
-
-
-def pebble_image() -> tuple[str, Path]:
-    proc = subprocess.run([str(ROOT / "scripts" / "pebble")], capture_output=True, text=True)
-    assert proc.returncode == 0, f"scripts/pebble failed: {proc.stderr[-2000:]}"
-    image, certs = proc.stdout.split()
-    return image, Path(certs)
-
-
-def pebble_root(stack: Stack) -> str:
-    """The root Pebble issues under (a new one at every start), from its management interface."""
-    import urllib.request
-
-    ctx = tls.context((stack.pebble_certs / "pebble.minica.pem").read_text())
-    with urllib.request.urlopen(f"https://127.0.0.1:{stack.pebble_port}/roots/0", context=ctx, timeout=10) as resp:
-        return resp.read().decode()
 
 
 def issuer_logs(stack: Stack) -> str:
@@ -62,84 +43,31 @@ def metrics(stack: Stack) -> dict[str, float]:
     return {line.split("{")[0]: float(line.rsplit(" ", 1)[1]) for line in out.splitlines() if line.startswith("hardstack_acme_")}
 
 
-def served_by_pebble(stack: Stack):
-    """The served certificate if it verifies against Pebble's root for DOMAIN, else None."""
-    try:
-        return tls.served(stack.https_port, DOMAIN, cadata=stack.root)
-    except OSError:
-        return None
-
-
-# The tests' stand-in for the internet: Pebble's network, where the proxy answers as the site's name and the
-# issuer finds the CA as `pebble`.
-INTERNET = """\
-services:
-  proxy:
-    networks:
-      public:
-        aliases: ["{domain}"]
-  acme:
-    networks:
-      public: {{}}
-networks:
-  public:
-    name: {net}
-    external: true
-"""
-
-
-class CertificateWatch(threading.Thread):
-    """Every distinct certificate the proxy serves on the published HTTPS port, in order, polled 5 times a second."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(daemon=True)
-        self.port, self.seen, self.done = port, [], threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                cert = tls.served(self.port, DOMAIN)
-                if not self.seen or cert.serial_number != self.seen[-1].serial_number:
-                    self.seen.append(cert)
-            except OSError:
-                pass
-            time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def acme(tmp_path_factory):
     require_engine()
-    image, certs = pebble_image()
+    image, certs = pebble.pebble_image()
     out = tmp_path_factory.mktemp("acme")
-    http_port, https_port, pebble_port = free_port(), free_port(), free_port()
-    answers = {"tls_mode": "acme", "domain": DOMAIN, "acme_email": "ops@example.org", "acme_directory_url": "https://pebble:14000/dir",
-               "acme_ca_bundle": str(certs / "pebble.minica.pem"), "frontend_context": "", "celery_app": "",
-               "http_port": str(http_port), "https_port": str(https_port)}
-    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), *(f"{k}={v}" for k, v in answers.items())], catch_exceptions=False)
+    http_port, https_port = free_port(), free_port()
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), *assignments(pebble.answers(DOMAIN, certs, http_port, https_port))],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     env = {} if registry_reachable(IMAGES["python_image"][1]) else standin_env(out / "standins.env")
     project = f"hsacme{uuid.uuid4().hex[:8]}"
+    internet = pebble.Internet(project, DOMAIN, image, certs, free_port())
     layout = out / "hardstack_demo"
-    net = f"{project}-public"
-    (layout / "compose.internet.yaml").write_text(INTERNET.format(domain=DOMAIN, net=net))
-    s = Stack(layout, project, {**env, "APP_VERSION": project, "COMPOSE_FILE": "compose.yaml:compose.internet.yaml"})
-    s.http_port, s.https_port, s.pebble_port, s.pebble_certs, s.acme_port = http_port, https_port, pebble_port, certs, 9108
-    s.pebble, s.net = f"{project}-pebble", net
-    watch = CertificateWatch(https_port)
+    s = Stack(layout, project, {**env, "APP_VERSION": project, "COMPOSE_FILE": internet.compose_file(layout)})
+    s.http_port, s.https_port, s.acme_port, s.internet = http_port, https_port, 9108, internet
+    watch = pebble.CertificateWatch(https_port, DOMAIN)
     try:
         print(f"\n[acme] build: {s.build():.1f}s")
-        subprocess.run(["docker", "network", "create", s.net], check=True, capture_output=True)
-        subprocess.run(["docker", "run", "-d", "--name", s.pebble, "--network", s.net, "--network-alias", "pebble",
-                        "-p", f"127.0.0.1:{pebble_port}:15000", "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
-                        "--read-only", "--cap-drop", "ALL", image], check=True, capture_output=True)
-        wait_for(lambda: _answers(s), 30, "Pebble's management interface")
-        s.root = pebble_root(s)
+        s.root = internet.start()
         watch.start()
         started = time.monotonic()
         print(f"[acme] up: every service healthy in {s.up():.1f}s")
         # No signal, no retry: the issuer's first order waits until the proxy serves the challenge path.
         try:
-            s.issued = wait_for(lambda: served_by_pebble(s), 120, "a certificate from Pebble served by the proxy")
+            s.issued = wait_for(lambda: pebble.issued_by(https_port, DOMAIN, s.root), 120, "a certificate from Pebble served by the proxy")
         except AssertionError:
             print(issuer_logs(s)[-4000:])
             raise
@@ -150,17 +78,10 @@ def acme(tmp_path_factory):
         yield s
     finally:
         watch.done.set()
-        subprocess.run(["docker", "rm", "-f", s.pebble], capture_output=True)
-        down_leaving_nothing(s)
-        subprocess.run(["docker", "network", "rm", s.net], capture_output=True)
-
-
-def _answers(stack: Stack) -> bool:
-    try:
-        pebble_root(stack)
-        return True
-    except OSError:
-        return False
+        try:
+            down_leaving_nothing(s)
+        finally:
+            internet.stop()
 
 
 def test_first_issuance_chains_to_pebbles_root_after_a_self_signed_start(acme):
@@ -219,7 +140,7 @@ def test_an_unreachable_ca_keeps_the_old_certificate_and_shows_in_metrics_and_lo
     before = tls.served(acme.https_port, DOMAIN, cadata=acme.root)
     failed_before = metrics(acme)["hardstack_acme_orders_failed_total"]
     issuer = acme.container_id("acme")
-    subprocess.run(["docker", "network", "disconnect", acme.net, issuer], check=True, capture_output=True)
+    subprocess.run(["docker", "network", "disconnect", acme.internet.net, issuer], check=True, capture_output=True)
     try:
         renew_now(acme)
         wait_for(lambda: metrics(acme)["hardstack_acme_orders_failed_total"] > failed_before, 120, "the failed order counted")
@@ -235,4 +156,4 @@ def test_an_unreachable_ca_keeps_the_old_certificate_and_shows_in_metrics_and_lo
             return result and result[0]["value"][1] == "0"
         wait_for(scraped, 60, "Prometheus to scrape the failed attempt")
     finally:
-        subprocess.run(["docker", "network", "connect", acme.net, issuer], capture_output=True)
+        subprocess.run(["docker", "network", "connect", acme.internet.net, issuer], capture_output=True)
