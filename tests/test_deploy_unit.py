@@ -575,3 +575,50 @@ def test_a_swarm_converge_timeout_names_the_failed_tasks_their_nodes_and_logs(mo
     assert "    entrypoint: this image's migrations are still not applied after 120s" in report
     assert "shop-test-db: 1 task(s) pending on no node yet; the engine said: no suitable node" in report
     assert "older release" not in report
+
+
+def test_both_targets_run_one_hardened_issuer_beside_the_proxy_with_its_ca_bundle(tmp_path):
+    """tls_mode=acme: the acme service on both targets, hardened, as the proxy's UID, with the certs volume (kept
+    on destroy) shared read-only with the proxy, the private CA's bundle as a secret file, the acme network shared
+    with the proxy (the issuer's preflight); on swarm exactly one issuer, stop-first, on the proxy's node."""
+    from typer.testing import CliRunner
+
+    from hardstack.cli import app
+    from hardstack.deploy.plan import volume_options
+    from hardstack.deploy.services import deploy_services as deploy_swarm
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nprivate CA\n-----END CERTIFICATE-----\n")
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "tls_mode=acme", "domain=shop.example.com",
+                                      f"acme_ca_bundle={bundle}", "frontend_context=", "celery_app="], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    values = {k: v for k, v in valid_values(tmp_path / "hardstack_demo").items() if k != "redisPassword"}
+    declared = {}
+    for target, run_target in (("compose", deploy), ("swarm", deploy_swarm)):
+        target_plan = make_plan(from_values({**values, "target": target}, all_secret), "unit")
+        MOCKS.resources.clear()
+
+        @pulumi.runtime.test
+        def run():
+            return run_target(target_plan)["url"]
+
+        run()
+        declared[target] = list(MOCKS.resources)
+    assert volume_options(target_plan.settings, "certs").retain_on_delete
+
+    containers = {r.name.removeprefix(PREFIX): r.inputs for r in declared["compose"] if r.typ == CONTAINER}
+    acme, proxy = containers["acme"], containers["proxy"]
+    assert acme["user"] == proxy["user"] == "101:101" and acme["readOnly"] is True and acme["capabilities"]["drops"] == ["ALL"]
+    assert {(v.get("volumeName"), v["containerPath"], v["readOnly"]) for v in acme["volumes"]} >= {(f"{PREFIX}certs", "/var/lib/hardstack-acme", False)}
+    assert (f"{PREFIX}certs", "/var/lib/hardstack-acme", True) in {(v.get("volumeName"), v["containerPath"], v["readOnly"]) for v in proxy["volumes"]}
+    assert any(v.get("volumeName", "").endswith("acme-secrets") for v in acme["volumes"]), acme["volumes"]
+    assert f"{PREFIX}acme" in {n["name"] for n in acme["networksAdvanced"]} & {n["name"] for n in proxy["networksAdvanced"]}
+    assert "ACME_PROXY_URL=http://proxy:8080" in acme["envs"] and "ACME_CA_BUNDLE=/run/secrets/acme_ca_bundle" in acme["envs"]
+
+    services = {r.name.removeprefix("svc-"): r.inputs for r in declared["swarm"] if r.typ == SERVICE}
+    issuer = services["acme"]
+    assert issuer["mode"]["replicated"]["replicas"] == 1 and issuer["updateConfig"]["order"] == "stop-first"
+    assert issuer["taskSpec"]["placement"]["constraints"] == services["proxy"]["taskSpec"]["placement"]["constraints"]
+    spec = issuer["taskSpec"]["containerSpec"]
+    assert spec["readOnly"] is True and spec["capDrops"] == ["ALL"] and spec["user"] == "101:101"
+    assert [(s["fileName"], s["fileMode"], s["fileUid"]) for s in spec["secrets"]] == [("/run/secrets/acme_ca_bundle", 0o400, "101")]

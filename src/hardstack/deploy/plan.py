@@ -74,7 +74,8 @@ class Plan:
         specs = self.answers.secret_specs
         out = {name: pulumi.Output.secret(by_value[specs[name].value].get_secret_value())
                for name in self.answers.secrets if by_value.get(specs[name].value) is not None}
-        for name in ("tls_certificate", "tls_certificate_key"):
+        # Secrets the layout reads from host files (tls_mode=files: the certificate and key; acme: a private CA's bundle).
+        for name in ("tls_certificate", "tls_certificate_key", "acme_ca_bundle"):
             spec = self.compose.get("secrets", {}).get(name)
             if spec:
                 out[name] = pulumi.Output.secret(Path(spec["file"]).read_text())
