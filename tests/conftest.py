@@ -22,7 +22,7 @@ FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_back
 
 # With pytest-xdist (HARDSTACK_TEST_WORKERS=2 scripts/test), a module's tests stay on one worker (its module-scoped
 # stack is built once), and the modules that share the engine's one swarm run one after the other.
-XDIST_GROUPS = {"test_swarm": "swarm", "test_deploy_swarm": "swarm"}
+XDIST_GROUPS = {"test_swarm": "swarm", "test_deploy_swarm": "swarm", "test_swarm_acme": "swarm"}
 # The longest groups start first, so the two workers finish close together (scripts/test's durations).
 LONGEST_FIRST = ["test_lab", "test_mutations", "swarm", "test_stack", "test_deploy", "test_sibling", "test_projects", "test_wheel",
                  "test_update", "test_standins", "test_docker_provider"]
@@ -79,6 +79,18 @@ COMBINATIONS = {
     "renamed-env-and-digests": {"env_secret_key": "SECRET_KEY", "env_db_password": "POSTGRES_PASSWORD", "project_name": "Acme Web",
                                 "db_image": "timescale/timescaledb:2.17.2-pg17@sha256:" + "a" * 64},
 }
+
+
+@pytest.fixture(scope="module")
+def swarm_engine():
+    """The engine in a swarm for a module's tests (testkit.swarm: made a one-node swarm and left afterwards if
+    it was in none)."""
+    from test_stack import require_engine
+    from testkit.swarm import one_node_swarm
+
+    require_engine()
+    with one_node_swarm():
+        yield
 
 
 @pytest.fixture

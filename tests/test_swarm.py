@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_stack import free_port, require_engine
+from test_stack import free_port
 from typer.testing import CliRunner
 
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.runtime.compose import Stack, registry_reachable, standin_env
-from hardstack.runtime.swarm import PROTECTED_VOLUMES, SwarmStack, init_single_node, label_db_node, swarm_state
+from hardstack.runtime.swarm import PROTECTED_VOLUMES, SwarmStack, label_db_node
 from testkit.probes import RequestLoop, http
 from testkit.loopback import loopback_copy, loopback_forwarder
 
@@ -42,11 +42,7 @@ def daemon_sets_no_new_privileges() -> bool:
 
 
 @pytest.fixture(scope="module")
-def swarm(tmp_path_factory):
-    require_engine()
-    joined = swarm_state() == "inactive"
-    if joined:
-        init_single_node()
+def swarm(swarm_engine, tmp_path_factory):
     out = tmp_path_factory.mktemp("swarm")
     result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(out), "project_slug=hsswarm", "backend_replicas=2"],
                                 catch_exceptions=False)
@@ -74,8 +70,6 @@ def swarm(tmp_path_factory):
     finally:
         subprocess.run(["docker", "rm", "-f", s.forwarder], capture_output=True)
         s.remove(keep_data=False)
-        if joined:
-            subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
 
 
 def wait_answering(url: str, timeout: float = 30) -> None:
