@@ -22,7 +22,7 @@ from hardstack.cli import app
 from hardstack.deploy import run
 from hardstack.deploy.plan import LABEL
 from hardstack.runtime.compose import read_env_file, registry_reachable, standin_env
-from hardstack.runtime.swarm import init_single_node, label_db_node, swarm_state
+from hardstack.runtime.swarm import label_db_node
 from testkit.probes import RequestLoop, http
 from testkit.loopback import loopback_forwarder
 
@@ -36,11 +36,8 @@ def labelled(kind: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+def deployment(swarm_engine, tmp_path_factory):
     require_tools()
-    joined = swarm_state() == "inactive"
-    if joined:
-        init_single_node()
     root = tmp_path_factory.mktemp("deployswarm")
     result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(root), "project_slug=hsdeploysw"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -72,8 +69,6 @@ def deployment(tmp_path_factory):
                 ids = labelled(kind)
                 if ids:
                     subprocess.run(["docker", *rm, *ids], capture_output=True)
-            if joined:
-                subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
 
 
 def services(d) -> dict[str, str]:
