@@ -45,12 +45,19 @@ def pytest_xdist_make_scheduler(config, log):
     return ByGroup(config, log)
 
 
+# The modules that run the Pulumi CLI and its docker plugin: scripts/test builds them in the background, so in one
+# process these come last and wait for the build (HARDSTACK_TOOLCHAIN_RC, written when it ends).
+TOOLCHAIN_MODULES = {"test_deploy", "test_deploy_acme", "test_deploy_swarm", "test_docker_provider", "test_lab", "test_wheel"}
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return  # one process: the modules in their usual (file) order
+        # One process: the modules in file order, those that need the toolchain last (stable within each).
+        items.sort(key=lambda item: item.module.__name__ in TOOLCHAIN_MODULES)
+        return
     # Each worker collects the same list; the controller hands out whole groups in this order.
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(group_of(item.module.__name__), len(rank)))  # stable within a module
@@ -122,3 +129,30 @@ def layout_copy(default_layout, tmp_path) -> Path:
     dest = tmp_path / "hardstack_demo"
     shutil.copytree(default_layout, dest, symlinks=True)
     return dest
+
+
+def wait_for_toolchain() -> None:
+    """Until scripts/test's background build of the Pulumi CLI and plugin has ended; fails, with its log, if it
+    failed. Without HARDSTACK_TOOLCHAIN_RC (pytest run directly) the tools are taken as installed."""
+    import time
+
+    rc_file = os.environ.get("HARDSTACK_TOOLCHAIN_RC")
+    if not rc_file:
+        return
+    log = Path(os.environ.get("HARDSTACK_TOOLCHAIN_LOG", ""))
+    deadline = time.monotonic() + 3600
+    while not Path(rc_file).exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the Pulumi toolchain build did not end within 60 min; see {log}", pytrace=False)
+        time.sleep(2)
+    rc = Path(rc_file).read_text().strip()
+    if rc != "0":
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.is_file() else ""
+        pytest.fail(f"the Pulumi toolchain (scripts/pulumi-toolchain, scripts/docker-provider) did not build (exit {rc}); "
+                    f"see {log}:\n{tail}", pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the module's fixtures (a stack deployed with Pulumi) are set up
+def pytest_runtest_setup(item):
+    if item.module.__name__ in TOOLCHAIN_MODULES:
+        wait_for_toolchain()
