@@ -96,6 +96,10 @@ def assert_facts_come_from_the_catalog(layout: Path, a) -> None:
     if a.enable_monitoring:
         targets = re.findall(r'"([a-z-]+):(\d+)"', (layout / "prometheus/prometheus.yml").read_text())
         assert targets and all(int(port) == a.ports[host] for host, port in targets if host in a.ports), targets
+    # The images workflow builds and pushes every image the layout builds (the deploy needs a digest for each).
+    if a.enable_ci_workflows:
+        matrix = yaml.safe_load((layout / ".github/workflows/images.yml").read_text())["jobs"]["build"]["strategy"]["matrix"]["include"]
+        assert sorted(m["service"] for m in matrix) == sorted({a.image_part(svc["image"]) for svc in compose["services"].values() if "build" in svc})
     # Every nginx file the proxy reads reaches swarm as a config (a new snippet needs no list of its own).
     configs = {spec["file"].removeprefix("./") for spec in stack["configs"].values()}
     assert {str(p.relative_to(layout)) for p in (layout / "nginx").rglob("*.conf")} <= configs

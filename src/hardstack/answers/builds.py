@@ -88,7 +88,8 @@ class Builds:
     @property
     def ci_builds(self) -> dict[str, dict[str, str]]:
         """The same builds as seen from a CI workspace where the layout (checked out into a folder named
-        project_slug) and the sibling repos sit side by side: context, Dockerfile path, build args."""
+        project_slug) and the sibling repos sit side by side: context, Dockerfile path, build args; with ACME
+        also the issuer's image."""
         result = {}
         for part, b in self.builds.items():
             if self.include_example_app:
@@ -99,6 +100,9 @@ class Builds:
             else:
                 app = b["app_dir"].removeprefix("../")
                 result[part] = {"context": app, "file": f"{app}/{b['dockerfile']}", "build_args": ""}
+        if self.uses_acme:  # the issuer's image, from the layout's acme/ folder (checked out as project_slug beside sibling repos)
+            acme = "acme" if self.include_example_app else f"{self.project_slug}/acme"
+            result["acme"] = {"context": acme, "file": f"{acme}/Dockerfile", "build_args": ""}
         return result
 
     @property
