@@ -287,7 +287,8 @@ def images(
     """Build the layout's own images, push them, and print their digests as hardstack:imageDigests takes them.
 
     `hardstack deploy` with hardstack:imageRegistry and these digests then pulls exactly what was pushed,
-    and never builds: a tag moved after the push changes nothing that deploys. The images workflow runs this.
+    and never builds: a tag moved after the push changes nothing that deploys. The generated images workflow
+    pushes the same images by digest with docker/build-push-action, which adds provenance and SBOM attestations.
     """
     from hardstack.runtime import images as images_mod
     from hardstack.runtime.compose import BuildError, Stack, StackError, read_env_file
