@@ -43,7 +43,7 @@ RETRY_SECONDS = int(os.environ.get("ACME_RETRY_SECONDS", "900"))
 RETRY_MAX_SECONDS = 6 * 3600
 METRICS_PORT = int(os.environ.get("ACME_METRICS_PORT", "9108"))
 PROXY_URL = os.environ.get("ACME_PROXY_URL", "")  # http://proxy:8080, the proxy's plain-HTTP server
-PREFLIGHT_SECONDS = 5
+PREFLIGHT_SECONDS = 2
 PLACEHOLDER_DAYS = 7
 
 
