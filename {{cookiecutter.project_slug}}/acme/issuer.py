@@ -2,8 +2,9 @@
 certbot over HTTP-01 (certbot writes the challenge into the webroot the proxy serves on port 80).
 
     issuer.py run      publish a certificate at once (a self-signed stand-in until the first issuance), then
-                       order one (once the proxy serves the challenge path: a file of our own is fetched
-                       through ACME_PROXY_URL first, so no validation is spent on a proxy not up yet), and renew it when fewer than ACME_RENEW_DAYS days are left, checking every
+                       order one once the proxy serves the challenge path (a file of our own is fetched
+                       through ACME_PROXY_URL first, so no validation is spent on a proxy not up yet), and
+                       renew it when fewer than ACME_RENEW_DAYS days are left, checking every
                        ACME_CHECK_SECONDS (12 h); SIGUSR1 renews now. Metrics on :ACME_METRICS_PORT/metrics.
     issuer.py health   exit 0 when a certificate the proxy can start on is published.
 
