@@ -103,9 +103,10 @@ def test_the_issuer_deployed_by_pulumi_gets_a_certificate_the_proxy_serves(deplo
 
 
 def test_a_second_up_changes_nothing_and_destroy_keeps_the_certificate(deployment):
+    before = pebble.issued_by(deployment.https_port, DOMAIN, deployment.root)
     result = run.up(deployment.stack, on_output=lambda _: None)
     assert set(result.summary.resource_changes) == {"same"}, result.summary.resource_changes
-    assert pebble.issued_by(deployment.https_port, DOMAIN, deployment.root).serial_number == deployment.issued.serial_number
+    assert pebble.issued_by(deployment.https_port, DOMAIN, deployment.root).serial_number == before.serial_number
     deployment.internet.stop()  # Pebble leaves the acme network: a network with a foreign container cannot be removed
     run.destroy(deployment.stack, on_output=lambda _: None)
     # The account and the certificate are kept, as the other data volumes are (catalog.PROTECTED_VOLUMES).

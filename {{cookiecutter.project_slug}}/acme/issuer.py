@@ -296,6 +296,7 @@ def run() -> int:
             if ok:
                 metrics.set(last_success_timestamp_seconds=time.time())
                 retry = RETRY_SECONDS
+                forced.clear()  # a renewal asked for while this order ran is done by it: no second order
             else:
                 metrics.add("orders_failed_total")
                 wait, retry = retry, min(retry * 2, RETRY_MAX_SECONDS)
