@@ -71,12 +71,17 @@ class Internet:
         (layout / "compose.internet.yaml").write_text(INTERNET.format(domain=self.domain, net=self.net))
         return "compose.yaml:compose.internet.yaml"
 
-    def start(self, timeout: float = 30) -> str:
-        """Pebble started and answering; returns the root it issues under (a new one at every start)."""
+    def start(self, hosts: dict[str, str] | None = None, join: str | None = None, timeout: float = 30) -> str:
+        """Pebble started and answering; returns the root it issues under (a new one at every start).
+        hosts: /etc/hosts lines (name -> address) for Pebble's validations; join: a network of the deployment
+        where the issuer finds Pebble as `pebble` (the deployment's own network, when no override can add one)."""
         subprocess.run(["docker", "network", "create", self.net], check=True, capture_output=True)
         subprocess.run(["docker", "run", "-d", "--name", self.pebble, "--network", self.net, "--network-alias", "pebble",
+                        *(f"--add-host={name}:{address}" for name, address in (hosts or {}).items()),
                         "-p", f"127.0.0.1:{self.management_port}:15000", "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
                         "--read-only", "--cap-drop", "ALL", self.image], check=True, capture_output=True)
+        if join:
+            subprocess.run(["docker", "network", "connect", "--alias", "pebble", join, self.pebble], check=True, capture_output=True)
         deadline = time.monotonic() + timeout
         while True:
             try:

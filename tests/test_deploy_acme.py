@@ -67,12 +67,7 @@ def deployment(tmp_path_factory):
         run.up(stack, on_output=lambda _: None)
         print(f"\n[deploy-acme] pulumi up: {time.monotonic() - started:.1f}s")
         address = container(d, "proxy")["NetworkSettings"]["Networks"][f"{NAME}-acme"]["IPAddress"]
-        subprocess.run(["docker", "network", "create", internet.net], check=True, capture_output=True)
-        subprocess.run(["docker", "run", "-d", "--name", internet.pebble, "--network", internet.net, "--add-host", f"{DOMAIN}:{address}",
-                        "-p", f"127.0.0.1:{internet.management_port}:15000", "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
-                        "--read-only", "--cap-drop", "ALL", image], check=True, capture_output=True)
-        subprocess.run(["docker", "network", "connect", "--alias", "pebble", f"{NAME}-acme", internet.pebble], check=True, capture_output=True)
-        d.root = wait_for(lambda: _root(internet), 30, "Pebble's management interface", interval=0.5)
+        d.root = internet.start(hosts={DOMAIN: address}, join=f"{NAME}-acme")
         subprocess.run(["docker", "kill", "-s", "USR1", container(d, "acme")["Id"]], check=True, capture_output=True)
         d.issued = wait_for(lambda: pebble.issued_by(https_port, DOMAIN, d.root), 120, "a certificate from Pebble on the published HTTPS port")
         yield d
@@ -85,13 +80,6 @@ def deployment(tmp_path_factory):
                 for ident in ids:
                     subprocess.run(["docker", {"containers": "rm", "networks": "network", "volumes": "volume"}[kind]]
                                    + ([] if kind == "containers" else ["rm"]) + ["-f", ident], capture_output=True)
-
-
-def _root(internet: pebble.Internet) -> str | None:
-    try:
-        return internet.root()
-    except OSError:
-        return None
 
 
 def test_the_issuer_deployed_by_pulumi_gets_a_certificate_the_proxy_serves(deployment):

@@ -497,18 +497,13 @@ def test_swarm_pids_limits_are_set_on_every_service_at_once_and_failures_named(m
     assert by_service["p_db"][-3:] == ["--limit-pids", "512", "p_db"]
 
 
-def test_both_targets_follow_a_layout_without_an_spa(tmp_path):
-    """frontend_context empty: neither Pulumi target declares a frontend; the proxy still runs."""
-    from typer.testing import CliRunner
-
-    from hardstack.cli import app
+def declared_on_both_targets(layout: Path) -> dict[str, list[pulumi.runtime.MockResourceArgs]]:
+    """target -> the resources each Pulumi target declares for a layout without workers (no redisPassword)."""
     from hardstack.deploy.services import deploy_services as deploy_swarm
 
-    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "frontend_context=", "celery_app="], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    layout = tmp_path / "hardstack_demo"
     values = {k: v for k, v in valid_values(layout).items() if k != "redisPassword"}
-    for target, run_target, kind in (("compose", deploy, CONTAINER), ("swarm", deploy_swarm, SERVICE)):
+    declared = {}
+    for target, run_target in (("compose", deploy), ("swarm", deploy_swarm)):
         target_plan = make_plan(from_values({**values, "target": target}, all_secret), "unit")
         MOCKS.resources.clear()
 
@@ -517,7 +512,22 @@ def test_both_targets_follow_a_layout_without_an_spa(tmp_path):
             return run_target(target_plan)["url"]
 
         run()
-        names = {r.name for r in of_type(kind)}
+        declared[target] = list(MOCKS.resources)
+    return declared
+
+
+def test_both_targets_follow_a_layout_without_an_spa(tmp_path):
+    """frontend_context empty: neither Pulumi target declares a frontend; the proxy still runs."""
+    from typer.testing import CliRunner
+
+    from hardstack.cli import app
+
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "frontend_context=", "celery_app="], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    layout = tmp_path / "hardstack_demo"
+    declared = declared_on_both_targets(layout)
+    for target, kind in (("compose", CONTAINER), ("swarm", SERVICE)):
+        names = {r.name for r in declared[target] if r.typ == kind}
         assert not [n for n in names if "frontend" in n], (target, names)
         assert [n for n in names if n.endswith("proxy")], (target, names)
 
@@ -585,26 +595,15 @@ def test_both_targets_run_one_hardened_issuer_beside_the_proxy_with_its_ca_bundl
 
     from hardstack.cli import app
     from hardstack.deploy.plan import volume_options
-    from hardstack.deploy.services import deploy_services as deploy_swarm
 
     bundle = tmp_path / "ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\nprivate CA\n-----END CERTIFICATE-----\n")
     result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(tmp_path), "tls_mode=acme", "domain=shop.example.com",
                                       f"acme_ca_bundle={bundle}", "frontend_context=", "celery_app="], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    values = {k: v for k, v in valid_values(tmp_path / "hardstack_demo").items() if k != "redisPassword"}
-    declared = {}
-    for target, run_target in (("compose", deploy), ("swarm", deploy_swarm)):
-        target_plan = make_plan(from_values({**values, "target": target}, all_secret), "unit")
-        MOCKS.resources.clear()
-
-        @pulumi.runtime.test
-        def run():
-            return run_target(target_plan)["url"]
-
-        run()
-        declared[target] = list(MOCKS.resources)
-    assert volume_options(target_plan.settings, "certs").retain_on_delete
+    declared = declared_on_both_targets(tmp_path / "hardstack_demo")
+    settings = from_values(valid_values(tmp_path / "hardstack_demo"), all_secret)
+    assert volume_options(settings, "certs").retain_on_delete
 
     containers = {r.name.removeprefix(PREFIX): r.inputs for r in declared["compose"] if r.typ == CONTAINER}
     acme, proxy = containers["acme"], containers["proxy"]

@@ -72,12 +72,7 @@ def swarm(swarm_engine, tmp_path_factory):
         print(f"[swarm-acme] docker stack deploy: every service converged healthy in {s.deploy(timeout=600):.1f}s")
         (proxy,) = s.containers("proxy")
         address = proxy["NetworkSettings"]["Networks"][f"{name}_acme"]["IPAddress"]
-        subprocess.run(["docker", "network", "create", internet.net], check=True, capture_output=True)
-        subprocess.run(["docker", "run", "-d", "--name", internet.pebble, "--network", internet.net, "--add-host", f"{DOMAIN}:{address}",
-                        "-p", f"127.0.0.1:{internet.management_port}:15000", "-e", "PEBBLE_VA_NOSLEEP=1", "-e", "PEBBLE_WFE_NONCEREJECT=0",
-                        "--read-only", "--cap-drop", "ALL", image], check=True, capture_output=True)
-        subprocess.run(["docker", "network", "connect", "--alias", "pebble", f"{name}_acme", internet.pebble], check=True, capture_output=True)
-        s.root = wait_for(lambda: _root(internet), 30, "Pebble's management interface", interval=0.5)
+        s.root = internet.start(hosts={DOMAIN: address}, join=f"{name}_acme")
         # The CA came after the issuer's first order (which failed): renew now, as a user would after fixing DNS.
         (issuer,) = s.containers("acme")
         started = time.monotonic()
@@ -92,13 +87,6 @@ def swarm(swarm_engine, tmp_path_factory):
     finally:
         internet.stop()
         s.remove(keep_data=False)
-
-
-def _root(internet: pebble.Internet) -> str | None:
-    try:
-        return internet.root()
-    except OSError:
-        return None
 
 
 def test_the_issuer_on_swarm_gets_a_certificate_the_proxy_serves(swarm):
