@@ -14,7 +14,8 @@ import uuid
 from pathlib import Path
 
 # No SPA, no monitoring, no background work: the layout's own image is the backend alone.
-SMALL = ("frontend_context=", "enable_monitoring=no", "celery_app=", "enable_ci_workflows=no", "enable_devcontainer=no")
+# Its CI workflows are kept: push_release runs the images workflow's own step.
+SMALL = ("frontend_context=", "enable_monitoring=no", "celery_app=", "enable_devcontainer=no")
 SECRET_KEYS = ("dbSuperuserPassword", "dbPassword", "dbOwnerPassword", "dbBackupPassword", "djangoSecretKey")
 HARDSTACK = (sys.executable, "-m", "hardstack.cli")
 
@@ -62,12 +63,38 @@ def registry_layout(layout: Path, info: dict, env: dict, version: str) -> None:
     (layout / ".env").write_text(f"APP_VERSION={version}\n" + "".join(f"{k}={v}\n" for k, v in {**build, **bases}.items()))
 
 
+def workflow_step(layout: Path, workflow: str, step_id: str) -> dict:
+    """A step of one of the layout's generated GitHub workflows (.github/workflows/<workflow>), by its id."""
+    import yaml
+
+    jobs = yaml.safe_load((layout / ".github" / "workflows" / workflow).read_text())["jobs"]
+    return next(step for job in jobs.values() for step in job["steps"] if step.get("id") == step_id)
+
+
 def push_release(layout: Path, info: dict, env: dict, digests_file: Path) -> tuple[dict[str, str], str]:
-    """`hardstack images`, as the images workflow runs it: the layout's own images built and pushed; their digests
-    and what the command printed."""
-    pushed = sh(*HARDSTACK, "images", str(layout), "--registry", f"{info['registry']['address']}/shop",
-                "--digests-file", str(digests_file), "-q", env=env, timeout=1800)
-    return json.loads(digests_file.read_text()), pushed.stdout
+    """The images workflow's "Build and push by digest" step, run as a runner runs it: its own script (bash -e, the
+    step's env) in a checkout of the layout, which has neither secrets/ nor .env (git holds neither), with the lab
+    registry for ghcr.io. The .env's build settings (stand-ins: no Docker Hub here) come as the runner's environment
+    would. The digests the step wrote, and what it printed."""
+    import shutil
+    import tempfile
+
+    from hardstack.runtime.compose import read_env_file
+
+    step = workflow_step(layout, "images.yml", "push")
+    with tempfile.TemporaryDirectory(prefix="checkout-", dir=layout.parent) as work:
+        checkout = Path(work) / layout.name
+        shutil.copytree(layout, checkout, symlinks=True, ignore=shutil.ignore_patterns("secrets", ".env"))
+        outputs = Path(work) / "github_output"
+        run_env = {**env, **read_env_file(layout / ".env"), **step["env"], "REGISTRY": f"{info['registry']['address']}/shop",
+                   "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(Path(work) / "summary"),
+                   "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+        pushed = sh("bash", "-e", "-c", step["run"], env=run_env, cwd=checkout, timeout=1800)
+        digests = json.loads((checkout / "digests.json").read_text())
+        said = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+        assert said["registry"] == run_env["REGISTRY"] and all(said[part] == digest for part, digest in digests.items()), said
+        shutil.copyfile(checkout / "digests.json", digests_file)
+    return digests, pushed.stdout
 
 
 def secrets() -> dict[str, str]:

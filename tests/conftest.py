@@ -50,6 +50,10 @@ def pytest_xdist_make_scheduler(config, log):
 TOOLCHAIN_MODULES = {"test_deploy", "test_deploy_acme", "test_deploy_swarm", "test_docker_provider", "test_lab", "test_wheel"}
 
 
+def needs_toolchain(group: str) -> bool:
+    return any(group_of(module) == group for module in TOOLCHAIN_MODULES)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in FAST_MODULES:
@@ -58,9 +62,39 @@ def pytest_collection_modifyitems(config, items):
         # One process: the modules in file order, those that need the toolchain last (stable within each).
         items.sort(key=lambda item: item.module.__name__ in TOOLCHAIN_MODULES)
         return
-    # Each worker collects the same list; the controller hands out whole groups in this order.
+    # Each worker collects the same list; the controller hands out whole groups in this order: the longest first,
+    # within a group the modules that need the toolchain last. While the toolchain is still being built
+    # (scripts/test sets HARDSTACK_TOOLCHAIN_LATE, the same for every worker), the groups that need it come after
+    # the others, so the workers test instead of waiting for it.
+    late = os.environ.get("HARDSTACK_TOOLCHAIN_LATE") == "1"
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(group_of(item.module.__name__), len(rank)))  # stable within a module
+
+    def order(item):
+        module = item.module.__name__
+        group = group_of(module)
+        return late and needs_toolchain(group), rank.get(group, len(rank)), module in TOOLCHAIN_MODULES
+
+    items.sort(key=order)  # stable within a module
+
+
+# Time per group of modules, printed at the end (issue 24's per-tier table; LONGEST_FIRST is ordered by it).
+GROUP_SECONDS: dict[str, float] = {}
+GROUP_TESTS: dict[str, set] = {}
+
+
+def pytest_runtest_logreport(report):
+    group = group_of(Path(report.nodeid.split("::")[0]).stem)
+    GROUP_SECONDS[group] = GROUP_SECONDS.get(group, 0.0) + report.duration
+    GROUP_TESTS.setdefault(group, set()).add(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if os.environ.get("PYTEST_XDIST_WORKER") or not GROUP_SECONDS:
+        return
+    terminalreporter.section("time per group of modules (setup + call + teardown)")
+    for group, seconds in sorted(GROUP_SECONDS.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {len(GROUP_TESTS[group]):4d} tests  {group}")
+    terminalreporter.write_line(f"{sum(GROUP_SECONDS.values()):8.1f} s  in all")
 
 
 # Every supported combination of the switchable parts, with a readable id.

@@ -96,10 +96,15 @@ def assert_facts_come_from_the_catalog(layout: Path, a) -> None:
     if a.enable_monitoring:
         targets = re.findall(r'"([a-z-]+):(\d+)"', (layout / "prometheus/prometheus.yml").read_text())
         assert targets and all(int(port) == a.ports[host] for host, port in targets if host in a.ports), targets
-    # The images workflow builds and pushes every image the layout builds (the deploy needs a digest for each).
+    # The images workflow runs `hardstack images` and attests every image the layout builds (the deploy needs a digest
+    # for each; `hardstack images` pushes what compose builds).
     if a.enable_ci_workflows:
-        matrix = yaml.safe_load((layout / ".github/workflows/images.yml").read_text())["jobs"]["build"]["strategy"]["matrix"]["include"]
-        assert sorted(m["service"] for m in matrix) == sorted({a.image_part(svc["image"]) for svc in compose["services"].values() if "build" in svc})
+        steps = yaml.safe_load((layout / ".github/workflows/images.yml").read_text())["jobs"]["build"]["steps"]
+        push = next(step for step in steps if step.get("id") == "push")
+        assert 'hardstack images "$LAYOUT"' in push["run"]
+        built = sorted({a.image_part(svc["image"]) for svc in compose["services"].values() if "build" in svc})
+        attested = sorted(step["with"]["subject-name"].rsplit("/", 1)[1] for step in steps if "attest-build-provenance" in step.get("uses", ""))
+        assert attested == built == sorted(a.image_parts)
     # Every nginx file the proxy reads reaches swarm as a config (a new snippet needs no list of its own).
     configs = {spec["file"].removeprefix("./") for spec in stack["configs"].values()}
     assert {str(p.relative_to(layout)) for p in (layout / "nginx").rglob("*.conf")} <= configs

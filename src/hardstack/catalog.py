@@ -268,9 +268,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "setup_python": ("actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
     "setup_node": ("actions/setup-node@39370e3970a6d050c480ffad4ff0ed4d3fdee5af", "v4.1.0"),
     "upload_artifact": ("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
-    "setup_buildx": ("docker/setup-buildx-action@c47758b77c9736f4b2ef4073d4d51994fabfe349", "v3.7.1"),
     "docker_login": ("docker/login-action@9780b0c442fbb1117ed29e0efdff1e18412f7567", "v3.3.0"),
-    "build_push": ("docker/build-push-action@48aba3b46d1b1fec4febb7c5d0c644b249a11355", "v6.10.0"),
+    # The images workflow's attestations of what `hardstack images` pushed (pins seen across many public workflows).
+    "sbom": ("anchore/sbom-action@17ae1740179002c89186b61233e0f892c3118b11", "v0.23.0"),
+    "attest_provenance": ("actions/attest-build-provenance@e8998f949152b193b063cb0ec769d69d929409be", "v2.4.0"),
+    "attest_sbom": ("actions/attest-sbom@bd218ad0dbcb3e146bd073d1d9c6d78e08aa8a0b", "v2.4.0"),
     # The newest commit of pulumi/actions this project could verify offline (main, after v5.5.1).
     "pulumi": ("pulumi/actions@4ddd4329226d5f7fdca0bc1fe3a0a659f4de25fe", "v5.5.1"),
 }

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import subprocess
 from contextlib import nullcontext
@@ -288,7 +289,8 @@ def images(
 
     `hardstack deploy` with hardstack:imageRegistry and these digests then pulls exactly what was pushed,
     and never builds: a tag moved after the push changes nothing that deploys. The generated images workflow
-    pushes the same images by digest with docker/build-push-action, which adds provenance and SBOM attestations.
+    runs this command, then attests each pushed digest (build provenance and SBOM). Without the layout's
+    secrets/ (a CI checkout) the builds get no extra CA bundle.
     """
     from hardstack.runtime import images as images_mod
     from hardstack.runtime.compose import BuildError, Stack, StackError, read_env_file
@@ -300,6 +302,10 @@ def images(
               header="hardstack images: nothing was built or pushed:")
     registry = registry.rstrip("/")
     env = read_env_file(layout / ".env") if (layout / ".env").exists() else {}
+    if not (env.get("BUILD_CA_BUNDLE") or os.environ.get("BUILD_CA_BUNDLE")):
+        from hardstack.hooks import ensure_build_ca_bundle
+
+        ensure_build_ca_bundle(layout / "secrets")
     tag = tag or env.get("APP_VERSION") or _git_commit(layout) or "manual"
     stack = Stack(layout, answers.compose_project, env)
     show = None if quiet else (lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True))
@@ -519,8 +525,6 @@ def backup(
 ) -> None:
     """Dump the database now into the backups volume (pg_dump, custom format), as the backup service does
     every backup_interval_hours; optionally copy it to the host and run an off-host command on it."""
-    import os
-    import subprocess
 
     from hardstack import backups
 
@@ -611,8 +615,6 @@ def deploy(
 
     if action not in ("up", "preview", "destroy"):
         _fail([f"action must be up, preview or destroy, got {action!r}"], header="hardstack deploy:")
-    import os
-
     from hardstack.deploy.settings import ALLOW_ENV
 
     for key, given in (("allowStandins", allow_standins), ("allowUnsetAlerts", allow_unset_alerts)):

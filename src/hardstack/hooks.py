@@ -156,10 +156,17 @@ def write_secrets(root: Path, answers: Answers) -> list[str]:
             os.chown(path, uid, uid)
         except PermissionError:
             todo.append(f"sudo chown {uid}:{uid} {path}")
+    ensure_build_ca_bundle(directory)
+    return todo
+
+
+def ensure_build_ca_bundle(directory: Path) -> None:
+    """The build secret compose.yaml names by default (BUILD_CA_BUNDLE), empty when absent: builds then use the
+    image's own CA store. Also for `hardstack images` in a CI checkout, where secrets/ is not in git."""
     build_ca = directory / "build_ca_bundle.pem"
     if not build_ca.exists():
-        build_ca.touch(mode=0o600)  # empty: builds use the image's own CA store
-    return todo
+        directory.mkdir(mode=0o700, exist_ok=True)
+        build_ca.touch(mode=0o600)
 
 
 def record_answers(root: Path, answers: Answers) -> None:

@@ -86,24 +86,10 @@ class Builds:
         return result
 
     @property
-    def ci_builds(self) -> dict[str, dict[str, str]]:
-        """The same builds as seen from a CI workspace where the layout (checked out into a folder named
-        project_slug) and the sibling repos sit side by side: context, Dockerfile path, build args; with ACME
-        also the issuer's image."""
-        result = {}
-        for part, b in self.builds.items():
-            if self.include_example_app:
-                result[part] = {"context": part, "file": f"{part}/Dockerfile", "build_args": ""}
-            elif b["args"]:
-                args = "\n".join(f"{k}={v}" for k, v in b["args"].items())
-                result[part] = {"context": ".", "file": b["dockerfile"], "build_args": args}
-            else:
-                app = b["app_dir"].removeprefix("../")
-                result[part] = {"context": app, "file": f"{app}/{b['dockerfile']}", "build_args": ""}
-        if self.uses_acme:  # the issuer's image, from the layout's acme/ folder (checked out as project_slug beside sibling repos)
-            acme = "acme" if self.include_example_app else f"{self.project_slug}/acme"
-            result["acme"] = {"context": acme, "file": f"{acme}/Dockerfile", "build_args": ""}
-        return result
+    def image_parts(self) -> list[str]:
+        """The images this layout builds itself, by the part name `hardstack images` pushes them under and the deploy
+        looks their digests up by (deploy.plan.registry_refs): the builds, and with ACME the issuer."""
+        return [*self.builds, *(["acme"] if self.uses_acme else [])]
 
     @property
     def sibling_repos(self) -> list[str]:
