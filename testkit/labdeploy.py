@@ -118,10 +118,37 @@ def configure(stack, info: dict, layout: Path, digests: dict[str, str], docker_h
         stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
 
 
+def configure_as_workflow(layout: Path, stack_name: str, info: dict, digests: dict[str, str], docker_host: str, env: dict,
+                          **settings: str):
+    """The deploy workflow's "Configure the test stack" step, run as a runner runs it: its own script (bash -e, the
+    step's env) in the layout's pulumi/ folder, with the digests where the workflow downloads them, fresh values for
+    the repository secrets it reads, the lab registry for ghcr.io and its login for the run's token. Then the lab's
+    own settings (stand-ins allowed, no alert receiver, and any hardstack:<key> given). The selected stack."""
+    from pulumi import automation as auto
+
+    from hardstack.checks.layout import layout_answers
+    from hardstack.deploy import run
+
+    step = workflow_step(layout, "deploy.yml", "configure")
+    (layout / "digests").mkdir(exist_ok=True)
+    (layout / "digests" / "digests.json").write_text(json.dumps(digests))
+    values = secrets()
+    secret_env = {name: values[key] for key, name in layout_answers(layout).deploy_secret_config.items()}
+    reg = info["registry"]
+    run_env = {**env, **step["env"], **secret_env, "STACK": stack_name, "DEPLOY_HOST": docker_host,
+               "REGISTRY": f"{reg['address']}/shop", "GITHUB_ACTOR": reg["username"],
+               "REGISTRY_TOKEN": Path(reg["password_file"]).read_text(), "PATH": f"{run.pulumi_env()['PATH']}:{env['PATH']}"}
+    sh("bash", "-e", "-c", step["run"], env=run_env, cwd=layout / "pulumi")
+    stack = run.select(stack_name, work_dir=layout / "pulumi", env={k: env[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")})
+    for key, value in {"allowStandins": "true", "allowUnsetAlerts": "true", **settings}.items():
+        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value))
+    return stack
+
+
 def deploy_env(env: dict) -> dict[str, str]:
     """What `hardstack deploy` runs with: the client's environment and the Pulumi state, but not the client's docker
     login (the target pulls with the login in the config store)."""
-    out = {**env, "PULUMI_BACKEND_URL": os.environ["PULUMI_BACKEND_URL"], "PULUMI_CONFIG_PASSPHRASE": os.environ["PULUMI_CONFIG_PASSPHRASE"]}
+    out = {**env, **{k: os.environ[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE") if k in os.environ}}
     out.pop("DOCKER_CONFIG", None)
     return out
 

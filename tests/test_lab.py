@@ -150,19 +150,25 @@ def test_the_probe_passes_where_the_overlay_carries_traffic_and_needs_two_nodes(
 @pytest.fixture(scope="module")
 def remote(lab, tmp_path_factory):
     """The small layout (no SPA, no monitoring, no background work) whose images are in the lab registry, and a Pulumi
-    stack that deploys it to node1 over ssh, with the registry login in the config store (testkit/labdeploy.py)."""
-    from test_deploy import pulumi_stack, require_tools
+    stack of the layout's own pulumi/ project that deploys it to node1 over ssh, with the registry login in the config
+    store: pushed and configured by the layout's generated workflows' own steps (testkit/labdeploy.py)."""
+    from test_deploy import require_tools
+
+    from testkit.pulumistate import PASSPHRASE
 
     require_tools()
     root = tmp_path_factory.mktemp("remote")
-    env = lab["env"]
+    (root / "state").mkdir()
+    env = {**lab["env"], "PULUMI_BACKEND_URL": f"file://{root / 'state'}", "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE}
     layout = labdeploy.new_layout(root, env)
     labdeploy.registry_layout(layout, lab, env, "lab-remote")
     digests, pushed = labdeploy.push_release(layout, lab, env, root / "digests.json")
-    stack, _, project = pulumi_stack(root, "remote")
     node1 = lab["hosts"][0]
-    labdeploy.configure(stack, lab, layout, digests, node1["docker_host"], bindAddress=node1["address"], publicPort="18080")
-    deploy_env = labdeploy.deploy_env(env)
+    project = layout / "pulumi"
+    stack = labdeploy.configure_as_workflow(layout, "remote", lab, digests, node1["docker_host"], env,
+                                            bindAddress=node1["address"], publicPort="18080")
+    state = {k: env[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")}
+    deploy_env = {**labdeploy.deploy_env({**env, **state}), **state}
     d = type("Remote", (), {})()
     d.layout, d.stack, d.project, d.env, d.node, d.digests, d.pushed = layout, stack, project, deploy_env, node1, digests, pushed
     d.deploy = lambda action, env=deploy_env, extra=(): labdeploy.deploy(action, "remote", project, env, *extra)
