@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -628,11 +629,14 @@ def deploy(
         show = lambda line: out.print(line, end="", markup=False, highlight=False)  # noqa: E731
         config = selected.get_all_config()
         _use_deploy_host(config)
-        if action == "up":
-            _prove_swarm_target_overlays(config)
-            result = run.up(selected, on_output=show, superuser_password_changed=superuser_password_changed, refresh=refresh)
-        else:
-            result = getattr(run, action)(selected, on_output=show)
+        # In the project's folder, as `pulumi up` runs a program: a relative hardstack:layoutDir (the deploy
+        # workflow's `..`) means the same wherever hardstack deploy is started.
+        with contextlib.chdir(work_dir):
+            if action == "up":
+                _prove_swarm_target_overlays(config)
+                result = run.up(selected, on_output=show, superuser_password_changed=superuser_password_changed, refresh=refresh)
+            else:
+                result = getattr(run, action)(selected, on_output=show)
     except run.DeployError as exc:
         _fail([str(exc)], header="hardstack deploy:")
     except auto.CommandError as exc:
