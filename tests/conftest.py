@@ -57,25 +57,38 @@ def needs_toolchain(group: str) -> bool:
     return any(group_of(module) == group for module in TOOLCHAIN_MODULES)
 
 
+# The tiers that run images (stand-in base images, Pebble): scripts/test builds those in the background too, and their
+# modules wait for HARDSTACK_IMAGES_RC.
+IMAGE_MARKS = ("stack", "deploy", "lab", "wheel")
+
+
+def needs_images(item) -> bool:
+    return any(item.get_closest_marker(mark) for mark in IMAGE_MARKS)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__ in FAST_MODULES:
             item.add_marker(pytest.mark.fast)
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        # One process: the modules in file order, those that need the toolchain last (stable within each).
-        items.sort(key=lambda item: item.module.__name__ in TOOLCHAIN_MODULES)
+        # One process: the modules in file order, those that need images after the others, those that need the
+        # toolchain last (stable within each).
+        items.sort(key=lambda item: (item.module.__name__ in TOOLCHAIN_MODULES, needs_images(item)))
         return
     # Each worker collects the same list; the controller hands out whole groups in this order: the longest first,
     # within a group the modules that need the toolchain last. While the toolchain is still being built
     # (scripts/test sets HARDSTACK_TOOLCHAIN_LATE, the same for every worker), the groups that need it come after
     # the others, so the workers test instead of waiting for it.
     late = os.environ.get("HARDSTACK_TOOLCHAIN_LATE") == "1"
+    images_late = os.environ.get("HARDSTACK_IMAGES_LATE") == "1"
+    image_groups = {group_of(item.module.__name__) for item in items if needs_images(item)}
     rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
 
     def order(item):
         module = item.module.__name__
         group = group_of(module)
-        return late and needs_toolchain(group), rank.get(group, len(rank)), module in TOOLCHAIN_MODULES
+        return (late and needs_toolchain(group), images_late and group in image_groups, rank.get(group, len(rank)),
+                module in TOOLCHAIN_MODULES)
 
     items.sort(key=order)  # stable within a module
 
@@ -168,28 +181,30 @@ def layout_copy(default_layout, tmp_path) -> Path:
     return dest
 
 
-def wait_for_toolchain() -> None:
-    """Until scripts/test's background build of the Pulumi CLI and plugin has ended; fails, with its log, if it
-    failed. Without HARDSTACK_TOOLCHAIN_RC (pytest run directly) the tools are taken as installed."""
+def wait_for_build(what: str, rc_var: str, log_var: str, scripts: str) -> None:
+    """Until one of scripts/test's background builds has ended; fails, with its log, if it failed. Without its rc
+    variable (pytest run directly) what it builds is taken as there."""
     import time
 
-    rc_file = os.environ.get("HARDSTACK_TOOLCHAIN_RC")
+    rc_file = os.environ.get(rc_var)
     if not rc_file:
         return
-    log = Path(os.environ.get("HARDSTACK_TOOLCHAIN_LOG", ""))
+    log = Path(os.environ.get(log_var, ""))
     deadline = time.monotonic() + 3600
     while not Path(rc_file).exists():
         if time.monotonic() > deadline:
-            pytest.fail(f"the Pulumi toolchain build did not end within 60 min; see {log}", pytrace=False)
+            pytest.fail(f"{what} did not build within 60 min; see {log}", pytrace=False)
         time.sleep(2)
     rc = Path(rc_file).read_text().strip()
     if rc != "0":
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.is_file() else ""
-        pytest.fail(f"the Pulumi toolchain (scripts/pulumi-toolchain, scripts/docker-provider) did not build (exit {rc}); "
-                    f"see {log}:\n{tail}", pytrace=False)
+        pytest.fail(f"{what} ({scripts}) did not build (exit {rc}); see {log}:\n{tail}", pytrace=False)
 
 
 @pytest.hookimpl(tryfirst=True)  # before the module's fixtures (a stack deployed with Pulumi) are set up
 def pytest_runtest_setup(item):
+    if needs_images(item):
+        wait_for_build("the stand-in base images", "HARDSTACK_IMAGES_RC", "HARDSTACK_IMAGES_LOG", "scripts/stand-in-images")
     if item.module.__name__ in TOOLCHAIN_MODULES:
-        wait_for_toolchain()
+        wait_for_build("the Pulumi toolchain", "HARDSTACK_TOOLCHAIN_RC", "HARDSTACK_TOOLCHAIN_LOG",
+                       "scripts/pulumi-toolchain, scripts/docker-provider")
