@@ -71,6 +71,13 @@ def workflow_step(layout: Path, workflow: str, step_id: str) -> dict:
     return next(step for job in jobs.values() for step in job["steps"] if step.get("id") == step_id)
 
 
+def run_step(layout: Path, workflow: str, step_id: str, cwd: Path, env: dict, given: dict) -> subprocess.CompletedProcess:
+    """A workflow step's own script, as a runner runs it (bash -e): env, then the step's env, then what the runner
+    would give it (secrets, github.* values) in `given`."""
+    step = workflow_step(layout, workflow, step_id)
+    return sh("bash", "-e", "-c", step["run"], env={**env, **step.get("env", {}), **given}, cwd=cwd, timeout=1800)
+
+
 def push_release(layout: Path, info: dict, env: dict, digests_file: Path) -> tuple[dict[str, str], str]:
     """The images workflow's "Build and push by digest" step, run as a runner runs it: its own script (bash -e, the
     step's env) in a checkout of the layout, which has neither secrets/ nor .env (git holds neither), with the lab
@@ -81,18 +88,17 @@ def push_release(layout: Path, info: dict, env: dict, digests_file: Path) -> tup
 
     from hardstack.runtime.compose import read_env_file
 
-    step = workflow_step(layout, "images.yml", "push")
+    registry = f"{info['registry']['address']}/shop"
     with tempfile.TemporaryDirectory(prefix="checkout-", dir=layout.parent) as work:
         checkout = Path(work) / layout.name
         shutil.copytree(layout, checkout, symlinks=True, ignore=shutil.ignore_patterns("secrets", ".env"))
         outputs = Path(work) / "github_output"
-        run_env = {**env, **read_env_file(layout / ".env"), **step["env"], "REGISTRY": f"{info['registry']['address']}/shop",
-                   "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(Path(work) / "summary"),
-                   "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
-        pushed = sh("bash", "-e", "-c", step["run"], env=run_env, cwd=checkout, timeout=1800)
+        given = {"REGISTRY": registry, "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(Path(work) / "summary"),
+                 "PATH": f"{Path(sys.executable).parent}:{env['PATH']}"}
+        pushed = run_step(layout, "images.yml", "push", checkout, {**env, **read_env_file(layout / ".env")}, given)
         digests = json.loads((checkout / "digests.json").read_text())
         said = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-        assert said["registry"] == run_env["REGISTRY"] and all(said[part] == digest for part, digest in digests.items()), said
+        assert said["registry"] == registry and all(said[part] == digest for part, digest in digests.items()), said
         shutil.copyfile(checkout / "digests.json", digests_file)
     return digests, pushed.stdout
 
@@ -129,16 +135,15 @@ def configure_as_workflow(layout: Path, stack_name: str, info: dict, digests: di
     from hardstack.checks.layout import layout_answers
     from hardstack.deploy import run
 
-    step = workflow_step(layout, "deploy.yml", "configure")
     (layout / "digests").mkdir(exist_ok=True)
     (layout / "digests" / "digests.json").write_text(json.dumps(digests))
     values = secrets()
     secret_env = {name: values[key] for key, name in layout_answers(layout).deploy_secret_config.items()}
     reg = info["registry"]
-    run_env = {**env, **step["env"], **secret_env, "STACK": stack_name, "DEPLOY_HOST": docker_host,
-               "REGISTRY": f"{reg['address']}/shop", "GITHUB_ACTOR": reg["username"],
-               "REGISTRY_TOKEN": Path(reg["password_file"]).read_text(), "PATH": f"{run.pulumi_env()['PATH']}:{env['PATH']}"}
-    sh("bash", "-e", "-c", step["run"], env=run_env, cwd=layout / "pulumi")
+    given = {**secret_env, "STACK": stack_name, "DEPLOY_HOST": docker_host, "REGISTRY": f"{reg['address']}/shop",
+             "GITHUB_ACTOR": reg["username"], "REGISTRY_TOKEN": Path(reg["password_file"]).read_text(),
+             "PATH": f"{run.pulumi_env()['PATH']}:{env['PATH']}"}
+    run_step(layout, "deploy.yml", "configure", layout / "pulumi", env, given)
     stack = run.select(stack_name, work_dir=layout / "pulumi", env={k: env[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")})
     for key, value in {"allowStandins": "true", "allowUnsetAlerts": "true", **settings}.items():
         stack.set_config(f"hardstack:{key}", auto.ConfigValue(value))
