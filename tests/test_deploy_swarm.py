@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 from pulumi import automation as auto
@@ -18,8 +19,10 @@ from test_swarm import daemon_sets_no_new_privileges, wait_answering
 from typer.testing import CliRunner
 
 from hardstack.catalog import IMAGES
+from hardstack import engine
 from hardstack.cli import app
 from hardstack.deploy import run
+from hardstack.deploy.watch import created_at, engine_time
 from hardstack.deploy.plan import LABEL
 from hardstack.runtime.compose import read_env_file, registry_reachable, standin_env
 from hardstack.runtime.swarm import label_db_node
@@ -81,9 +84,27 @@ def containers_of(service: str) -> list[dict]:
     return json.loads(subprocess.run(["docker", "inspect", *ids], capture_output=True, text=True).stdout) if ids else []
 
 
+def job_then_dependent(names: dict[str, str], job: str, dependent: str, since: float) -> tuple[float, float]:
+    """When the job's first run since `since` completed, and when the dependent's first task since then was created
+    (engine timestamps; the engine is this machine's)."""
+    api = engine.api()
+
+    def tasks(service: str) -> list[dict]:
+        return [t for t in api.tasks(filters={"service": names[service]}) if created_at(t) >= since]
+
+    done = [t for t in tasks(job) if t["Status"]["State"] == "complete"]
+    assert done and tasks(dependent), (job, dependent)
+    return engine_time(min(done, key=created_at)["Status"]["Timestamp"]), min(map(created_at, tasks(dependent)))
+
+
 def test_swarm_up_converges_every_service_hardened_and_the_api_answers(deployment):
+    since = time.time()
     result = run.up(deployment.stack, on_output=print)
     names = result.outputs["services"].value
+    # Each job ran to completion before what needs it was created (deploy/watch.wait_for_job).
+    for job, dependent in (("db-setup", "migrate"), ("migrate", "backend"), ("migrate", "worker")):
+        completed, created = job_then_dependent(names, job, dependent, since)
+        assert completed <= created, f"{dependent} was created {completed - created:.1f}s before {job} completed"
     assert set(names) == {"db", "db-setup", "migrate", "backend", "redis", "worker", "beat", "frontend", "proxy", "backup", "prometheus",
                           "postgres-exporter", "alertmanager", "redis-exporter"}
     loopback_forwarder(deployment.forwarder, f"{PREFIX}-edge", deployment.port, deployment.nginx, deployment.root)
@@ -116,8 +137,11 @@ def test_swarm_a_new_backend_image_rolls_with_zero_failed_requests(deployment):
     views = deployment.layout / "backend" / "demo" / "views.py"
     views.write_text(views.read_text() + "\n# release 2\n")
     before = {c["Id"] for c in containers_of(services(deployment)["backend"])}
+    since = time.time()
     with RequestLoop(deployment.url + "/api/health/") as loop:
         result = run.up(deployment.stack, on_output=print)
+    completed, rolled = job_then_dependent(services(deployment), "migrate", "backend", since)
+    assert completed <= rolled, f"the backend rolled {completed - rolled:.1f}s before the new release's migrate completed"
     after = {c["Id"] for c in containers_of(services(deployment)["backend"])}
     changes = result.summary.resource_changes
     assert changes.get("update", 0) >= 2 and not changes.get("replace"), changes  # migrate and backend roll in place

@@ -42,6 +42,17 @@ class Mocks(pulumi.runtime.Mocks):
 
 MOCKS = Mocks()
 pulumi.runtime.set_mocks(MOCKS, preview=False)
+WAITED: list[tuple[str, float]] = []  # (job service id, timeout) for each swarm job the program waited for
+
+
+@pytest.fixture(autouse=True, scope="module")
+def no_engine_for_jobs():
+    """No engine here: the swarm target's wait for its jobs (deploy/watch.wait_for_job) records what it would wait for."""
+    from hardstack.deploy import watch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(watch, "wait_for_job", lambda ident, timeout: WAITED.append((ident, timeout)) or 0.0)
+        yield
 
 from hardstack.deploy.containers import deploy_containers as deploy  # noqa: E402
 from hardstack.deploy.plan import ProgramError, make_plan  # noqa: E402  (after set_mocks, as Pulumi requires)
@@ -393,7 +404,8 @@ def declared_swarm(default_layout):
 
     swarm_plan = make_plan(from_values({**valid_values(default_layout), "target": "swarm"}, all_secret), "unit")
     MOCKS.resources.clear()
-    result = {}
+    WAITED.clear()
+    result = {"waited": WAITED}
 
     @pulumi.runtime.test
     def run():
@@ -425,6 +437,22 @@ def test_swarm_every_service_of_stack_yaml_is_a_hardened_service(declared_swarm)
             assert r.inputs["convergeConfig"]["timeout"] == "300s", name
             assert spec["healthcheck"]["tests"][0] == "CMD", name
     assert set(outputs["pidsLimits"]) == set(services)
+
+
+def test_swarm_what_needs_a_job_waits_for_it_to_complete(declared_swarm):
+    """A service that needs db-setup or migrate carries a service label whose value resolves only once the job's
+    current spec has completed (deploy/watch.wait_for_job), so Pulumi creates or rolls it after; jobs are the only
+    services waited on that way, and the label is on the service, not its task template (no task rolls for it)."""
+    services, outputs = declared_swarm
+    assert sorted(outputs["waited"]) == [("svc-db-setup-id", 300), ("svc-migrate-id", 300)]
+    after = {name: {lab["label"]: lab["value"] for lab in r.inputs["labels"] if lab["label"].startswith("io.hardstack.after.")}
+             for name, r in services.items()}
+    assert after["migrate"] == {"io.hardstack.after.db-setup": "svc-db-setup-id"}
+    assert after["backend"]["io.hardstack.after.migrate"] == "svc-migrate-id"
+    assert after["db-setup"] == {} and after["db"] == {}
+    for name, r in services.items():
+        task_labels = [lab["label"] for lab in r.inputs["taskSpec"]["containerSpec"].get("labels", [])]
+        assert not any(label.startswith("io.hardstack.after.") for label in task_labels), name
 
 
 def test_swarm_rolls_stateless_services_start_first_and_pins_the_data_ones(declared_swarm):

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.runtime.compose import Stack, registry_reachable, standin_env
-from hardstack.runtime.swarm import PROTECTED_VOLUMES, SwarmStack, label_db_node
+from hardstack.runtime.swarm import PROTECTED_VOLUMES, SwarmStack, label_db_node, task_state
 from testkit.probes import RequestLoop, http
 from testkit.loopback import loopback_copy, loopback_forwarder
 
@@ -93,8 +93,8 @@ def test_w_every_service_converged_healthy_and_the_migrate_job_completed(swarm):
     assert swarm.lagging() == []
     assert swarm.healthy("backend") == 2
     assert swarm.healthy("worker") == 2 and swarm.healthy("beat") == 1  # worker_replicas; exactly one scheduler
-    assert any(t["CurrentState"].startswith("Complete") for t in swarm.tasks("migrate", running_only=False))
-    assert any(t["CurrentState"].startswith("Complete") for t in swarm.tasks("db-setup", running_only=False))
+    for job in ("db-setup", "migrate"):
+        assert any(task_state(t) == "complete" for t in swarm.tasks(job, running_only=False)), job
 
 
 def test_w_spa_and_api_through_the_proxy(swarm):

@@ -26,7 +26,7 @@ from hardstack.answers import validate
 from hardstack.catalog import IMAGES
 from hardstack.cli import app
 from hardstack.runtime.compose import Stack, registry_reachable, standin_env
-from hardstack.runtime.swarm import SwarmStack, label_db_node
+from hardstack.runtime.swarm import SwarmStack, label_db_node, task_state
 from testkit import pebble
 from testkit.loopback import loopback_copy
 
@@ -103,7 +103,7 @@ def test_exactly_one_issuer_runs_even_while_it_rolls(swarm):
 
     def count():
         while not done.is_set():
-            most[0] = max(most[0], len([t for t in swarm.tasks("acme") if t["CurrentState"].startswith(("Running", "Starting"))]))
+            most[0] = max(most[0], len([t for t in swarm.tasks("acme") if task_state(t) in ("running", "starting")]))
             time.sleep(0.2)
 
     counter = threading.Thread(target=count, daemon=True)

@@ -303,6 +303,9 @@ LIMITS: dict[str, tuple[str, str, int]] = {
 REDIS_MAXMEMORY = "160mb"
 # Seconds a stopping worker gets to finish the tasks it runs (warm shutdown) before it is killed.
 WORKER_STOP_GRACE = 120
+# A swarm job (db-setup, migrate) whose current spec failed this many times will not pass: `up --swarm` and the Pulumi
+# swarm target stop waiting on it and say why (swarm would retry it up to its max_attempts).
+JOB_FAILURES = 3
 
 
 # What a build context must never send, relative to the app's root (Docker's .dockerignore syntax).

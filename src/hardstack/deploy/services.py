@@ -7,8 +7,9 @@ nothing is written twice. What differs from `docker stack deploy`:
 
 - secrets come from the Pulumi config (plan.secret_values), configs from the layout's files; both are
   auto-named, so new contents make a new object and the services using it roll.
-- migrate is a replicated service that runs once per spec (restart on failure only): the provider has
-  no job mode. The backend waits for its migrations as on any swarm (HARDSTACK_WAIT_FOR_MIGRATIONS).
+- migrate and db-setup are replicated services that run once per spec (restart on failure only): the
+  provider has no job mode. What needs a job is created or rolled once the job's current spec has
+  completed (deploy/watch.wait_for_job), as compose's service_completed_successfully orders it.
 - the services are created in dependency order and each long-running one must converge (every task
   healthy) within hardstack:waitTimeout; a new image that never gets healthy fails `up` and swarm
   rolls the service back by its rollback policy.
@@ -28,6 +29,7 @@ import pulumi
 import pulumi_docker as docker
 
 from hardstack.catalog import SERVICES
+from hardstack.deploy import watch
 from hardstack.deploy.plan import LABEL, Plan, ProgramError, local_image_id, needs, registry_refs, start_order, volume_options
 
 
@@ -107,11 +109,16 @@ def deploy_services(plan: Plan) -> dict[str, Any]:
                for name, spec in (stack.get("configs") or {}).items()}
 
     # compose.yaml's depends_on is the one start order: each service is created after, and so once,
-    # the services it needs have converged.
+    # the services it needs have converged and the jobs it needs have completed.
     created: dict[str, docker.Service] = {}
+    completed: dict[str, pulumi.Output[str]] = {}
     for name in [n for n in start_order(plan.compose["services"]) if n in services]:
+        required = [d for d in needs(plan.compose["services"], name) if d in created]
+        after = {f"io.hardstack.after.{d}": completed[d] for d in required if d in completed}
         created[name] = _service(plan, name, services[name], pulled, networks, volumes, secrets, configs, marker,
-                                 [created[d] for d in needs(plan.compose["services"], name) if d in created])
+                                 [created[d] for d in required], after)
+        if _is_job(services[name]):
+            completed[name] = job_completed(created[name], settings.wait_timeout)
     port = next(iter(services["proxy"].get("ports") or []), {}).get("published")
     public = settings.public_port or (int(port) if port else plan.answers.http_port)
     return {
@@ -121,16 +128,37 @@ def deploy_services(plan: Plan) -> dict[str, Any]:
                        if ((svc.get("deploy") or {}).get("resources") or {}).get("limits", {}).get("pids")},
         "dbSuperuserPassword": values["postgres_password"],
         # Run-once services: a finished task is their success, so nothing waits for them to "converge".
-        "jobs": [name for name, svc in services.items() if (svc.get("deploy") or {}).get("mode") == "replicated-job"],
+        "jobs": [name for name, svc in services.items() if _is_job(svc)],
         "target": "swarm",
     }
 
 
+def _is_job(svc: dict) -> bool:
+    return (svc.get("deploy") or {}).get("mode") == "replicated-job"
+
+
+def job_completed(job: docker.Service, timeout: int) -> pulumi.Output[str]:
+    """The job service's id once its current spec has run to completion; fails the update (and so everything that
+    needs it) otherwise. A preview waits for nothing."""
+
+    def wait(ident: str) -> str:
+        if not pulumi.runtime.is_dry_run():
+            try:
+                watch.wait_for_job(ident, timeout)
+            except watch.JobError as exc:
+                raise ProgramError(str(exc)) from None
+        return ident
+
+    return job.id.apply(wait)
+
+
 def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, volumes: dict, secrets: dict, configs: dict,
-             marker: dict, needs: list) -> docker.Service:
+             marker: dict, needs: list, after: dict) -> docker.Service:
+    """`after`: service labels whose values resolve once the jobs this service needs have completed (job_completed);
+    on the service, not its task template, so they order the update without rolling any task."""
     settings, prefix = plan.settings, plan.prefix
     deploy = svc.get("deploy") or {}
-    job = deploy.get("mode") == "replicated-job"
+    job = _is_job(svc)
     image = pulled.get(svc["image"], svc["image"])
     uid = str(svc.get("user", "")).split(":")[0]
     # A local build keeps its tag: a counter derived from its image id makes a rebuilt image roll the
@@ -193,6 +221,6 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
         else docker.ServiceUpdateConfigArgs(failure_action="continue"),
         rollback_config=docker.ServiceRollbackConfigArgs(**_update(deploy.get("rollback_config"), rollback=True)) if not job else None,
         converge_config=None if job else docker.ServiceConvergeConfigArgs(delay="1s", timeout=f"{settings.wait_timeout}s"),
-        labels=[docker.ServiceLabelArgs(label=LABEL, value=prefix)],
+        labels=[docker.ServiceLabelArgs(label=k, value=v) for k, v in {LABEL: prefix, **after}.items()],
         opts=pulumi.ResourceOptions(depends_on=needs))
 

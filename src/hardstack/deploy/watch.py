@@ -11,6 +11,10 @@ On the swarm target the engine restarts a failing task itself, as a new task; th
 converge until waitTimeout and then says only "context deadline exceeded". TaskWatch keeps the failed and rejected
 tasks of the stack's services (node, the engine's error) so that a failed `up` names them, with each service's last
 log lines.
+
+A swarm job (migrate, db-setup) is a replicated service restarted on failure: the provider has no job mode and does not
+wait for it. wait_for_job blocks until its current spec has a completed task, as compose's
+service_completed_successfully does, so what needs it is created or rolled only after it succeeded.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import time
 from dataclasses import dataclass
 
 from hardstack import engine
+from hardstack.catalog import JOB_FAILURES
+from hardstack.runtime.swarm import current_tasks, job_result, service_logs, task_state
 
 RESTARTS = 2  # a process that exits twice in a row at start is not going to get healthy
 LOG_LINES = 15
@@ -141,7 +147,7 @@ class TaskWatch(_Watch):
                 status = task.get("Status") or {}
                 state, error = status.get("State", ""), status.get("Err", "")
                 waiting = task.get("DesiredState") == "running" and state in ("pending", "assigned", "preparing") and error
-                if (state in ("failed", "rejected") or waiting) and _created(task) >= self._since - 1:
+                if (state in ("failed", "rejected") or waiting) and created_at(task) >= self._since - 1:
                     self.failed[task["ID"]] = FailedTask(name, self._node(api, task.get("NodeID", "")), state, error)
 
     def report(self) -> str:
@@ -159,17 +165,40 @@ class TaskWatch(_Watch):
         return "tasks that failed while the services converged:\n" + "\n".join(parts)
 
     def _logs(self, service: str) -> str:
-        try:
-            raw = b"".join(engine.api().service_logs(self._services[service], stdout=True, stderr=True, tail=LOG_LINES))
-        except Exception as exc:  # noqa: BLE001 - the report is still worth printing without them
-            return f"    (its logs could not be read: {exc})"
-        lines = raw.decode(errors="replace").rstrip().splitlines()[-LOG_LINES:]
-        return "\n".join(f"    {line}" for line in lines) or "    (no output)"
+        return service_logs(self._services[service], LOG_LINES)
 
 
-def _created(task: dict) -> float:
-    """A task's CreatedAt (RFC 3339 with nanoseconds) as a timestamp."""
+class JobError(Exception):
+    pass
+
+
+def wait_for_job(service_id: str, timeout: float, poll: float = 1.0) -> float:
+    """Seconds until the job service's current spec has a completed task. A task carries a copy of the spec it was
+    made from, so tasks of an earlier spec (the last release's completed run) are never taken for this one's.
+    Raises JobError after JOB_FAILURES failed tasks of this spec, or after `timeout`, naming the job and its logs."""
+    api = engine.api()
+    started = time.monotonic()
+    while True:
+        service = api.inspect_service(service_id)
+        tasks = current_tasks(service, api.tasks(filters={"service": service_id}))
+        completed, failed = job_result(tasks)
+        if completed:
+            return time.monotonic() - started
+        waited = time.monotonic() - started
+        if len(failed) >= JOB_FAILURES or waited > timeout:
+            why = f"failed {len(failed)} times" if len(failed) >= JOB_FAILURES else f"did not complete within {timeout:.0f}s"
+            last = (failed[-1].get("Status") or {}).get("Err", "") if failed else ", ".join(map(task_state, tasks)) or "no task yet"
+            raise JobError(f"the job {service['Spec']['Name']} {why} (last: {last}); nothing that needs it was created or rolled. "
+                           f"Its last log lines:\n{service_logs(service_id, LOG_LINES)}")
+        time.sleep(poll)
+
+
+def created_at(task: dict) -> float:
+    return engine_time(task["CreatedAt"])
+
+
+def engine_time(stamp: str) -> float:
+    """An engine timestamp (RFC 3339 with nanoseconds) as seconds since the epoch."""
     from datetime import datetime
 
-    stamp = re.sub(r"\.(\d{6})\d*", r".\1", task["CreatedAt"]).replace("Z", "+00:00")
-    return datetime.fromisoformat(stamp).timestamp()
+    return datetime.fromisoformat(re.sub(r"\.(\d{6})\d*", r".\1", stamp).replace("Z", "+00:00")).timestamp()

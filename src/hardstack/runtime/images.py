@@ -11,6 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from hardstack import engine
 from hardstack.runtime.compose import Stack, StackError
 
 
@@ -34,7 +35,7 @@ def push(stack: Stack, answers, registry: str, tag: str, echo=print) -> dict[str
         docker("tag", local, remote)
         echo(f"pushing {remote}")
         docker("push", remote)
-        repo_digests = json.loads(docker("image", "inspect", "--format", "{{json .RepoDigests}}", remote).stdout)
+        repo_digests = engine.api().inspect_image(remote).get("RepoDigests") or []
         mine = [d for d in repo_digests if d.startswith(f"{registry}/{part}@")]
         if not mine:
             raise StackError(f"pushed {remote}, but the engine reports no digest for it in {registry}: {repo_digests}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hardstack import engine
-from hardstack.catalog import PROTECTED_VOLUMES
+from hardstack.catalog import JOB_FAILURES, PROTECTED_VOLUMES
 from hardstack.runtime.compose import StackError
 
 # Swarm never removes volumes; `remove` drops every other volume of the stack and keeps these.
@@ -65,6 +65,35 @@ def label_db_node(label: str) -> str:
     return nodes[0]
 
 
+def task_state(task: dict) -> str:
+    """new, pending, ..., running, complete, failed, rejected, shutdown (the API's words, lower case)."""
+    return (task.get("Status") or {}).get("State", "")
+
+
+def current_tasks(service: dict, tasks: list[dict]) -> list[dict]:
+    """The tasks made from the service's current spec: a task carries a copy of the spec it was made from, so a
+    release's tasks are never taken for the last one's (the same image under a new env, secret or limit included)."""
+    spec = service["Spec"]["TaskTemplate"]
+    return [t for t in tasks if t.get("Spec") == spec]
+
+
+def job_result(tasks: list[dict]) -> tuple[bool, list[dict]]:
+    """Of a job's tasks of one spec: whether one completed, and those that failed or were rejected. Swarm jobs
+    (`hardstack up --swarm`) and the Pulumi swarm target's run-once services (deploy/watch.wait_for_job) alike."""
+    return (any(task_state(t) == "complete" for t in tasks),
+            [t for t in tasks if task_state(t) in ("failed", "rejected")])
+
+
+def service_logs(service_id: str, lines: int = 15) -> str:
+    """A swarm service's last log lines, indented for a report."""
+    try:
+        raw = b"".join(engine.api().service_logs(service_id, stdout=True, stderr=True, tail=lines))
+    except Exception as exc:  # noqa: BLE001 - a report is still worth printing without them
+        return f"    (its logs could not be read: {exc})"
+    said = raw.decode(errors="replace").rstrip().splitlines()[-lines:]
+    return "\n".join(f"    {line}" for line in said) or "    (no output)"
+
+
 def content_version(layout: Path, files: list[str]) -> str:
     """A short hash of the files' contents: a new value makes swarm create new (immutable) secrets or configs."""
     digest = hashlib.sha256()
@@ -108,10 +137,11 @@ class SwarmStack:
         return {s["Spec"]["Name"].removeprefix(f"{self.name}_"): s for s in found}
 
     def tasks(self, service: str, running_only: bool = True) -> list[dict]:
-        args = ["service", "ps", "--no-trunc", "--format", "{{json .}}", f"{self.name}_{service}"]
+        """The service's tasks as the engine's API has them (Status.State: running, complete, failed ...)."""
+        filters = {"service": f"{self.name}_{service}"}
         if running_only:
-            args[2:2] = ["--filter", "desired-state=running"]
-        return [json.loads(line) for line in docker(*args).stdout.splitlines() if line.strip()]
+            filters["desired-state"] = "running"
+        return engine.api().tasks(filters=filters)
 
     def containers(self, service: str) -> list[dict]:
         """`docker inspect` of the running containers of a service (on this node)."""
@@ -119,26 +149,24 @@ class SwarmStack:
         return [c for c in map(engine.inspect, running) if c]
 
     def healthy(self, service: str) -> int:
-        """Tasks running the service's current image. A task with a healthcheck is reported running only
-        once it is healthy (swarm's executor waits for it), so these are the healthy ones, on any node."""
-        image = self.services()[service]["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
-        return sum(1 for t in self.tasks(service) if t["CurrentState"].startswith("Running") and t["Image"].split("@")[0] == image)
+        """Running tasks of the service's current spec. A task with a healthcheck is reported running only once it is
+        healthy (swarm's executor waits for it), so these are the healthy ones, on any node."""
+        current = current_tasks(self.services()[service], self.tasks(service))
+        return sum(1 for t in current if task_state(t) == "running")
 
     def lagging(self) -> list[str]:
         """One line per service not yet where it should be: its replicas running healthy on the current
-        image, its job completed on it, no update or rollback under way."""
+        spec, its job completed on it, no update or rollback under way."""
         lines = []
         for short, svc in self.services().items():
             mode = svc["Spec"]["Mode"]
-            image = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
-            tasks = self.tasks(short, running_only=False)
+            tasks = current_tasks(svc, self.tasks(short, running_only=False))
             if "ReplicatedJob" in mode:
-                if not any(t["CurrentState"].startswith("Complete") and t["Image"].split("@")[0] == image for t in tasks):
+                if not job_result(tasks)[0]:
                     lines.append(f"{short}: job not completed yet")
                 continue
             want = mode.get("Replicated", {}).get("Replicas", 1)
-            have = sum(1 for t in tasks if t["DesiredState"] == "Running" and t["CurrentState"].startswith("Running")
-                       and t["Image"].split("@")[0] == image)
+            have = sum(1 for t in tasks if t["DesiredState"] == "running" and task_state(t) == "running")
             update = (svc.get("UpdateStatus") or {}).get("State", "")
             if have != want:
                 lines.append(f"{short}: {have}/{want} healthy")
@@ -147,19 +175,15 @@ class SwarmStack:
         return lines
 
     def failed_job(self) -> str | None:
-        """A job whose tasks on the current image failed 3 times: its name and last log lines (swarm
-        would go on retrying it up to its max_attempts, and the wait would last its full timeout)."""
+        """A job whose current spec failed JOB_FAILURES times: its name and last log lines (swarm would go on
+        retrying it up to its max_attempts, and the wait would last its full timeout)."""
         for short, svc in self.services().items():
             if "ReplicatedJob" not in svc["Spec"]["Mode"]:
                 continue
-            image = svc["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
-            tasks = [t for t in self.tasks(short, running_only=False) if t["Image"].split("@")[0] == image]
-            if any(t["CurrentState"].startswith("Complete") for t in tasks):
-                continue
-            if sum(1 for t in tasks if t["CurrentState"].startswith("Failed")) >= 3:
-                logs = docker("service", "logs", "--raw", "--tail", "6", f"{self.name}_{short}", check=False)
-                last = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()][-4:]
-                return f"{short}: the job failed 3 times; last log lines: " + " | ".join(last)
+            completed, failed = job_result(current_tasks(svc, self.tasks(short, running_only=False)))
+            if not completed and len(failed) >= JOB_FAILURES:
+                last = [line.strip() for line in service_logs(svc["ID"]).splitlines()][-4:]
+                return f"{short}: the job failed {JOB_FAILURES} times; last log lines: " + " | ".join(last)
         return None
 
     def wait_converged(self, timeout: float = 600, echo=None) -> float:
@@ -182,8 +206,8 @@ class SwarmStack:
         errors = []
         for short in self.services():
             for t in self.tasks(short, running_only=False)[:3]:
-                if t.get("Error"):
-                    errors.append(f"{short}: {t['Error']}")
+                if (t.get("Status") or {}).get("Err"):
+                    errors.append(f"{short}: {t['Status']['Err']}")
         return ("; task errors: " + "; ".join(errors)) if errors else ""
 
     def update_state(self, service: str) -> str:
