@@ -183,14 +183,19 @@ def make_bridge() -> None:
     run("ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE)
     run("ip", "link", "set", BRIDGE, "up")
     # The local engine sets FORWARD to DROP and, with br_netfilter, bridged frames cross iptables: let the
-    # lab's hosts talk to each other. Removed by `down`.
-    for table_args in forward_rules():
-        run("iptables", "-I", *table_args, check=False)
+    # lab's hosts talk to each other, and out (NAT through this machine's route) as a server reaches package
+    # indexes: `hardstack up --swarm` builds on the manager. Removed by `down`.
+    for table, chain, *spec in lab_rules():
+        run("iptables", "-t", table, "-I", chain, *spec, check=False)
 
 
-def forward_rules() -> list[list[str]]:
+def lab_rules() -> list[list[str]]:
+    """(table, chain, rule...) for each iptables rule the lab adds."""
     chain = "DOCKER-USER" if run("iptables", "-S", "DOCKER-USER", check=False).returncode == 0 else "FORWARD"
-    return [[chain, "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]]
+    return [["filter", chain, "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"],
+            ["filter", chain, "-i", BRIDGE, "!", "-o", BRIDGE, "-j", "ACCEPT"],
+            ["filter", chain, "-o", BRIDGE, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+            ["nat", "POSTROUTING", "-s", f"{SUBNET}.0/24", "!", "-o", BRIDGE, "-j", "MASQUERADE"]]
 
 
 def make_netns(netns: str, address: str) -> None:
@@ -366,8 +371,8 @@ def down(quiet: bool = False) -> None:
     for netns in [h.netns for h in hosts] + [f"hslab-{REGISTRY_NAME}"]:
         run("ip", "netns", "del", netns, check=False)  # its veth end goes with it, and the peer too
     if run("ip", "link", "show", BRIDGE, check=False).returncode == 0:
-        for rule in forward_rules():
-            while run("iptables", "-D", *rule, check=False).returncode == 0:
+        for table, chain, *spec in lab_rules():
+            while run("iptables", "-t", table, "-D", chain, *spec, check=False).returncode == 0:
                 pass
         run("ip", "link", "del", BRIDGE, check=False)
     shutil.rmtree(CERTS_D / f"{REGISTRY_ADDRESS}:{REGISTRY_PORT}", ignore_errors=True)

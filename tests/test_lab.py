@@ -358,21 +358,52 @@ def test_three_nodes_db_pinned_backends_spread_and_a_drained_worker_drops_nothin
     sh("docker", "node", "update", "--availability", "active", drained, env=d.env)
 
 
-def test_up_swarm_on_three_nodes_refuses_images_only_this_machine_has(three_node_swarm, lab):
-    """`hardstack up --swarm` builds where it runs: on three nodes, a layout whose BACKEND_IMAGE names no registry is
-    refused before anything is built, with the way to push and name it."""
+def test_up_swarm_on_three_nodes_wants_registry_names_then_builds_pushes_and_every_node_pulls(three_node_swarm, lab, python_image):
+    """`hardstack up --swarm` builds where it runs (node1, the manager). On three nodes a layout whose BACKEND_IMAGE
+    names no registry is refused before anything is built, with the way out; named in the lab registry, it builds on
+    node1, pushes there, and deploys a stack whose backend tasks on other nodes run the pushed digest."""
+    from testkit.probes import http
+
     d = three_node_swarm
     layout = d.layout.parent / "alone" / "hardstack_demo"
     layout.parent.mkdir()
-    labdeploy.new_layout(layout.parent, d.env, "swarm_overlay_encryption=no")
+    labdeploy.new_layout(layout.parent, d.env, "swarm_overlay_encryption=no", "http_port=18090")
     (layout / ".env").write_text((d.layout / ".env").read_text())
-    proc = sh(sys.executable, "-m", "hardstack.cli", "up", "--swarm", "--standins", "no", str(layout), env=d.env, check=False)
+    up = (sys.executable, "-m", "hardstack.cli", "up", "--swarm", "--standins", "no", str(layout))
+    proc = sh(*up, env=d.env, check=False)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 2, said
     assert "this swarm has 3 nodes (node1, node2, node3)" in said and "BACKEND_IMAGE" in said, said
-    assert "nothing was built or started" in said and "hardstack images" in said, said
+    assert "nothing was built or started" in said and "docker login" in said, said
     assert "Building images" not in said
     assert "hardstack-demo-backend" not in sh("docker", "image", "ls", "--format", "{{.Repository}}", env=d.env).stdout
+
+    # As the refusal says: name the image in a registry every node pulls from (and the base image node1 builds on).
+    repo = f"{lab['registry']['address']}/up/backend"
+    with (layout / ".env").open("a") as env_file:
+        env_file.write(f"BACKEND_IMAGE={repo}\nAPP_VERSION=up1\nPYTHON_IMAGE={python_image}\n")
+    started = time.monotonic()
+    proc = sh(*up, env=d.env, check=False, timeout=1200)
+    said = proc.stdout + proc.stderr
+    try:
+        assert proc.returncode == 0, said[-5000:]
+        print(f"up --swarm on three nodes (build on node1, push, deploy): {time.monotonic() - started:.0f}s")
+        assert f"Pushing {repo}:up1" in said, said[-3000:]
+        pushed = json.loads(sh("docker", "image", "inspect", "--format", "{{json .RepoDigests}}", f"{repo}:up1", env=d.env).stdout)
+        digest = next(ref for ref in pushed if ref.startswith(repo + "@")).split("@")[1]
+        image = sh("docker", "service", "inspect", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+                   "hardstack-demo_backend", env=d.env).stdout.strip()
+        assert image == f"{repo}:up1@{digest}", image  # the stack runs what the registry holds, on every node
+        out = sh("docker", "service", "ps", "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}",
+                 "hardstack-demo_backend", env=d.env).stdout
+        nodes = [line.split()[0] for line in out.splitlines() if "Running" in line]
+        assert len(nodes) == 2 and set(nodes) - {"node1"}, out  # at least one replica pulled it on another node
+        proxy = sh("docker", "service", "ps", "--filter", "desired-state=running", "--format", "{{.Node}}", "hardstack-demo_proxy",
+                   env=d.env).stdout.split()[0]
+        address = {h["name"]: h["address"] for h in lab["hosts"]}[proxy]
+        assert http(f"http://{address}:18090/api/health/", headers={"Host": "localhost"}).status == 200
+    finally:
+        sh("docker", "stack", "rm", "hardstack-demo", env=d.env, check=False)
 
 
 def test_a_new_image_rolls_across_nodes_with_nothing_dropped(three_node_swarm, remote, lab):

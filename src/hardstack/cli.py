@@ -259,7 +259,7 @@ def up(
             _fail(exc.problems, header="hardstack up: the build failed on an answer; nothing was started:")
         _fail([str(exc)], header="hardstack up: the build failed; nothing was started:")
     if swarm:
-        _up_swarm(layout, answers, env, wait_timeout, show, built)
+        _up_swarm(layout, answers, env, wait_timeout, show, built, stack)
         return
     out.print(f"[bold]Starting[/] (docker compose up -d --wait, at most {wait_timeout}s), built in {built:.0f}s")
     try:
@@ -410,9 +410,9 @@ def _swarm_image_problems(layout: Path, answers: Answers, env: dict[str, str]) -
     return [f"--swarm: this swarm has {len(nodes)} nodes ({', '.join(nodes)}), and the images this command builds would exist on "
             f"this machine only: tasks placed on another node would wait on 'No such image'. {' and '.join(unnamed)} must name them "
             "in a registry every node can pull from:",
-            f"push them: hardstack images {layout} --registry <registry>/<path> --tag <version>   (docker login <registry> first)",
-            f"then in {layout}/.env: " + " ".join(f"{v}=<registry>/<path>/{v.removesuffix('_IMAGE').lower()}" for v in unnamed)
-            + " APP_VERSION=<version>, and run this again (the stack is deployed with --with-registry-auth)",
+            f"in {layout}/.env: " + " ".join(f"{v}=<registry>/<path>/{v.removesuffix('_IMAGE').lower()}" for v in unnamed)
+            + " APP_VERSION=<version>; `docker login <registry>`; then run this again: it builds, pushes there, and deploys "
+            "with --with-registry-auth",
             "or deploy with the Pulumi swarm target, which pulls by digest: hardstack:target=swarm, hardstack:imageRegistry, "
             "hardstack:imageDigests (README, \"Deploy with Pulumi\")"]
 
@@ -469,13 +469,15 @@ def _prove_swarm_target_overlays(config: dict) -> None:
     _prove_encrypted_overlays(env.get("PYTHON_IMAGE", answers.python_image), header="hardstack deploy: nothing was changed:")
 
 
-def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout: int, show, built: float) -> None:
+def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout: int, show, built: float, compose) -> None:
     from hardstack.runtime.compose import StackError, kept_volume_hint
-    from hardstack.runtime.swarm import SwarmStack, label_db_node
+    from hardstack.runtime.swarm import SwarmStack, label_db_node, node_names
 
     stack = SwarmStack(layout, answers.compose_project, env)
     try:
         node = label_db_node(answers.swarm_db_label)
+        if len(node_names()) > 1:
+            _push_for_other_nodes(compose, answers)
         stack.env = {**env, **stack.versions(answers)}
         out.print(f"Database placed on node {node[:12]} (label {answers.swarm_db_label}=true)")
         out.print(f"[bold]Deploying[/] (docker stack deploy -c stack.yaml {stack.name}, at most {wait_timeout}s), built in {built:.0f}s")
@@ -489,6 +491,21 @@ def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout:
     out.print(f"[green]Every service converged healthy[/] in {took:.0f}s")
     out.print(f"URL: http://<any node running the proxy>:{port}/ (published on every interface of that node)")
     out.print(f"Stop: docker stack rm {stack.name}  (volumes stay; `docker volume ls` to see them)")
+
+
+def _push_for_other_nodes(compose, answers: Answers) -> None:
+    """On several nodes every node pulls the layout's own images: push what was just built under the names .env gives
+    them in a registry (_swarm_image_problems made sure it does). The stack is deployed with the digests the registry
+    then holds, so every node runs the same build."""
+    from hardstack.runtime import images as images_mod
+    from hardstack.runtime.compose import StackError
+
+    for ref in images_mod.built_images(compose, answers).values():
+        out.print(f"[bold]Pushing[/] {ref} (every node pulls it)", highlight=False)
+        try:
+            images_mod.docker("push", ref)
+        except StackError as exc:
+            _fail([str(exc)], header="hardstack up --swarm: the push failed; nothing was deployed:")
 
 
 def _layout_answers(layout: Path, header: str) -> Answers:
