@@ -31,23 +31,20 @@ class Build:
 
 
 def resolved(layout: Path) -> list[Build]:
-    """One Build per distinct (context, Dockerfile), with the services that use it."""
+    """One Build per distinct (context, Dockerfile), with the services that use it, as compose resolves them
+    (checks/compose.resolved: the context absolute, the args substituted)."""
     builds: dict[tuple[Path, Path], Build] = {}
-    for name, svc in compose.services(layout).items():
+    for name, svc in compose.resolved_services(layout).items():
         spec = svc.get("build")
         if spec is None:
             continue
-        if isinstance(spec, str):
-            spec = {"context": spec}
-        context = (layout / compose.interpolate(spec.get("context", "."))).resolve()
-        dockerfile = Path(compose.interpolate(spec.get("dockerfile", "Dockerfile")))
+        context = Path(spec.get("context", layout)).resolve()
+        dockerfile = Path(spec.get("dockerfile", "Dockerfile"))
         dockerfile = dockerfile if dockerfile.is_absolute() else (context / dockerfile).resolve()
-        args = spec.get("args") or {}
-        if isinstance(args, list):
-            args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args)
         key = (context, dockerfile)
         if key not in builds:
-            builds[key] = Build([], context, dockerfile, {k: compose.interpolate(v) for k, v in args.items()})
+            args = {k: "" if v is None else str(v) for k, v in (spec.get("args") or {}).items()}
+            builds[key] = Build([], context, dockerfile, args)
         builds[key].services.append(name)
     return list(builds.values())
 

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from hardstack import yamlio
 from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, KNOWN_DEFAULT_CREDENTIALS, bounds_text
 from hardstack.checks import tools
 from hardstack.checks.result import NA, Result, check
-from hardstack.runtime.compose import read_env_file
+from hardstack.runtime.compose import StackError, compose_model, read_env_file
 
 BARE_VAR = re.compile(r"\$\{(\w+)\}")  # ${VAR} with neither a default nor :?message
 # Formatting a YAML round trip changes (sequence indentation) is style, not a defect: not judged.
@@ -28,22 +29,53 @@ def _parse(path: str, mtime_ns: int, size: int) -> dict:
     return yamlio.safe_load(Path(path).read_text())
 
 
-DEFAULTED = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
-
-
-def interpolate(value) -> str:
-    """A value as compose resolves it with no .env: ${VAR:-default} becomes default."""
-    return DEFAULTED.sub(lambda m: m.group(2) or "", str(value))
-
-
 def load(layout: Path) -> dict:
-    """compose.yaml parsed once per version of the file (every C row reads it)."""
+    """compose.yaml as written, parsed once per version of the file: for the rows that judge how a value is
+    written (a bind address taken from ${BIND_ADDRESS}, a credential passed through, a comment)."""
     stat = (layout / "compose.yaml").stat()
     return _parse(str(layout / "compose.yaml"), stat.st_mtime_ns, stat.st_size)
 
 
 def services(layout: Path) -> dict[str, dict]:
     return load(layout).get("services", {})
+
+
+_RESOLVING = threading.Lock()
+
+
+def resolved(layout: Path) -> dict:
+    """compose.yaml's values as compose resolves them with the file's own defaults (runtime/compose.compose_model,
+    the reading `hardstack deploy` and `hardstack images` use too), once per version of the file: for the rows that
+    judge a value (a limit, a user, an environment variable, a build). ValueError with compose's words when compose
+    cannot read the file (C1 reports it)."""
+    stat = (layout / "compose.yaml").stat()
+    with _RESOLVING:  # rows run side by side: one `docker compose config` per version of the file
+        return _resolved(str(layout), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _resolved(layout: str, mtime_ns: int, size: int) -> dict:
+    try:
+        return compose_model(Path(layout), defaults_only=True)
+    except StackError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def resolved_services(layout: Path) -> dict[str, dict]:
+    return resolved(layout).get("services", {})
+
+
+UNKNOWN = re.compile(r"\$\{?\w")  # a value written as a variable compose could not resolve here
+
+
+def values_or_written(layout: Path) -> dict[str, dict]:
+    """The services' values as compose resolves them; for a file compose cannot resolve here (a user's, under
+    `hardstack audit`, needing variables or files it does not have), the values as written: a row leaves a value
+    written as a variable (UNKNOWN) unjudged, since only the environment compose runs in knows it."""
+    try:
+        return resolved_services(layout)
+    except ValueError:
+        return services(layout)
 
 
 def depends_on(svc: dict) -> dict[str, dict]:
@@ -67,9 +99,10 @@ def long_running(layout: Path) -> dict[str, dict]:
 
 def c1_valid(layout: Path) -> Result:
     problems = []
-    out = tools.run("docker", "compose", "-f", "compose.yaml", "config", "-q", cwd=layout)
-    if not out.ok:
-        problems.append(f"docker compose config: {tools.first_lines(out.out)}")
+    try:
+        resolved(layout)
+    except ValueError as err:
+        problems.append(tools.first_lines(str(err)))
     schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml", cwd=layout,
                        reads=[layout / "compose.yaml"], root=layout)
     if not schema.ok:
@@ -196,18 +229,26 @@ def duration_seconds(value, default: float = 10.0) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def _limits(svc: dict) -> dict:
+    return ((svc.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+
+
 def c7_limits(layout: Path) -> Result:
     problems = []
+    values = values_or_written(layout)
     for name, svc in services(layout).items():
-        limits = (svc.get("deploy") or {}).get("resources", {}).get("limits", {})
+        limits, resolved_svc = _limits(svc), values.get(name, {})
         for key, alt, parse in (("mem_limit", "memory", memory_bytes), ("cpus", "cpus", float), ("pids_limit", "pids", float)):
             raw = svc.get(key, limits.get(alt))
             if raw is None or raw == "":
                 problems.append(f"{name}: no {key}")
                 continue
+            given = resolved_svc.get(key, _limits(resolved_svc).get(alt))
+            if UNKNOWN.search(str(given)):
+                continue
             try:
-                value = parse(interpolate(raw))
-            except ValueError:
+                value = parse(given)
+            except (TypeError, ValueError):
                 problems.append(f"{name}: {key} {raw!r} is not a number")
                 continue
             low, high = BOUNDS[key]
@@ -372,8 +413,10 @@ def c13_compose_lint(layout: Path) -> Result:
 
 def c15_users(layout: Path) -> Result:
     problems = []
-    for name, svc in services(layout).items():
-        user = interpolate(str(svc.get("user", ""))).strip()
+    for name, svc in values_or_written(layout).items():
+        user = str(svc.get("user", "")).strip()
+        if UNKNOWN.search(user):
+            continue
         uid, _, gid = user.partition(":")
         if not user:
             problems.append(f"{name}: no user: (the image's default user may be root); set a numeric uid:gid")
@@ -392,6 +435,7 @@ def environment_of(svc: dict) -> dict[str, str]:
 
 
 def environments(layout: Path) -> dict[str, dict[str, str]]:
+    """Each service's environment as written (the raw ${VAR:-default} text)."""
     return {name: environment_of(svc) for name, svc in services(layout).items()}
 
 
@@ -400,10 +444,11 @@ def c16_debug_off(layout: Path) -> Result:
 
     debug = layout_answers(layout).env_debug
     problems = []
+    values = {name: environment_of(svc) for name, svc in resolved_services(layout).items()}
     for name, env in environments(layout).items():
         for key, raw in env.items():
             if key == debug or key.endswith("DEBUG"):
-                value = interpolate(raw)
+                value = values.get(name, {}).get(key, raw)
                 if value not in DEBUG_OFF:
                     problems.append(f"{name}: {key}={raw} turns debug on in production; set it to 0")
     for dotenv in (".env.example", ".env"):
@@ -445,7 +490,7 @@ def c23_database_roles(layout: Path) -> Result:
     from hardstack.checks.layout import layout_answers
 
     answers = layout_answers(layout)
-    roles, svcs = answers.db_roles, services(layout)
+    roles, svcs = answers.db_roles, resolved_services(layout)
     problems = []
 
     def secrets_of(svc: dict) -> set[str]:
@@ -457,7 +502,7 @@ def c23_database_roles(layout: Path) -> Result:
     wanted = {n: ("app", "db_password") for n in answers.app_services} | {"migrate": ("owner", "db_owner_password")}
     for name, (role, secret) in wanted.items():
         env = environment_of(svcs.get(name, {}))
-        if name in svcs and interpolate(env.get(user_var, "")) != roles[role]:
+        if name in svcs and env.get(user_var, "") != roles[role]:
             problems.append(f"{name}: {user_var}={env.get(user_var)!r}, not the {role} role {roles[role]}")
         if name in svcs and env.get(password_var) != f"/run/secrets/{secret}":
             problems.append(f"{name}: {password_var}={env.get(password_var)!r}, not the {role} role's /run/secrets/{secret}")
@@ -476,7 +521,7 @@ def c23_database_roles(layout: Path) -> Result:
 
 
 def _origins(value: str) -> list[str]:
-    return [o.strip() for o in interpolate(value).strip("\"'").split(",") if o.strip()]
+    return [o.strip() for o in value.strip("\"'").split(",") if o.strip()]
 
 
 def c24_csrf_origins(layout: Path) -> Result:
@@ -489,9 +534,11 @@ def c24_csrf_origins(layout: Path) -> Result:
     if not answers.tls_on:
         return Result("C24", NA, "TLS is off: the proxy serves plain http, so the origins are http://")
     problems = []
-    files = [("compose.yaml", services(layout))]
+    from hardstack.checks import stack_yaml
+
+    files = [("compose.yaml", resolved_services(layout))]
     if (layout / "stack.yaml").exists():
-        files.append(("stack.yaml", (yamlio.safe_load((layout / "stack.yaml").read_text()) or {}).get("services", {})))
+        files.append(("stack.yaml", stack_yaml.resolved(layout).get("services", {})))
     for file, svcs in files:
         for name in answers.app_services:
             if name not in svcs:

@@ -26,10 +26,14 @@ class ProgramError(RuntimeError):
 
 
 def compose_config(layout: Path) -> dict:
-    """The layout's compose model, fully resolved (the layout's .env is read by compose)."""
-    out = subprocess.run(["docker", "compose", "--profile", "manual", "config", "--format", "json"], cwd=layout,
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    """The layout's compose model as compose resolves it with the layout's .env (runtime/compose.compose_model, the
+    checks' reading too); the run-by-hand services of the manual profile (superuser) included."""
+    from hardstack.runtime.compose import StackError, compose_model
+
+    try:
+        return compose_model(layout, profiles=("manual",))
+    except StackError as exc:
+        raise ProgramError(str(exc)) from None
 
 
 def read_tree(root: Path) -> dict[str, str]:

@@ -30,6 +30,29 @@ class BuildError(StackError):
         self.problems = problems
 
 
+def compose_model(layout: Path, *, defaults_only: bool = False, profiles: tuple[str, ...] = ("*",),
+                  env: dict[str, str] | None = None) -> dict:
+    """compose.yaml as compose itself resolves it (`docker compose config --format json`): anchors merged, short
+    forms long, paths absolute, sizes in bytes, variables substituted. The one reading of the file's values for
+    `hardstack check`, `hardstack deploy` and `hardstack images`, so the rows judge what is deployed and built.
+
+    defaults_only: the file's own defaults, with no .env and no variable of this process (what the checks judge).
+    Else compose reads the layout's .env as `docker compose` does, under this process's environment and `env`.
+    `profiles`: whose services it includes (every profile by default). Raises StackError with compose's words."""
+    args = ["docker", "compose", "--project-directory", str(layout), "-f", str(layout / "compose.yaml")]
+    for profile in profiles:
+        args += ["--profile", profile]
+    if defaults_only:
+        args += ["--env-file", os.devnull]
+        environ = {k: v for k in ("PATH", "HOME", "DOCKER_CONFIG") if (v := os.environ.get(k))}
+    else:
+        environ = {**os.environ, **(env or {})}
+    proc = subprocess.run([*args, "config", "--format", "json"], cwd=layout, env=environ, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StackError(f"docker compose config: {(proc.stderr or proc.stdout).strip()[-2000:]}")
+    return json.loads(proc.stdout)
+
+
 # What a build step printed (BuildKit plain progress: "#12 3.456 text"), not the step's own command line.
 ANSWER_PROBLEM = re.compile(r"^(?:#\d+ \d+\.\d+ )?hardstack: ((\w+)=.*)$")
 

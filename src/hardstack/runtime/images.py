@@ -12,12 +12,12 @@ import subprocess
 from pathlib import Path
 
 from hardstack import engine
-from hardstack.runtime.compose import Stack, StackError
+from hardstack.runtime.compose import Stack, StackError, compose_model
 
 
 def built_images(stack: Stack, answers) -> dict[str, str]:
     """part -> local image reference, for each image the layout builds itself (backend, frontend)."""
-    config = json.loads(stack.compose("config", "--format", "json").stdout)
+    config = compose_model(stack.layout, env=stack.env)
     parts: dict[str, str] = {}
     for svc in config.get("services", {}).values():
         if "build" in svc:
