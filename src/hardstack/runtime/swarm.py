@@ -72,9 +72,14 @@ def task_state(task: dict) -> str:
 
 def current_tasks(service: dict, tasks: list[dict]) -> list[dict]:
     """The tasks made from the service's current spec: a task carries a copy of the spec it was made from, so a
-    release's tasks are never taken for the last one's (the same image under a new env, secret or limit included)."""
+    release's tasks are never taken for the last one's (the same image under a new env, secret or limit included).
+    A field the engine reports on one side only (the service's Runtime: "container") is no difference."""
     spec = service["Spec"]["TaskTemplate"]
-    return [t for t in tasks if t.get("Spec") == spec]
+
+    def same(task_spec: dict) -> bool:
+        return "ContainerSpec" in task_spec and all(task_spec[k] == spec[k] for k in task_spec.keys() & spec.keys())
+
+    return [t for t in tasks if same(t.get("Spec") or {})]
 
 
 def job_result(tasks: list[dict]) -> tuple[bool, list[dict]]:
