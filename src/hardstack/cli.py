@@ -404,7 +404,7 @@ def _swarm_image_problems(layout: Path, answers: Answers, env: dict[str, str]) -
     from hardstack.runtime.swarm import node_names
 
     nodes = node_names()
-    unnamed = [f"{part.upper()}_IMAGE" for part in answers.builds if not env.get(f"{part.upper()}_IMAGE")]
+    unnamed = [answers.image_name_var(part) for part in answers.image_parts if not env.get(answers.image_name_var(part))]
     if len(nodes) < 2 or not unnamed:
         return []
     return [f"--swarm: this swarm has {len(nodes)} nodes ({', '.join(nodes)}), and the images this command builds would exist on "
@@ -477,7 +477,7 @@ def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout:
     try:
         node = label_db_node(answers.swarm_db_label)
         if len(node_names()) > 1:
-            _push_for_other_nodes(compose, answers)
+            _push_for_other_nodes(compose, answers, env)
         stack.env = {**env, **stack.versions(answers)}
         out.print(f"Database placed on node {node[:12]} (label {answers.swarm_db_label}=true)")
         out.print(f"[bold]Deploying[/] (docker stack deploy -c stack.yaml {stack.name}, at most {wait_timeout}s), built in {built:.0f}s")
@@ -493,17 +493,19 @@ def _up_swarm(layout: Path, answers: Answers, env: dict[str, str], wait_timeout:
     out.print(f"Stop: docker stack rm {stack.name}  (volumes stay; `docker volume ls` to see them)")
 
 
-def _push_for_other_nodes(compose, answers: Answers) -> None:
-    """On several nodes every node pulls the layout's own images: push what was just built under the names .env gives
-    them in a registry (_swarm_image_problems made sure it does). The stack is deployed with the digests the registry
-    then holds, so every node runs the same build."""
+def _push_for_other_nodes(compose, answers: Answers, env: dict[str, str]) -> None:
+    """On several nodes every node pulls the layout's own images: what was just built (compose's local name) is tagged
+    with the name stack.yaml gives it in a registry (BACKEND_IMAGE ...; _swarm_image_problems made sure .env sets it)
+    and pushed. The stack is deployed with the digests the registry then holds, so every node runs the same build."""
     from hardstack.runtime import images as images_mod
     from hardstack.runtime.compose import StackError
 
-    for ref in images_mod.built_images(compose, answers).values():
-        out.print(f"[bold]Pushing[/] {ref} (every node pulls it)", highlight=False)
+    for part, local in images_mod.built_images(compose, answers).items():
+        remote = f"{env[answers.image_name_var(part)]}:{local.rsplit(':', 1)[1]}"
+        out.print(f"[bold]Pushing[/] {remote} (built as {local}; every node pulls it)", highlight=False)
         try:
-            images_mod.docker("push", ref)
+            images_mod.docker("tag", local, remote)
+            images_mod.docker("push", remote)
         except StackError as exc:
             _fail([str(exc)], header="hardstack up --swarm: the push failed; nothing was deployed:")
 

@@ -91,6 +91,11 @@ class Builds:
         looks their digests up by (deploy.plan.registry_refs): the builds, and with ACME the issuer."""
         return [*self.builds, *(["acme"] if self.uses_acme else [])]
 
+    @staticmethod
+    def image_name_var(part: str) -> str:
+        """The variable that names a part's image in a registry in stack.yaml (`${BACKEND_IMAGE:-...}`)."""
+        return f"{part.upper()}_IMAGE"
+
     @property
     def sibling_repos(self) -> list[str]:
         """The repo folders beside the layout (empty with the example app)."""
