@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -73,8 +74,6 @@ def swarm(swarm_engine, tmp_path_factory):
 
 
 def wait_answering(url: str, timeout: float = 30) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -199,6 +198,14 @@ def test_w_a_killed_task_is_replaced(swarm):
     before = {c["Id"] for c in swarm.containers("backend")}
     victim = sorted(before)[0]
     subprocess.run(["docker", "kill", victim], check=True, capture_output=True)
+
+    def victim_running() -> bool:  # the manager learns of the kill a moment later: until then it reports converged
+        return any(task_state(t) == "running" and (t["Status"].get("ContainerStatus") or {}).get("ContainerID") == victim
+                   for t in swarm.tasks("backend"))
+
+    deadline = time.monotonic() + 30
+    while victim_running() and time.monotonic() < deadline:
+        time.sleep(0.2)
     swarm.wait_converged(120)
     after = {c["Id"] for c in swarm.containers("backend")}
     assert victim not in after and len(after) == 2
