@@ -14,13 +14,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hardstack.answers import AnswersError
 from hardstack.checks import run_checks, tools
 from hardstack.generate import generate, resolve
+from hardstack.yamlio import safe_load  # libyaml: this test parses every YAML file of 200 layouts
 
 NAME_ALPHABET = st.sampled_from(list("abcXYZ019 '\"&#:<>$%!?@()-_.,;/=+*éßçø中ü€") + ["{", "}", "\\", "`"])
 TOKENS = ["npm", "run", "build", "build:prod", "--", "--mode", '"prod"', "'x y'", "&&", "echo", "done", "#", "note:", "é",
@@ -53,7 +53,7 @@ def parse_every_file(layout: Path, values: dict) -> None:
     for path in sorted(p for p in layout.rglob("*") if p.is_file() and "secrets" not in p.parts):
         text = path.read_text()
         if path.suffix in (".yml", ".yaml"):
-            yaml.safe_load(text)
+            safe_load(text)
         elif path.suffix == ".json":
             json.loads(text)
         elif path.suffix == ".py":
@@ -74,14 +74,14 @@ def parse_every_file(layout: Path, values: dict) -> None:
     if workflows:
         lint = subprocess.run([tools.find("actionlint"), "-no-color", "-shellcheck=", *map(str, workflows)], capture_output=True, text=True)
         assert lint.returncode == 0, lint.stdout
-        build = yaml.safe_load((layout / ".github/workflows/frontend.yml").read_text())
+        build = safe_load((layout / ".github/workflows/frontend.yml").read_text())
         runs = [step.get("run") for job in build["jobs"].values() for step in job["steps"]]
         assert values["frontend_build_command"].strip() in runs  # the command reads back exactly as typed
     # Free text reads back exactly where a parser reads it.
     name = resolve(values).project_name
     if (layout / ".devcontainer/devcontainer.json").exists():
         assert json.loads((layout / ".devcontainer/devcontainer.json").read_text())["name"] == name
-    assert name in yaml.safe_load((layout / "pulumi/Pulumi.yaml").read_text())["description"]
+    assert name in safe_load((layout / "pulumi/Pulumi.yaml").read_text())["description"]
 
 
 @settings(max_examples=int(os.environ.get("HARDSTACK_PROPERTY_EXAMPLES", "200")), deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
