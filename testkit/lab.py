@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,9 +362,13 @@ def down(quiet: bool = False) -> None:
     hosts = hosts_for(state["hosts"])
     for host in hosts:
         stop(host.dir / "sshd.pid", f"{host.name}: sshd")
-    for host in hosts:
-        stop(host.dir / "dockerd.pid", f"{host.name}: dockerd", timeout=30)
-    stop(LAB / "registry" / "registry.pid", "registry")
+    # The engines at once: each waits for its containers' stop timeouts.
+    stopping = [threading.Thread(target=stop, args=(host.dir / "dockerd.pid", f"{host.name}: dockerd", 30)) for host in hosts]
+    stopping.append(threading.Thread(target=stop, args=(LAB / "registry" / "registry.pid", "registry")))
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()
     for host in hosts:
         unmount_under(host.dir)
         for sub in ("data", "exec"):

@@ -31,6 +31,25 @@ LONGEST_FIRST = ["test_lab", "test_mutations", "swarm", "test_stack", "test_depl
                  "test_acme", "test_render_property", "test_wheel", "test_generate", "test_docker_provider", "test_standins", "test_update"]
 
 
+SWARM_HELD = pytest.StashKey()
+
+
+def pytest_configure(config):
+    """With workers, the engine holds one swarm from start to end (testkit.swarm.hold_for_run): the swarm modules'
+    fixture then finds it and neither makes nor leaves one while another worker's compose stack runs."""
+    if os.environ.get("PYTEST_XDIST_WORKER") or not config.getoption("numprocesses", default=None):
+        return
+    from testkit.swarm import hold_for_run
+
+    config.stash[SWARM_HELD] = hold_for_run()
+
+
+def pytest_unconfigure(config):
+    leave = config.stash.get(SWARM_HELD, None)
+    if leave:
+        leave()
+
+
 def group_of(module: str) -> str:
     return XDIST_GROUPS.get(module, module)
 

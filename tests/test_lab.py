@@ -175,10 +175,9 @@ def remote(lab, tmp_path_factory):
     wsgi = layout / "backend" / "config" / "wsgi.py"
     d.good_wsgi = wsgi.read_text()
     d.good_wsgi_restore = lambda: wsgi.write_text(d.good_wsgi)
-    try:
-        yield d
-    finally:
-        d.deploy("destroy")
+    # No destroy afterwards: the lab goes down with this module, node1's engine and its data with it (destroy is
+    # asserted on this machine's engine: test_deploy, test_deploy_swarm).
+    yield d
 
 
 def test_images_builds_pushes_and_says_the_digests(remote, lab):
@@ -245,8 +244,9 @@ def test_on_the_remote_host_a_roll_drops_nothing_a_crash_is_named_at_once_and_re
         assert remote.deploy("up").returncode == 0
     assert http(url, headers=host).status == 200
     db_before = sh("docker", "ps", "-q", "--filter", "name=hardstack-demo-remote-db", env=on_node).stdout.split()
-    # 1. A new release rolls with nothing dropped.
-    remote.stack.set_config("hardstack:imageDigests", auto.ConfigValue(json.dumps(release(remote, lab, "\n# release 2\n"))))
+    # 1. A new release rolls with nothing dropped (the swarm on three nodes rolls to it later: remote.next_release).
+    remote.next_release = release(remote, lab, "\n# release 2\n")
+    remote.stack.set_config("hardstack:imageDigests", auto.ConfigValue(json.dumps(remote.next_release)))
     with RequestLoop(url, headers=host) as loop:
         proc = remote.deploy("up")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
@@ -300,16 +300,13 @@ def three_node_swarm(lab, two_node_swarm, remote, tmp_path_factory):
     d.stack, d.layout, d.env = stack, layout, env
     d.deploy = lambda action: labdeploy.deploy(action, "swarm", project, deploy_env)
     started = time.monotonic()
-    try:
-        proc = d.deploy("up")
-        d.deploy_seconds = time.monotonic() - started
-        if proc.returncode != 0:
-            tasks = sh("sh", "-c", "docker service ps --no-trunc --format '{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}' "
-                       "$(docker service ls -q --filter label=io.hardstack.stack)", env=d.env, check=False)
-            raise AssertionError((proc.stdout + proc.stderr)[-6000:] + "\n\nevery task:\n" + tasks.stdout + tasks.stderr)
-        yield d
-    finally:
-        d.deploy("destroy")
+    proc = d.deploy("up")
+    d.deploy_seconds = time.monotonic() - started
+    if proc.returncode != 0:
+        tasks = sh("sh", "-c", "docker service ps --no-trunc --format '{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}' "
+                   "$(docker service ls -q --filter label=io.hardstack.stack)", env=d.env, check=False)
+        raise AssertionError((proc.stdout + proc.stderr)[-6000:] + "\n\nevery task:\n" + tasks.stdout + tasks.stderr)
+    return d  # no destroy: the lab goes down with this module (see `remote`)
 
 
 def tasks_by_node(d, service: str) -> list[str]:
@@ -411,7 +408,8 @@ def test_a_new_image_rolls_across_nodes_with_nothing_dropped(three_node_swarm, r
     from testkit.probes import RequestLoop
 
     d = three_node_swarm
-    digests = release(remote, lab, "\n# release 3 (swarm)\n")
+    # The release the remote host rolled to above, already in the registry (built here when this test runs alone).
+    digests = getattr(remote, "next_release", None) or release(remote, lab, "\n# release 3 (swarm)\n")
     remote.good_wsgi_restore()
     d.stack.set_config("hardstack:imageDigests", auto.ConfigValue(json.dumps(digests)))
     started = time.monotonic()

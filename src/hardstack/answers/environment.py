@@ -51,6 +51,16 @@ class Environment:
         return self.redis_url_vars.split() if self.uses_redis else []
 
     @property
+    def build_step_env(self) -> dict[str, str]:
+        """The environment of the backend build's check step (backend/Dockerfile, deploy/collectstatic.py): the
+        settings module and the variables the settings read (given throwaway values there) and, with celery_app,
+        the app `celery -A` loads, so an answer that does not fit the app stops the build rather than the stack."""
+        env = {"DJANGO_SETTINGS_MODULE": self.django_settings_module, "HARDSTACK_APP_ENV": " ".join(self.app_env_names)}
+        if self.uses_redis:
+            env |= {"HARDSTACK_REDIS_URL_VARS": " ".join(self.redis_url_names), "HARDSTACK_CELERY_APP": self.celery_app}
+        return env
+
+    @property
     def layout_env_names(self) -> dict[str, str]:
         """Every variable the layout itself sets in the app's environment -> the answer or reason that sets it."""
         names = {n: "an env_* answer" for n in self.app_env_names}

@@ -1,4 +1,4 @@
-"""Build step: import the app's settings and collect its static files, or say which answer is wrong.
+"""Build step: import the app's settings, load its Celery app, collect its static files, or say which answer is wrong.
 
 Runs in the image's build stage with throwaway values for the variables the settings read
 (HARDSTACK_APP_ENV), so settings that require them at import time still load. An app without
@@ -22,9 +22,26 @@ def fail(answer: str, value: str, why: str, fix: str) -> None:
     sys.exit(1)
 
 
+def load_celery_app(name: str) -> None:
+    """The Celery app the worker and beat run, found as `celery -A` finds it (celery.app.utils.find_app): a
+    wrong celery_app stops the build instead of a worker that restarts forever."""
+    fix = "set celery_app to the module that defines your Celery app (e.g. shop or shop.celery:app), or to empty for no workers"
+    try:
+        from celery.app.utils import find_app
+    except ImportError as err:
+        fail("celery_app", name, f"`celery -A {name}` cannot load it (celery does not import: {err})",
+             "add celery to the backend's requirements, or set celery_app to empty for no workers")
+    try:
+        find_app(name)
+    except Exception as err:  # noqa: BLE001 - whatever stops celery -A stops the worker
+        fail("celery_app", name, f"`celery -A {name}` cannot load it ({type(err).__name__}: {err})", fix)
+
+
 def main() -> None:
     for name in os.environ.get("HARDSTACK_APP_ENV", "").split():
         os.environ.setdefault(name, placeholder(name))
+    for name in os.environ.get("HARDSTACK_REDIS_URL_VARS", "").split():
+        os.environ.setdefault(name, "redis://localhost:6379/0")
     sys.path.insert(0, os.getcwd())
     module = os.environ["DJANGO_SETTINGS_MODULE"]
     try:
@@ -38,6 +55,8 @@ def main() -> None:
     except Exception as err:  # noqa: BLE001 - any failure here means the settings cannot load
         fail("django_settings_module", module, f"fails to load ({type(err).__name__}: {err})",
              "fix the settings, or name in the env_* answers the variables they read")
+    if os.environ.get("HARDSTACK_CELERY_APP"):
+        load_celery_app(os.environ["HARDSTACK_CELERY_APP"])
     from django.conf import settings
     from django.core.management import call_command
     from django.test.utils import override_settings
