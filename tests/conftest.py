@@ -24,9 +24,9 @@ FAST_MODULES = {"test_answers", "test_names", "test_backend_project", "test_back
 # stack is built once), and the modules that share the engine's one swarm run one after the other.
 XDIST_GROUPS = {"test_swarm": "swarm", "test_deploy_swarm": "swarm", "test_swarm_acme": "swarm"}
 # The longest groups start first, so the two workers finish close together (the time per group that pytest prints at
-# the end; two workers, warm, 2026-12-02: lab 616 s, swarm 572, stack 399, deploy 304, mutations 234, sibling 227).
+# the end; two workers, warm, 2026-12-02: lab 801 s, swarm 537, deploy 280, stack 279, sibling 191, mutations 151).
 # xdist gives each worker two groups at the start: lab then swarm on one, mutations (checkers, no engine) then stack on
-# the other, so the two heaviest on the engine never overlap (measured in this order: 25 min 50 s for every tier).
+# the other (measured in this order: 22 min 32 s for every tier).
 LONGEST_FIRST = ["test_lab", "test_mutations", "swarm", "test_stack", "test_deploy", "test_sibling", "test_projects", "test_deploy_acme",
                  "test_acme", "test_render_property", "test_wheel", "test_generate", "test_docker_provider", "test_standins", "test_update"]
 
