@@ -20,7 +20,11 @@ def one_node_swarm() -> Iterator[None]:
         yield
     finally:
         if joined:
-            subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+            leave()
+
+
+def leave() -> None:
+    subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
 
 
 def hold_for_run():
@@ -35,4 +39,4 @@ def hold_for_run():
         init_single_node()
     except Exception:  # noqa: BLE001 - no engine: nothing to hold
         return None
-    return lambda: subprocess.run(["docker", "swarm", "leave", "--force"], capture_output=True)
+    return leave

@@ -30,7 +30,7 @@ def load_celery_app(name: str) -> None:
         from celery.app.utils import find_app
     except ImportError as err:
         fail("celery_app", name, f"`celery -A {name}` cannot load it (celery does not import: {err})",
-             "add celery to the backend's requirements, or set celery_app to empty for no workers")
+             "add celery to the backend's requirements, or " + fix)
     try:
         find_app(name)
     except Exception as err:  # noqa: BLE001 - whatever stops celery -A stops the worker
