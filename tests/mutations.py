@@ -61,11 +61,11 @@ BACKEND_HEALTH = 'test: ["CMD", "python", "/opt/hardstack/healthcheck.py"]'
 FRONTEND_HEALTH = 'test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]'
 REDIS_CONF = "redis/redis.conf"
 REDIS_HEALTH = 'test: ["CMD", "sh", "/etc/hardstack/redis/start.sh", "health"]'
-WORKER_CMD = 'command: ["celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle"]'
-WORKER_HEALTH = 'test: ["CMD", "/opt/hardstack/entrypoint.sh", "python", "/opt/hardstack/celery_health.py", "worker"]'
+WORKER_CMD = 'command: ["python", "/opt/hardstack/celery_run.py", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2", "--without-mingle"]'
+WORKER_HEALTH = 'test: ["CMD", "python", "/opt/hardstack/celery_health.py", "worker"]'
 WORKER_DEPS = ("    depends_on:\n      redis:\n        condition: service_healthy\n      migrate:\n"
                "        condition: service_completed_successfully\n    healthcheck:\n      # This worker")
-BEAT_CMD = 'command: ["celery", "-A", "config", "beat", "--loglevel=INFO", "--schedule=/tmp/celerybeat-schedule", "--pidfile="]'
+BEAT_CMD = 'command: ["python", "/opt/hardstack/celery_run.py", "-A", "config", "beat", "--loglevel=INFO", "--schedule=/tmp/celerybeat-schedule", "--pidfile="]'
 STACK_BEAT = 'celery_health.py", "beat"]\n      interval: 5s\n      timeout: 10s\n      retries: 5\n      start_period: 120s\n    deploy:\n      <<: *stop-first'
 
 MUTATIONS: list[Mutation] = [
@@ -198,8 +198,10 @@ MUTATIONS: list[Mutation] = [
     M("worker-with-beat", "C19", CO, WORKER_CMD, WORKER_CMD.replace('"--without-mingle"', '"--without-mingle", "-B"')),
     M("beat-scaled", "C19", CO, BEAT_CMD, BEAT_CMD + "\n    scale: 2"),
     M("stack-beat-start-first", "C19", STACK, STACK_BEAT, STACK_BEAT.replace("*stop-first", "*rolling"), alone=False),
+    M("beat-without-beacon", "C19", CO, BEAT_CMD, BEAT_CMD.replace('"python", "/opt/hardstack/celery_run.py"', '"celery"')),
     M("worker-killed-on-stop", "C20", CO, "    stop_grace_period: 120s\n", "    stop_grace_period: 5s\n"),
     M("worker-health-pgrep", "C20", CO, WORKER_HEALTH, 'test: ["CMD", "pgrep", "-f", "celery"]'),
+    M("worker-without-beacon", "C20", CO, WORKER_CMD, WORKER_CMD.replace('"python", "/opt/hardstack/celery_run.py"', '"celery"')),
     M("worker-before-migrate", "C20", CO, WORKER_DEPS, "    depends_on:\n      redis:\n        condition: service_healthy\n    healthcheck:\n      # This worker"),
     M("worker-env-of-its-own", "C20", CO, WORKER_CMD + "\n    environment: *backend-env",
       WORKER_CMD + "\n    environment:\n      <<: *backend-env\n      DB_HOST: db-replica"),

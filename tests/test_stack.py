@@ -668,12 +668,25 @@ def test_redis_refuses_a_client_without_the_password_and_shows_it_nowhere(stack)
         assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes(), service
 
 
-def test_the_worker_healthcheck_pings_this_worker_only(stack):
-    probe = ["/opt/hardstack/entrypoint.sh", "python", "/opt/hardstack/celery_health.py", "worker"]
+def test_the_worker_healthcheck_reads_this_workers_heartbeat_and_fails_without_its_broker(stack):
+    probe = ["python", "/opt/hardstack/celery_health.py", "worker"]
     assert stack.compose("exec", "-T", "worker", *probe, check=False).returncode == 0
-    # The same probe from a container that runs no worker fails: it asks for its own node by name.
+    # The same probe in a container that runs no worker fails: the beacon is this container's own worker's.
     elsewhere = stack.compose("exec", "-T", "backend", *probe, check=False)
-    assert elsewhere.returncode != 0 and "did not answer" in elsewhere.stderr
+    assert elsewhere.returncode != 0 and "no worker beacon" in elsewhere.stderr
+    # Without its broker the worker stops its heartbeats: the beacon goes stale and the probe says so.
+    stack.compose("stop", "redis")
+    try:
+        stale = wait_for(lambda: (r := stack.compose("exec", "-T", "worker", *probe, check=False)).returncode and r, 30,
+                         "the worker's probe still passed with redis stopped", interval=2)
+        assert "no heartbeat" in stale.stderr, stale.stderr
+    finally:
+        stack.compose("start", "redis")
+    stack.wait_healthy("redis", 60)
+    wait_for(lambda: stack.compose("exec", "-T", "worker", *probe, check=False).returncode == 0, 90,
+             "the worker's heartbeats did not resume once redis was back", interval=2)
+    for service in ("worker", "beat"):
+        stack.wait_healthy(service, 120)
 
 
 def test_a_worker_killed_mid_task_leads_to_the_task_running_again_and_completing(stack):

@@ -83,7 +83,7 @@ def remove_devcontainer(root: Path) -> None:
 
 def remove_background_work(root: Path) -> None:
     _remove(root, "redis")
-    _remove(root / "backend" / "deploy", "celery_health.py")
+    _remove(root / "backend" / "deploy", "celery_health.py", "celery_run.py")
 
 
 def remove_tls(root: Path) -> None:

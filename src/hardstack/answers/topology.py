@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from hardstack.catalog import ACME_RENEW_DAYS, ACME_STATE, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
+from hardstack.catalog import ACME_RENEW_DAYS, ACME_STATE, CELERY_BEACON_EVERY, CELERY_BEACON_MAX_AGE, COMMANDS, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
 
 
 class Topology:
@@ -223,6 +223,16 @@ class Topology:
         return "\n".join([*([f"      # {health.note}"] if health.note and not swarm else []), f"      test: {test}",
                           f"      interval: {health.interval}", f"      timeout: {health.timeout}", f"      retries: {health.retries}",
                           f"      start_period: {(health.swarm_start_period if swarm else None) or health.start_period}"])
+
+    def command(self, name: str) -> str:
+        """A service's command (catalog.COMMANDS) as compose.yaml and stack.yaml write it: the same on both."""
+        fill = {"celery_app": self.celery_app, "worker_concurrency": self.worker_concurrency}
+        return json.dumps([part.format(**fill) for part in COMMANDS[name]])
+
+    @property
+    def celery_beacon(self) -> dict[str, dict[str, int]]:
+        """celery_run.py's liveness beacons, per role: seconds between writes (every) and the probe's limit (max_age)."""
+        return {role: {"every": CELERY_BEACON_EVERY[role], "max_age": CELERY_BEACON_MAX_AGE[role]} for role in CELERY_BEACON_EVERY}
 
     @property
     def rolls(self) -> dict[str, str]:

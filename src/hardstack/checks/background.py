@@ -35,6 +35,18 @@ def _celery_role(svc: dict) -> str | None:
     return "beat" if "beat" in cmd else "worker" if "worker" in cmd else None
 
 
+def _beacon_problems(name: str, svc: dict, role: str) -> list[str]:
+    """A worker or beat runs celery through celery_run.py, which keeps the beacon its healthcheck (celery_health.py) reads."""
+    problems = []
+    if not any(c.endswith("/celery_run.py") for c in _command(svc)[:2]):
+        problems.append(f"{name}: runs celery directly, so no beacon is kept and its healthcheck never passes; "
+                        f"run it through /opt/hardstack/celery_run.py (command: [python, /opt/hardstack/celery_run.py, -A, APP, {role}, ...])")
+    test = " ".join(str(t) for t in ((svc.get("healthcheck") or {}).get("test") or []))
+    if "celery_health.py" not in test or role not in test.split("celery_health.py", 1)[-1]:
+        problems.append(f"{name}: the healthcheck {test!r} does not read this {role}'s beacon (celery_health.py {role})")
+    return problems
+
+
 def _stack(layout: Path) -> dict:
     path = layout / "stack.yaml"
     return (yamlio.safe_load(path.read_text()) or {}) if path.exists() else {}
@@ -102,6 +114,7 @@ def c19_one_beat(layout: Path) -> Result:
             problems.append(f"{name}: {replicas} replicas; a scheduler runs once")
         if not any("--schedule=/tmp" in c or c == "/tmp" for c in _command(svc)) and not svc.get("volumes"):
             problems.append(f"{name}: its schedule file must be on a writable path (--schedule=/tmp/celerybeat-schedule on the tmpfs)")
+        problems += _beacon_problems(name, svc, "beat")
     for name, svc in (_stack(layout).get("services") or {}).items():
         if _celery_role(svc) == "beat":
             deploy = svc.get("deploy") or {}
@@ -111,11 +124,11 @@ def c19_one_beat(layout: Path) -> Result:
                 problems.append(f"stack.yaml {name}: update_config.order must be stop-first (start-first runs two schedulers during a roll)")
         elif {"-B", "--beat"} & set(_command(svc)):
             problems.append(f"stack.yaml {name}: a worker with -B runs its own scheduler")
-    return check("C19", problems, "one beat: one replica, stop-first, schedule on the tmpfs, no worker with -B")
+    return check("C19", problems, "one beat: one replica, stop-first, schedule on the tmpfs, beacon healthcheck, no worker with -B")
 
 
 def c20_workers(layout: Path) -> Result:
-    """Workers run like the backend: same image, environment, secrets and hardening; a ping healthcheck; warm shutdown; after migrate."""
+    """Workers run like the backend: same image, environment, secrets and hardening; a heartbeat healthcheck; warm shutdown; after migrate."""
     if not _answers(layout).uses_redis:
         return Result("C20", NA, "no celery_app: no workers")
     all_services = services(layout)
@@ -136,9 +149,7 @@ def c20_workers(layout: Path) -> Result:
         user = str(svc.get("user", ""))
         if not re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", user):
             problems.append(f"{name}: user {user!r} must be a numeric non-root uid:gid")
-        test = " ".join(str(t) for t in ((svc.get("healthcheck") or {}).get("test") or []))
-        if "celery_health.py" not in test or "worker" not in test.split("celery_health.py", 1)[-1]:
-            problems.append(f"{name}: the healthcheck {test!r} does not ping this worker (celery_health.py worker)")
+        problems += _beacon_problems(name, svc, "worker")
         grace = duration_seconds(svc.get("stop_grace_period"))
         if grace < 30:
             problems.append(f"{name}: stop_grace_period {svc.get('stop_grace_period') or '10s (default)'} leaves a running task no time to finish; "
@@ -153,7 +164,7 @@ def c20_workers(layout: Path) -> Result:
                 problems.append(f"stack.yaml {name}: roll like the backend (update_config.order: start-first: the new worker is ready before the old one drains)")
             if duration_seconds(svc.get("stop_grace_period")) < 30:
                 problems.append(f"stack.yaml {name}: stop_grace_period below 30s")
-    return check("C20", problems, f"{len(workers)} worker service(s): the backend's image, environment and hardening, ping healthcheck, warm shutdown")
+    return check("C20", problems, f"{len(workers)} worker service(s): the backend's image, environment and hardening, heartbeat healthcheck, warm shutdown")
 
 
 def c21_app_secrets(layout: Path) -> Result:
