@@ -70,7 +70,7 @@ HEALTH: dict[str, Health | None] = {  # None: a job, which runs to completion (h
     "worker": Health((*CELERY_HEALTH, "worker"), "5s", "10s", 5, "30s", "120s",
                      note="This worker's heartbeat is fresh (celery_run.py's beacon: its event loop runs, its broker connection is up)."),
     "beat": Health((*CELERY_HEALTH, "beat"), "5s", "10s", 5, "30s", "120s",
-                   note="This container's beat runs and the broker took its connection within 15 s (celery_run.py's beacon)."),
+                   note=f"This container's beat runs and the broker took its connection within {CELERY_BEACON_MAX_AGE['beat']} s (celery_run.py's beacon)."),
     "frontend": _get("/healthz", start="5s", tool="curl"),
     "proxy": _get("/healthz", start="5s", tool="curl"),
     # With TLS, plain HTTP only redirects (and serves ACME challenges): the probe asks the HTTPS server,

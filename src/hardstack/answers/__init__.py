@@ -15,6 +15,7 @@ from hardstack.answers.builds import Builds
 from hardstack.answers.environment import Environment
 from hardstack.answers.inputs import FOLLOWING_DEFAULTS, PROMPTED, AnswersError, example_celery_app
 from hardstack.answers.rules import Rules
+from hardstack.answers.tls import Tls
 from hardstack.answers.topology import Topology
 from hardstack.answers.workflows import Workflows
 
@@ -22,8 +23,8 @@ __all__ = ["Answers", "AnswersError", "FOLLOWING_DEFAULTS", "PROMPTED", "cookiec
            "example_celery_app", "format_errors", "problems_for", "validate"]
 
 
-class Answers(Topology, Environment, Builds, Workflows, Rules):
-    """The validated answers (inputs.py, rules.py) and what derives from them (topology.py, environment.py,
+class Answers(Topology, Tls, Environment, Builds, Workflows, Rules):
+    """The validated answers (inputs.py, rules.py) and what derives from them (topology.py, tls.py, environment.py,
     builds.py, workflows.py): one object the hooks, the CLI, the templates and the Pulumi program read."""
 
 
