@@ -209,12 +209,47 @@ def test_catalog_is_what_the_layout_renders(default_layout):
 
 def test_n10_counts_gixy_failing_without_a_report(default_layout, monkeypatch):
     """A gixy that crashes (exit status non-zero, no JSON) is no verdict, not a pass."""
-    from hardstack.checks import nginx, tools
+    from hardstack.checks import inprocess, tools
 
-    real = tools.run
-    monkeypatch.setattr(nginx.tools, "run", lambda tool, *a, **kw: tools.Run(1, "Traceback: gixy broke") if tool == "gixy" else real(tool, *a, **kw))
+    monkeypatch.setattr(inprocess, "_gixy", lambda config: tools.Run(1, "Traceback: gixy broke"))
+    monkeypatch.setattr(tools, "_MEMO", {})
     result = row(default_layout, "N10")
     assert result.status == "fail" and "gixy exited 1 without a report" in result.detail
+
+
+def test_the_python_checkers_in_process_say_what_their_clis_say(layout_copy):
+    """gixy, check-jsonschema and yamllint run in this process (checks/inprocess.py): on a layout broken for each,
+    the exit status and the text are the CLI's own, so a row reads and quotes the same either way."""
+    import subprocess
+    import sys
+
+    from hardstack.checks import inprocess, nginx
+    from hardstack.checks.compose import YAMLLINT_CONFIG
+
+    def cli(tool: str, *args: str, cwd: Path | None = None) -> tools.Run:
+        proc = subprocess.run([tools.find(tool), *args], cwd=cwd, capture_output=True, text=True)
+        return tools.Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+
+    layout = layout_copy
+    edit(layout / "compose.yaml", "services:", "services:  \n  stray: {image: 3, ports: [{target: x}]}", 1)
+    workflow = sorted((layout / ".github" / "workflows").glob("*.yml"))[0]
+    edit(workflow, "jobs:", "jobz:")
+    edit(layout / "nginx/nginx.conf", "location /api/ {", "location /api/ {\n      proxy_set_header Host $http_host;\n      add_header X-A b;")
+    pairs = {
+        "yamllint": (inprocess.yamllint(Path("compose.yaml"), YAMLLINT_CONFIG, cwd=layout, root=layout),
+                     cli("yamllint", "-f", "parsable", "-d", YAMLLINT_CONFIG, "compose.yaml", cwd=layout)),
+        "compose-spec": (inprocess.jsonschema([layout / "compose.yaml"], builtin="vendor.compose-spec", root=layout),
+                         cli("check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(layout / "compose.yaml"))),
+        "workflow schema": (inprocess.jsonschema([workflow], builtin="vendor.github-workflows", root=layout),
+                            cli("check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(workflow))),
+    }
+    with nginx.staged(layout) as (root, mains):
+        pairs["gixy"] = (inprocess.gixy(mains[0], reads=[root], root=root), cli("gixy", "-f", "json", str(mains[0])))
+    for name, (ours, theirs) in pairs.items():
+        assert ours.code == 1 and ours.out, (name, ours)  # each broken: a verdict with its reason
+        assert (ours.code, ours.out) == (theirs.code, theirs.out), name
+    assert "trailing-spaces" in pairs["yamllint"][0].out and "stray" in pairs["compose-spec"][0].out
+    assert "jobz" in pairs["workflow schema"][0].out and "host_spoofing" in pairs["gixy"][0].out
 
 
 def test_dockerfiles_are_read_as_buildkit_reads_them(layout_copy, tmp_path):

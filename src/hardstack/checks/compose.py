@@ -13,7 +13,7 @@ from pathlib import Path
 from hardstack import yamlio
 
 from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, KNOWN_DEFAULT_CREDENTIALS, bounds_text
-from hardstack.checks import tools
+from hardstack.checks import inprocess, tools
 from hardstack.checks.result import NA, Result, check
 from hardstack.runtime.compose import StackError, compose_model, read_env_file
 
@@ -103,12 +103,10 @@ def c1_valid(layout: Path) -> Result:
         resolved(layout)
     except ValueError as err:
         problems.append(tools.first_lines(str(err)))
-    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.compose-spec", "compose.yaml", cwd=layout,
-                       reads=[layout / "compose.yaml"], root=layout)
+    schema = inprocess.jsonschema([layout / "compose.yaml"], builtin="vendor.compose-spec", root=layout)
     if not schema.ok:
         problems.append(f"compose-spec schema: {tools.first_lines(schema.out)}")
-    lint = tools.run("yamllint", "-f", "parsable", "-d", YAMLLINT_CONFIG, "compose.yaml", cwd=layout,
-                     reads=[layout / "compose.yaml"], root=layout)
+    lint = inprocess.yamllint(Path("compose.yaml"), YAMLLINT_CONFIG, cwd=layout, root=layout)
     if not lint.ok:
         problems.append(f"yamllint: {tools.first_lines(lint.out)}")
     return check("C1", problems, "compose config, compose-spec schema and yamllint clean")

@@ -9,7 +9,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from hardstack.checks import tools
+from hardstack.checks import inprocess, tools
 from hardstack.checks.result import NA, Result, check, warn_unless
 
 DEVCONTAINER_SCHEMA = Path(__file__).parent / "schemas" / "devcontainer-compose.schema.json"
@@ -86,7 +86,7 @@ def s3_workflows(layout: Path) -> Result:
                      reads=[layout / ".github"], root=layout)
     if not lint.ok:
         problems.append(f"actionlint: {tools.first_lines(lint.out)}")
-    schema = tools.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, workflows), reads=workflows, root=layout)
+    schema = inprocess.jsonschema(workflows, builtin="vendor.github-workflows", root=layout)
     if not schema.ok:
         problems.append(f"workflow schema: {tools.first_lines(schema.out)}")
     for wf in workflows:
@@ -110,8 +110,7 @@ def s4_devcontainer(layout: Path) -> Result:
         config = json.loads((folder / "devcontainer.json").read_text())
     except ValueError as err:
         return check("S4", [f"devcontainer.json is not valid JSON: {err}"])
-    schema = tools.run("check-jsonschema", "--schemafile", str(DEVCONTAINER_SCHEMA), str(folder / "devcontainer.json"),
-                       reads=[folder / "devcontainer.json"], root=layout)
+    schema = inprocess.jsonschema([folder / "devcontainer.json"], schemafile=DEVCONTAINER_SCHEMA, root=layout)
     if not schema.ok:
         problems.append(f"devcontainer.json schema: {tools.first_lines(schema.out)}")
     compose_files = config.get("dockerComposeFile", [])

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from hardstack.catalog import ACME_STATE, BOUNDS, SERVICES, bounds_text
-from hardstack.checks import tools
+from hardstack.checks import inprocess, tools
 from hardstack.checks.layout import layout_answers
 from hardstack.checks.result import NA, Result, check
 
@@ -456,7 +456,7 @@ def n10_gixy(layout: Path) -> Result:
     problems = []
     with staged(layout) as (staged_root, mains):
         for main in mains:
-            out = tools.run("gixy", "-f", "json", str(main), reads=[staged_root], root=staged_root)
+            out = inprocess.gixy(main, reads=[staged_root], root=staged_root)
             try:
                 issues = json.loads(out.out[out.out.index("["):]) if "[" in out.out else []
             except ValueError:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 # tool -> how to get it
 INSTALL_HINTS = {
@@ -63,15 +63,25 @@ class Run:
 def run(tool: str, *args: str, cwd: Path | None = None, timeout: int = 120, reads: Sequence[Path] = (),
         root: Path | None = None, env: dict[str, str] | None = None) -> Run:
     """Run a checker. `reads`: every file or folder it reads. When given, the verdict is remembered
-    for this process, keyed on the command and the contents of those files, with `root` written as a
-    placeholder in the command and the output. A checker is a pure function of what it reads, so the
-    same files give the same verdict (the mutation suite checks ~110 near-identical layouts)."""
+    (see remembered)."""
     executable = find(tool)  # a tool removed since is named, memo or not
+
+    def execute() -> Run:
+        proc = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+        return Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+
+    return remembered(tool, args, cwd, reads, root, execute)
+
+
+def remembered(tool: str, args: Sequence[str], cwd: Path | None, reads: Sequence[Path], root: Path | None,
+               execute: Callable[[], Run]) -> Run:
+    """execute()'s verdict, remembered for this process, keyed on the command and the contents of the files it
+    reads, with `root` written as a placeholder in the command and the output. A checker is a pure function of
+    what it reads, so the same files give the same verdict (the mutation suite checks ~110 near-identical layouts)."""
     key = _memo_key(tool, args, cwd, reads, root) if reads and root else None
     if key in _MEMO:
         return Run(_MEMO[key].code, _MEMO[key].out.replace(_ROOT, str(root)))
-    proc = subprocess.run([executable, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
-    result = Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+    result = execute()
     if key:
         _MEMO[key] = Run(result.code, result.out.replace(str(root), _ROOT))
     return result
