@@ -220,15 +220,10 @@ def test_n10_counts_gixy_failing_without_a_report(default_layout, monkeypatch):
 def test_the_python_checkers_in_process_say_what_their_clis_say(layout_copy):
     """gixy, check-jsonschema and yamllint run in this process (checks/inprocess.py): on a layout broken for each,
     the exit status and the text are the CLI's own, so a row reads and quotes the same either way."""
-    import subprocess
-    import sys
-
     from hardstack.checks import inprocess, nginx
     from hardstack.checks.compose import YAMLLINT_CONFIG
 
-    def cli(tool: str, *args: str, cwd: Path | None = None) -> tools.Run:
-        proc = subprocess.run([tools.find(tool), *args], cwd=cwd, capture_output=True, text=True)
-        return tools.Run(proc.returncode, (proc.stdout + proc.stderr).strip())
+    cli = tools.run  # the CLI itself: without reads=, nothing is remembered
 
     layout = layout_copy
     edit(layout / "compose.yaml", "services:", "services:  \n  stray: {image: 3, ports: [{target: x}]}", 1)
