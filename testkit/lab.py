@@ -368,10 +368,8 @@ def down(quiet: bool = False) -> None:
     hosts = hosts_for(state["hosts"])
     for host in hosts:
         stop(host.dir / "sshd.pid", f"{host.name}: sshd")
-    # The engines at once, each after its containers are killed: the lab's data goes with it, and a graceful stop
-    # waited out every container's stop timeout (the engines' SIGTERM had taken 30 s and more with a stack on them).
-    in_parallel([lambda host=host: (kill_containers(host), stop(host.dir / "dockerd.pid", f"{host.name}: dockerd", 30))
-                 for host in hosts] + [lambda: stop(LAB / "registry" / "registry.pid", "registry")])
+    in_parallel([lambda host=host: end_engine(host) for host in hosts]
+                + [lambda: stop(LAB / "registry" / "registry.pid", "registry")])
     for host in hosts:
         unmount_under(host.dir)
     in_parallel([lambda path=host.dir / sub: shutil.rmtree(path, ignore_errors=True) for host in hosts for sub in ("data", "exec")])
@@ -397,17 +395,18 @@ def in_parallel(jobs) -> None:
         thread.join()
 
 
-def kill_containers(host: Host) -> None:
-    """SIGKILL every container of a host's engine (for `down` only: a failing server is `stop_engine`)."""
-    if not alive(host.dir / "dockerd.pid"):
-        return
-    docker = ("docker", "-H", host.local_docker_host)
-    try:
-        ids = run(*docker, "ps", "-q", check=False, timeout=30).stdout.split()
-        if ids:
-            run(*docker, "kill", *ids, check=False, timeout=60)
-    except subprocess.TimeoutExpired:
-        pass  # the engine's own stop below still ends them
+def end_engine(host: Host) -> None:
+    """For `down` only (a failing server is `stop_engine`): SIGKILL the engine's containers, then stop the engine.
+    A graceful stop waited out every container's stop timeout, then the engine was killed and its containers kept
+    running; the lab's data goes away anyway."""
+    if alive(host.dir / "dockerd.pid"):
+        docker = ("docker", "-H", host.local_docker_host)
+        try:
+            if ids := run(*docker, "ps", "-q", check=False, timeout=30).stdout.split():
+                run(*docker, "kill", *ids, check=False, timeout=60)
+        except subprocess.TimeoutExpired:
+            pass  # the engine's own stop below still ends them
+    stop(host.dir / "dockerd.pid", f"{host.name}: dockerd", 30)
 
 
 def stop(pidfile: Path, what: str, timeout: float = 10) -> None:
