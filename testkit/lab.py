@@ -240,8 +240,8 @@ def make_ca() -> None:
 def start_engine(host: Host, fresh: bool = True) -> None:
     host.dir.mkdir(parents=True, exist_ok=True)
     if fresh:
-        for sub in ("data", "exec"):
-            shutil.rmtree(host.dir / sub, ignore_errors=True)  # no images of its own: it pulls them
+        shutil.rmtree(host.dir / "exec", ignore_errors=True)
+        fresh_tmpfs(host.dir / "data")  # no images of its own: it pulls them
     log = open(host.dir / "dockerd.log", "w" if fresh else "a")
     # unshare --uts: each engine reports its own hostname (swarm node names), the file system stays shared.
     subprocess.Popen(
@@ -249,6 +249,15 @@ def start_engine(host: Host, fresh: bool = True) -> None:
                  "dockerd", "--data-root", str(host.dir / "data"), "--exec-root", str(host.dir / "exec"),
                  "-H", host.local_docker_host, "--pidfile", str(host.dir / "dockerd.pid")),
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def fresh_tmpfs(folder: Path) -> None:
+    """An empty tmpfs at folder (a lab host's images, the registry's blobs): unpacking a pull is faster in memory, and
+    `down` lets it go with one unmount, where removing three hosts' unpacked images from disk took 36 s."""
+    unmount_under(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    run("mount", "-t", "tmpfs", "-o", "mode=0711", f"hslab-{folder.parent.name}-{folder.name}", str(folder))
 
 
 def wait_engine(host: Host, timeout: float = 60) -> None:
@@ -326,7 +335,7 @@ def start_registry() -> None:
         password_file.write_text(os.urandom(12).hex())
         password_file.chmod(0o600)
     (registry / "htpasswd").write_text(f"{REGISTRY_USER}:{bcrypt_hash(password_file.read_text())}\n")
-    shutil.rmtree(registry / "data", ignore_errors=True)
+    fresh_tmpfs(registry / "data")
     config = registry / "config.yml"
     config.write_text(json.dumps({
         "version": 0.1,
@@ -381,6 +390,7 @@ def down(quiet: bool = False) -> None:
                 pass
         run("ip", "link", "del", BRIDGE, check=False)
     shutil.rmtree(CERTS_D / f"{REGISTRY_ADDRESS}:{REGISTRY_PORT}", ignore_errors=True)
+    unmount_under(LAB / "registry")
     shutil.rmtree(LAB / "registry" / "data", ignore_errors=True)
     state_file().unlink(missing_ok=True)
     if not quiet:
@@ -447,8 +457,9 @@ def reap(pid: int) -> bool:
 
 
 def unmount_under(folder: Path) -> None:
+    """Lazily unmount whatever is mounted at or below folder, the deepest first."""
     mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-    for mount in sorted((m for m in mounts if m.startswith(str(folder) + "/")), key=len, reverse=True):
+    for mount in sorted((m for m in mounts if m == str(folder) or m.startswith(str(folder) + "/")), key=len, reverse=True):
         run("umount", "-l", mount, check=False)
 
 

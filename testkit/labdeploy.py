@@ -120,8 +120,7 @@ def configure(stack, info: dict, layout: Path, digests: dict[str, str], docker_h
               **{k: (v, True) for k, v in secrets().items()}, **{k: (v, False) for k, v in settings.items()}}
     if docker_host:
         values["dockerHost"] = (docker_host, False)
-    for key, (value, secret) in values.items():
-        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
+    stack.set_all_config({f"hardstack:{key}": auto.ConfigValue(value, secret=secret) for key, (value, secret) in values.items()})
 
 
 def configure_as_workflow(layout: Path, stack_name: str, info: dict, digests: dict[str, str], docker_host: str, env: dict,
@@ -145,8 +144,8 @@ def configure_as_workflow(layout: Path, stack_name: str, info: dict, digests: di
              "PATH": f"{run.pulumi_env()['PATH']}:{env['PATH']}"}
     run_step(layout, "deploy.yml", "configure", layout / "pulumi", env, given)
     stack = run.select(stack_name, work_dir=layout / "pulumi", env={k: env[k] for k in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE")})
-    for key, value in {"allowStandins": "true", "allowUnsetAlerts": "true", **settings}.items():
-        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value))
+    stack.set_all_config({f"hardstack:{key}": auto.ConfigValue(value)
+                          for key, value in {"allowStandins": "true", "allowUnsetAlerts": "true", **settings}.items()})
     return stack
 
 

@@ -57,8 +57,7 @@ def deployment(tmp_path_factory):
     secrets = {k: v for k, v in fresh_secrets().items() if k != "redisPassword"}  # no workers, no broker
     config = {"layoutDir": (str(layout), False), "allowUnsetAlerts": ("true", False), **({"allowStandins": ("true", False)} if standins else {}),
               **{key: (value, True) for key, value in secrets.items()}}
-    for key, (value, secret) in config.items():
-        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
+    stack.set_all_config({f"hardstack:{key}": auto.ConfigValue(value, secret=secret) for key, (value, secret) in config.items()})
     internet = pebble.Internet(NAME, DOMAIN, image, certs, free_port())
     d = type("Deployment", (), {})()
     d.stack, d.https_port, d.internet = stack, https_port, internet

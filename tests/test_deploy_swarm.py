@@ -52,10 +52,9 @@ def deployment(swarm_engine, tmp_path_factory):
     label_db_node("hsdeploysw.db")  # what `hardstack up --swarm` does; a Pulumi deploy expects it done
     stack, _, _ = pulumi_stack(root, "swarm")
     secrets = fresh_secrets()
-    for key, value, secret in (("layoutDir", str(layout), False), ("target", "swarm", False), ("publishProxy", "false", False),
-                               ("allowStandins", "true", False), ("allowUnsetAlerts", "true", False),
-                               *((key, value, True) for key, value in secrets.items())):
-        stack.set_config(f"hardstack:{key}", auto.ConfigValue(value, secret=secret))
+    stack.set_all_config({f"hardstack:{key}": auto.ConfigValue(value, secret=secret) for key, value, secret in (
+        ("layoutDir", str(layout), False), ("target", "swarm", False), ("publishProxy", "false", False),
+        ("allowStandins", "true", False), ("allowUnsetAlerts", "true", False), *((key, value, True) for key, value in secrets.items()))})
     d = type("Deployment", (), {})()
     d.stack, d.layout, d.secrets, d.port, d.forwarder = stack, layout, secrets, free_port(), f"{PREFIX}-forwarder"
     d.url, d.nginx, d.root = f"http://127.0.0.1:{d.port}", nginx, root
