@@ -37,6 +37,22 @@ def assert_fully_rendered(layout: Path) -> None:
         assert not LEFTOVER.search(text), f"unrendered template syntax in {path.relative_to(layout)}"
 
 
+def assert_deploy_dir_declared_where_first_used(layout: Path) -> None:
+    """A sibling layout's DEPLOY_DIR build arg names the layout's folder. Every RUN after an ARG sees its value, so
+    no RUN may come between `ARG DEPLOY_DIR` and its first use: a layout folder named anew (the tests' random
+    names, a second checkout) would otherwise install and compile the app's dependencies again, uncached."""
+    from hardstack.checks.dockerfiles import parse
+
+    for dockerfile in sorted(layout.glob("*/Dockerfile")):
+        for stage in parse(dockerfile)[1]:
+            names = [instr for instr, _ in stage.instructions]
+            declared = [i for i, (instr, args) in enumerate(stage.instructions) if instr == "ARG" and args.startswith("DEPLOY_DIR")]
+            if declared:
+                first_use = next(i for i, (_, args) in enumerate(stage.instructions) if "${DEPLOY_DIR}" in args)
+                between = names[declared[0] + 1:first_use]
+                assert "RUN" not in between, f"{dockerfile.relative_to(layout)} stage {stage.name}: RUN between ARG DEPLOY_DIR and its use"
+
+
 @pytest.mark.parametrize("answers", COMBINATIONS.values(), ids=COMBINATIONS.keys())
 def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
     for key in ("backend_context", "frontend_context"):
@@ -71,6 +87,7 @@ def test_combination_renders_and_passes_the_static_bar(cli, tmp_path, answers):
 
     assert (layout / "backend/Dockerfile").exists() and (layout / "frontend/Dockerfile").exists() == a.has_frontend
     assert ("../" in (layout / "compose.yaml").read_text()) == (not a.include_example_app)
+    assert_deploy_dir_declared_where_first_used(layout)
     assert_facts_come_from_the_catalog(layout, a)
 
 
