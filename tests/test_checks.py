@@ -367,3 +367,19 @@ def test_overlay_encryption_follows_the_answer_and_off_is_said(layout_copy):
     answers_file.write_text(json.dumps(answers))
     w1 = row(layout_copy, "W1")
     assert w1.status == FAIL and "add driver_opts: {encrypted" in w1.detail
+
+
+def test_a_yaml_text_parsed_again_gives_a_fresh_equal_document():
+    """yamlio keeps a parsed text as JSON: a row that changes its document does not change the next row's, and
+    documents JSON would change (int or bool keys, dates) are parsed anew each time."""
+    import datetime
+
+    from hardstack.yamlio import safe_load
+
+    text = "services:\n  backend: {networks: [data], ports: [8000]}\n"
+    first = safe_load(text)
+    first["services"]["backend"]["networks"].append("edge")
+    assert safe_load(text) == {"services": {"backend": {"networks": ["data"], "ports": [8000]}}}
+    assert safe_load(text) is not safe_load(text)
+    for odd, doc in (("1: one\n", {1: "one"}), ("on: push\n", {True: "push"}), ("day: 2026-12-07\n", {"day": datetime.date(2026, 12, 7)})):
+        assert safe_load(odd) == doc and safe_load(odd) == doc and type(next(iter(safe_load(odd)))) is type(next(iter(doc)))

@@ -7,6 +7,7 @@ namespace whose /etc/hosts resolves the compose service names (upstreams must re
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -14,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -82,15 +84,33 @@ def staged(layout: Path) -> Iterator[tuple[Path, list[Path]]]:
 
 
 def trees(layout: Path) -> dict[str, list[dict]]:
-    """name ('proxy', 'frontend') -> the config as nginx reads it, includes inlined (crossplane)."""
+    """name ('proxy', 'frontend') -> the config as nginx reads it, includes inlined (crossplane). Eight rows read
+    it: staged and parsed once per contents of the files it reads (kept as JSON, so each row gets its own copy)."""
     import crossplane
 
-    found = {}
-    with staged(layout) as (_, mains):
-        for name, main in zip(("proxy", "frontend"), mains):
-            parsed = crossplane.parse(str(main), combine=True, catch_errors=True)
-            found[name] = parsed["config"][0]["parsed"] if parsed["config"] else []
-    return found
+    key = _inputs_digest(layout)
+    with _TREES_LOCK:  # the rows run in threads and start together: the first parses, the others wait for it
+        if key not in _TREES:
+            found = {}
+            with staged(layout) as (_, mains):
+                for name, main in zip(("proxy", "frontend"), mains):
+                    parsed = crossplane.parse(str(main), combine=True, catch_errors=True)
+                    found[name] = parsed["config"][0]["parsed"] if parsed["config"] else []
+            _TREES[key] = json.dumps(found)
+        return json.loads(_TREES[key])
+
+
+_TREES: dict[str, str] = {}
+_TREES_LOCK = threading.Lock()
+
+
+def _inputs_digest(layout: Path) -> str:
+    """What staged() copies: nginx/ (names and contents), the frontend's config, and this host's mime.types."""
+    digest = hashlib.sha256()
+    for path in [*sorted(p for p in (layout / "nginx").rglob("*") if p.is_file()), frontend_conf(layout), Path("/etc/nginx/mime.types")]:
+        digest.update(str(path.relative_to(layout) if path.is_relative_to(layout) else path).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing\0")
+    return digest.hexdigest()
 
 
 def walk(block: list[dict]) -> Iterator[dict]:

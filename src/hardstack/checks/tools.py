@@ -117,34 +117,34 @@ _SCANNED: dict[tuple, list[dict]] = {}
 def scan_secrets(paths: list[Path], exclude_lines: str | None = None) -> dict[str, list[dict]]:
     """detect-secrets' findings per file, run in this process (its CLI costs a Python start per
     row): {path: [{"type", "line_number"}]}. Lines matching exclude_lines are not findings.
-    A file's findings depend on its name and contents alone: they are remembered on those."""
+    A file's findings depend on its name and contents alone: they are remembered on those (S2 and C11 both
+    scan compose.yaml, each with its own exclusions)."""
+    import re
+
+    skip = re.compile(exclude_lines) if exclude_lines else None
     found: dict[str, list[dict]] = {}
     for path in paths:
         data = Path(path).read_bytes()
-        key = (Path(path).name, hashlib.sha256(data).hexdigest(), exclude_lines)
-        if key not in _SCANNED:
-            _SCANNED[key] = _scan_file(Path(path), data, exclude_lines)
-        if _SCANNED[key]:
-            found[str(path)] = [dict(f) for f in _SCANNED[key]]
+        key = (Path(path).name, hashlib.sha256(data).hexdigest())
+        with _SCAN_LOCK:  # detect-secrets' settings are global: one scan at a time (and a file scanned once)
+            if key not in _SCANNED:
+                _SCANNED[key] = _scan_file(Path(path))
+        lines = data.decode(errors="replace").splitlines() if skip and _SCANNED[key] else []
+        hits = [dict(f) for f in _SCANNED[key]
+                if not (skip and 0 < f["line_number"] <= len(lines) and skip.search(lines[f["line_number"] - 1]))]
+        if hits:
+            found[str(path)] = hits
     return found
 
 
-def _scan_file(path: Path, data: bytes, exclude_lines: str | None) -> list[dict]:
-    import re
-
+def _scan_file(path: Path) -> list[dict]:
     try:
         from detect_secrets import SecretsCollection
         from detect_secrets.settings import default_settings
     except ImportError:
         raise ToolMissing("detect-secrets") from None
-    skip = re.compile(exclude_lines) if exclude_lines else None
-    lines = data.decode(errors="replace").splitlines()
-    findings = []
-    with _SCAN_LOCK, default_settings():  # its settings are global: one scan at a time
+    with default_settings():
         collection = SecretsCollection()
         collection.scan_file(str(path))
-        for _, secret in collection:
-            if skip and 0 < secret.line_number <= len(lines) and skip.search(lines[secret.line_number - 1]):
-                continue
-            findings.append({"type": secret.type, "line_number": secret.line_number})
+        findings = [{"type": secret.type, "line_number": secret.line_number} for _, secret in collection]
     return sorted(findings, key=lambda f: (f["line_number"], f["type"]))
