@@ -3,7 +3,7 @@
 Each host is a network namespace on a bridge of the lab's own, with:
 - its own Docker engine in its default configuration (iptables on), started with nsenter and its own hostname;
 - sshd on the host's address, with a host key written to the lab's known_hosts and a key made for the lab;
-- no images: it pulls them from the lab's registry.
+- no images: it pulls them from the lab's registry, into a tmpfs of its own (its engine's data root).
 
 One more namespace runs a real registry (Debian's docker-registry, distribution 2.8) with TLS from a CA of the
 lab's own and htpasswd auth. Every engine of this machine (the local one included) trusts that CA through
