@@ -97,6 +97,8 @@ def trees(layout: Path) -> dict[str, list[dict]]:
                     parsed = crossplane.parse(str(main), combine=True, catch_errors=True)
                     found[name] = parsed["config"][0]["parsed"] if parsed["config"] else []
             _TREES[key] = json.dumps(found)
+            while len(_TREES) > 64:  # the last few dozen layouts (a test process checks hundreds)
+                del _TREES[next(iter(_TREES))]
         return json.loads(_TREES[key])
 
 
