@@ -7,7 +7,6 @@ namespace whose /etc/hosts resolves the compose service names (upstreams must re
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import os
@@ -88,7 +87,8 @@ def trees(layout: Path) -> dict[str, list[dict]]:
     it: staged and parsed once per contents of the files it reads (kept as JSON, so each row gets its own copy)."""
     import crossplane
 
-    key = _inputs_digest(layout)
+    # What staged() copies: nginx/, the frontend's config, this host's mime.types.
+    key = tools.contents_digest([layout / "nginx", frontend_conf(layout), Path("/etc/nginx/mime.types")], layout)
     with _TREES_LOCK:  # the rows run in threads and start together: the first parses, the others wait for it
         if key not in _TREES:
             found = {}
@@ -104,15 +104,6 @@ def trees(layout: Path) -> dict[str, list[dict]]:
 
 _TREES: dict[str, str] = {}
 _TREES_LOCK = threading.Lock()
-
-
-def _inputs_digest(layout: Path) -> str:
-    """What staged() copies: nginx/ (names and contents), the frontend's config, and this host's mime.types."""
-    digest = hashlib.sha256()
-    for path in [*sorted(p for p in (layout / "nginx").rglob("*") if p.is_file()), frontend_conf(layout), Path("/etc/nginx/mime.types")]:
-        digest.update(str(path.relative_to(layout) if path.is_relative_to(layout) else path).encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else b"\0missing\0")
-    return digest.hexdigest()
 
 
 def walk(block: list[dict]) -> Iterator[dict]:

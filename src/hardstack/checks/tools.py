@@ -95,13 +95,19 @@ def _memo_key(tool: str, args: Sequence[str], cwd: Path | None, reads: Sequence[
     def rel(text: str) -> str:
         return text.replace(str(root), _ROOT)
 
+    return tool, tuple(rel(str(a)) for a in args), rel(str(cwd)), contents_digest(reads, root)
+
+
+def contents_digest(reads: Sequence[Path], root: Path) -> str:
+    """One digest of the files read (a folder: every file below it), by name below root and contents; a file
+    that is missing counts as such. The same digest for the same files in another folder."""
     digest = hashlib.sha256()
     for top in reads:
         files = sorted(p for p in Path(top).rglob("*") if p.is_file()) if Path(top).is_dir() else [Path(top)]
         for f in files:
-            digest.update(rel(str(f)).encode() + b"\0")
+            digest.update(str(f).replace(str(root), _ROOT).encode() + b"\0")
             digest.update(f.read_bytes() if f.is_file() else b"\0missing\0")
-    return tool, tuple(rel(str(a)) for a in args), rel(str(cwd)), digest.hexdigest()
+    return digest.hexdigest()
 
 
 def first_lines(text: str, n: int = 3) -> str:
