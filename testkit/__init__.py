@@ -1,1 +1,1 @@
-"""Helpers shared by tests/ and scripts/bench-*: probes and loopback forwarders. Not installed."""
+"""Helpers shared by tests/ and scripts/bench-*: probes, loopback forwarders, what a built image holds. Not installed."""

@@ -28,6 +28,7 @@ from test_stack import down_leaving_nothing, free_port, require_engine
 
 from hardstack.answers import validate
 from hardstack.runtime.compose import Stack, read_env_file
+from testkit.images import uncompiled_modules
 from testkit.probes import http
 
 pytestmark = pytest.mark.stack
@@ -155,6 +156,14 @@ def test_runtime_image_has_the_apps_python_and_lock_and_nothing_that_builds_or_i
     assert not [line for line in lines if line.startswith("FOUND")], out.stdout
     assert not [line for line in lines if line.startswith("pip")], out.stdout  # no pip in the venv
     assert ("libpq5" in lines) == (project.kind == "uv")  # backend_runtime_packages
+
+
+def test_every_module_in_the_image_is_compiled(project):
+    """The root filesystem is read-only at run time, so a module without bytecode is compiled again by every process
+    at each start (each gunicorn worker, migrate, worker, beat). `poetry install` compiles nothing unless asked: the
+    Poetry venv had none, and importing this app's Django took 1025 ms of CPU per process against 343 ms with uv."""
+    missing = uncompiled_modules(f"{project.answers.compose_project}-backend:local")
+    assert not missing, {root: (len(files), files[:5]) for root, files in missing.items()}
 
 
 def test_rows_d11_d12_pass_and_fail_when_broken(project):

@@ -25,6 +25,7 @@ from test_stack import down_leaving_nothing, free_port, require_engine
 
 from hardstack.answers import validate
 from hardstack.runtime.compose import Stack, read_env_file
+from testkit.images import uncompiled_modules
 from testkit.probes import http
 
 pytestmark = pytest.mark.stack
@@ -130,6 +131,8 @@ def test_images_are_built_from_the_generated_dockerfiles(shop):
                              capture_output=True, text=True, check=True).stdout
     assert ".env" not in listing and "Dockerfile" not in listing and ".git" not in listing
     assert "shopcore" in listing and listing.strip().endswith("True")
+    # pip's venv, the repo's modules and the layout's: all compiled (the root filesystem is read-only at run time).
+    assert not (missing := uncompiled_modules(backend)), {root: (len(files), files[:5]) for root, files in missing.items()}
 
 
 def test_background_work_runs_in_the_repos_own_names(shop):
