@@ -68,9 +68,10 @@ def select(stack_name: str, work_dir: Path = PULUMI_PROJECT, env: dict[str, str]
 def up(stack: auto.Stack, on_output: Callable[[str], None] = print, superuser_password_changed: bool = False,
        refresh: bool = False) -> auto.UpResult:
     """`pulumi up`; refresh=True first reads what is really running (containers removed by hand)."""
+    config = stack.get_all_config()  # one `pulumi config` call for both reads below
     if not superuser_password_changed:
-        refuse_superuser_password_change(stack)
-    target, prefix = deployed_as(stack)
+        refuse_superuser_password_change(stack, config)
+    target, prefix = deployed_as(stack, config)
     if prefix is None:
         result = stack.up(on_output=on_output, color="never", refresh=refresh)
     elif target == "swarm":
@@ -93,10 +94,9 @@ def up(stack: auto.Stack, on_output: Callable[[str], None] = print, superuser_pa
     return result
 
 
-def deployed_as(stack: auto.Stack) -> tuple[str, str | None]:
-    """The stack's target and its resources' label value (<compose project>-<stack>); no label value for a config
-    the program refuses (it names the problem itself)."""
-    config = stack.get_all_config()
+def deployed_as(stack: auto.Stack, config: dict[str, auto.ConfigValue]) -> tuple[str, str | None]:
+    """The stack's target and its resources' label value (<compose project>-<stack>), from its config; no label
+    value for a config the program refuses (it names the problem itself)."""
     layout = config.get("hardstack:layoutDir")
     target = config.get("hardstack:target")
     target_name = target.value if target is not None else "compose"
@@ -111,17 +111,15 @@ def deployed_as(stack: auto.Stack) -> tuple[str, str | None]:
     return target_name, answers.stack_prefix(stack.name.split('/')[-1])
 
 
-def refuse_superuser_password_change(stack: auto.Stack) -> None:
+def refuse_superuser_password_change(stack: auto.Stack, config: dict[str, auto.ConfigValue]) -> None:
     """Before any change: PostgreSQL reads its password file only when its volume is first
     initialised, so a new hardstack:dbSuperuserPassword alone would lock db-setup out. (The roles'
     passwords are set by db-setup on each run: a new dbPassword, dbOwnerPassword, ... just deploys.)"""
+    if "hardstack:dbSuperuserPassword" not in config:
+        return  # the program names the missing key
     outputs = stack.outputs()  # one `pulumi stack output` call
     deployed = outputs.get("dbSuperuserPassword")
-    try:
-        configured = stack.get_config("hardstack:dbSuperuserPassword").value
-    except auto.CommandError:
-        return  # the program names the missing key
-    if deployed is None or deployed.value == configured:
+    if deployed is None or deployed.value == config["hardstack:dbSuperuserPassword"].value:
         return
     containers = outputs.get("containers")
     db = containers.value.get("db", "<db container>") if containers else "<db container>"
