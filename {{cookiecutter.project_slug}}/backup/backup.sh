@@ -66,14 +66,19 @@ path_of() {
 
 schedule() {
   rm -f "$FAILED"
+  # This shell is the container's PID 1, which ignores any signal it has no handler for: without this trap a stop
+  # (the image's STOPSIGNAL, SIGINT, or SIGTERM) waited out the stop timeout and ended in SIGKILL. A dump under
+  # way finishes first (a stop signal only ends the sleeps), then the loop ends.
+  stopping= sleeper=
+  trap 'stopping=1; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true' INT TERM
   # Swarm orders nothing after db-setup: wait (at most 2 min) until this role can log in, so the first
   # dump does not fail on a role not made yet.
   tries=0
-  until psql -X -q -d "$PGDATABASE" -c "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 60 ]; do
+  until [ -n "$stopping" ] || psql -X -q -d "$PGDATABASE" -c "SELECT 1" >/dev/null 2>&1 || [ "$tries" -ge 60 ]; do
     tries=$((tries + 1))
-    sleep 2
+    pause 2
   done
-  while :; do
+  while [ -z "$stopping" ]; do
     if [ -z "$(find "$DIR" -name '*.dump' -mmin "-$((BACKUP_INTERVAL_HOURS * 60))" 2>/dev/null)" ]; then
       if name=$(dump); then
         rm -f "$FAILED"
@@ -83,8 +88,17 @@ schedule() {
         say "pg_dump failed; trying again in 5 minutes"
       fi
     fi
-    sleep 300
+    pause 300
   done
+  say "stopped"
+}
+
+pause() {  # sleep SECONDS in the background: sh runs a trap only once its foreground command ends, and the trap ends it
+  [ -z "$stopping" ] || return 0
+  sleep "$1" &
+  sleeper=$!
+  wait "$sleeper" || true
+  sleeper=
 }
 
 sql() {  # sql DATABASE STATEMENT...: each statement on its own, stop at the first error
