@@ -535,6 +535,42 @@ def test_restore_drill_rows_come_back_after_the_database_volume_is_destroyed(sta
     assert set(markers) <= {r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]}
 
 
+def test_a_stop_during_a_dump_lets_it_finish_then_the_schedule_exits(stack, tmp_path):
+    """The layout's backup.sh, in the stack's backup image, with a pg_dump that writes its file then takes 3 s more
+    (psql and pg_dump stubbed on PATH): stopped mid-dump, it renames the dump to its own name, then exits 0 before the
+    stop timeout."""
+    stubs, backups = tmp_path / "stubs", tmp_path / "backups"
+    stubs.mkdir()
+    backups.mkdir()
+    os.chown(backups, 70, 70)
+    (stubs / "psql").write_text("#!/bin/sh\nexit 0\n")
+    (stubs / "pg_dump").write_text('#!/bin/sh\nfor a; do case $a in --file=*) echo PGDMP > "${a#--file=}";; esac; done\nsleep 3\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    image = stack.inspect(stack.container_id("backup"))["Config"]["Image"]
+    name = f"{stack.project}-backup-stop"
+    subprocess.run(["docker", "run", "-d", "--name", name, "--user", "70:70", "--network", "none", "-e", "PGDATABASE=drill",
+                    "-e", "PGPASSWORD_FILE=/etc/hostname", "-e", "PATH=/stubs:/usr/local/bin:/usr/bin:/bin",
+                    "-v", f"{stubs}:/stubs:ro", "-v", f"{backups}:/var/lib/postgresql/backups",
+                    "-v", f"{stack.layout / 'backup' / 'backup.sh'}:/backup.sh:ro", "--entrypoint", "sh", image, "/backup.sh", "schedule"],
+                   check=True, capture_output=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not list(backups.glob("*.partial")):  # the dump is under way
+            assert time.monotonic() < deadline, "no dump started"
+            time.sleep(0.1)
+        started = time.monotonic()
+        subprocess.run(["docker", "stop", "-t", "10", name], check=True, capture_output=True)
+        took = time.monotonic() - started
+        state = stack.inspect(name)["State"]
+        logs = subprocess.run(["docker", "logs", name], capture_output=True, text=True).stderr
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    assert state["ExitCode"] == 0 and took < 8, f"exit {state['ExitCode']} after {took:.1f}s:\n{logs}"
+    assert [p.name for p in backups.iterdir()] == [re.search(r"wrote (\S+)", logs).group(1)], list(backups.iterdir())
+    assert logs.rstrip().endswith("backup: stopped"), logs
+
+
 # ---- R5 ---------------------------------------------------------------------------------
 
 def test_r5_killed_backend_comes_back_and_proxy_fails_fast(stack):

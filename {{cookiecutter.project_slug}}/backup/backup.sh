@@ -69,7 +69,8 @@ schedule() {
   # This shell is the container's PID 1, which ignores any signal it has no handler for: without this trap a stop
   # (the image's STOPSIGNAL, SIGINT, or SIGTERM) waited out the stop timeout and ended in SIGKILL. A dump under
   # way finishes first (a stop signal only ends the sleeps), then the loop ends.
-  stopping= sleeper=
+  stopping=''
+  sleeper=''
   trap 'stopping=1; [ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null || true' INT TERM
   # Swarm orders nothing after db-setup: wait (at most 2 min) until this role can log in, so the first
   # dump does not fail on a role not made yet.
