@@ -22,7 +22,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hardstack.answers import Answers
-from hardstack.catalog import IMAGES
+from hardstack.catalog import DB_UID, IMAGES
 from hardstack.cli import app
 from hardstack.runtime.compose import Stack, registry_reachable, standin_env
 from testkit.probes import http
@@ -428,12 +428,12 @@ def test_an_old_volume_whose_superuser_is_the_app_is_upgraded_in_place(stack, tm
     legacy = (secrets / "db_password_setup").read_text()
     (secrets / "postgres_password").write_text(legacy)  # before db-setup the two files held one value
     for path in [secrets, *secrets.iterdir()]:
-        os.chown(path, 70, 70)
+        os.chown(path, DB_UID, DB_UID)
     env = stack.compose("config", "--format", "json").stdout
     setup_env = json.loads(env)["services"]["db-setup"]["environment"]
     subprocess.run(["docker", "network", "create", name], check=True, capture_output=True)
     try:
-        subprocess.run(["docker", "run", "-d", "--name", f"{name}-db", "--network", name, "--network-alias", "db", "--user", "70:70",
+        subprocess.run(["docker", "run", "-d", "--name", f"{name}-db", "--network", name, "--network-alias", "db", "--user", f"{DB_UID}:{DB_UID}",
                         "-e", "POSTGRES_USER=app", "-e", "POSTGRES_DB=app", "-e", f"POSTGRES_PASSWORD={legacy}", image],
                        check=True, capture_output=True)
         old_migrations = ("CREATE EXTENSION IF NOT EXISTS timescaledb; CREATE TABLE demo_reading (id serial, time timestamptz NOT NULL, value float);"
@@ -446,7 +446,7 @@ def test_an_old_volume_whose_superuser_is_the_app_is_upgraded_in_place(stack, tm
             time.sleep(1)
         subprocess.run(["docker", "exec", f"{name}-db", "psql", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d", "app", "-c", old_migrations],
                        check=True, capture_output=True)
-        setup = ["docker", "run", "--rm", "--network", name, "--user", "70:70", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+        setup = ["docker", "run", "--rm", "--network", name, "--user", f"{DB_UID}:{DB_UID}", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
                  "-v", f"{secrets}:/run/secrets:ro", "-v", f"{stack.layout / 'db'}:/etc/hardstack/db:ro",
                  *[f"-e{k}={v}" for k, v in setup_env.items()], "--entrypoint", "sh", image, "/etc/hardstack/db/setup.sh"]
         first = subprocess.run(setup, capture_output=True, text=True)
@@ -541,14 +541,14 @@ def test_a_stop_during_a_dump_lets_it_finish_then_the_schedule_exits(stack, tmp_
     stubs, backups = tmp_path / "stubs", tmp_path / "backups"
     stubs.mkdir()
     backups.mkdir()
-    os.chown(backups, 70, 70)
+    os.chown(backups, DB_UID, DB_UID)
     (stubs / "psql").write_text("#!/bin/sh\nexit 0\n")
     (stubs / "pg_dump").write_text('#!/bin/sh\nfor a; do case $a in --file=*) echo PGDMP > "${a#--file=}";; esac; done\nsleep 3\n')
     for stub in stubs.iterdir():
         stub.chmod(0o755)
     image = stack.inspect(stack.container_id("backup"))["Config"]["Image"]
     name = f"{stack.project}-backup-stop"
-    subprocess.run(["docker", "run", "-d", "--name", name, "--user", "70:70", "--network", "none", "-e", "PGDATABASE=drill",
+    subprocess.run(["docker", "run", "-d", "--name", name, "--user", f"{DB_UID}:{DB_UID}", "--network", "none", "-e", "PGDATABASE=drill",
                     "-e", "PGPASSWORD_FILE=/etc/hostname", "-e", "PATH=/stubs:/usr/local/bin:/usr/bin:/bin",
                     "-v", f"{stubs}:/stubs:ro", "-v", f"{backups}:/var/lib/postgresql/backups",
                     "-v", f"{stack.layout / 'backup' / 'backup.sh'}:/backup.sh:ro", "--entrypoint", "sh", image, "/backup.sh", "schedule"],
