@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hardstack import hooks
 import yaml
 
-from hardstack.catalog import PROTECTED_VOLUMES, SECRETS, SERVICES, VOLUMES
+from hardstack.catalog import GUNICORN_GRACEFUL, PROTECTED_VOLUMES, SECRETS, SERVICES, STOP_GRACE, VOLUMES
 from hardstack.answers import validate
 from hardstack.checks import FAIL, NA, PASS, WARN, run_checks
 
@@ -105,6 +105,7 @@ def assert_facts_come_from_the_catalog(layout: Path, a) -> None:
     for file in (compose, stack):
         for name, svc in file["services"].items():
             assert svc["networks"] == a.service_networks[name], name
+            assert svc.get("stop_grace_period") == (f"{STOP_GRACE[name]}s" if name in STOP_GRACE else None), name
             test = " ".join((svc.get("healthcheck") or {}).get("test") or [])
             for url_port in re.findall(r"http://127\.0\.0\.1:(\d+)", test):
                 assert int(url_port) == a.ports[name], (name, test)
@@ -138,6 +139,18 @@ def test_service_ports_are_written_only_in_the_catalog(file):
     ports = {str(s.port) for s in SERVICES.values() if s.port}
     literal = [m.group(0) for m in re.finditer(r"(?<![\d.])(\d{4,5})(?![\d.])", source) if m.group(1) in ports]
     assert not literal, f"{file} writes {literal}: use {{{{ a.ports['<service>'] }}}}"
+
+
+@pytest.mark.parametrize("file", ["compose.yaml", "stack.yaml"])
+def test_stop_grace_periods_are_written_only_in_the_catalog(file):
+    """Every stop_grace_period of the template's source is catalog.STOP_GRACE's, so compose, swarm and both Pulumi
+    targets (which read the files) give a service the same time to stop; the backend's outlasts gunicorn's own."""
+    source = (ROOT / "{{cookiecutter.project_slug}}" / file).read_text()
+    periods = re.findall(r"\n    stop_grace_period: (.*)", source)
+    assert periods and all(re.fullmatch(r"\{\{ a\.stop_grace\['[a-z-]+'\] \}\}s", p) for p in periods), periods
+    gunicorn = (ROOT / "{{cookiecutter.project_slug}}/backend/deploy/gunicorn.conf.py").read_text()
+    assert re.search(r"^graceful_timeout = \{\{ a\.gunicorn_graceful \}\}", gunicorn, re.M)
+    assert GUNICORN_GRACEFUL < STOP_GRACE["backend"]
 
 
 @pytest.mark.parametrize("file", ["compose.yaml", "stack.yaml"])

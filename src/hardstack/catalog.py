@@ -317,6 +317,13 @@ LIMITS: dict[str, tuple[str, str, int]] = {
 REDIS_MAXMEMORY = "160mb"
 # Seconds a stopping worker gets to finish the tasks it runs (warm shutdown) before it is killed.
 WORKER_STOP_GRACE = 120
+# Seconds gunicorn gives its workers to finish the requests they serve once told to stop (graceful_timeout).
+GUNICORN_GRACEFUL = 20
+# Seconds between a service's stop signal and its SIGKILL (stop_grace_period), the same on every target: compose.yaml,
+# stack.yaml, and the Pulumi targets, which read them. Unlisted: the engine's 10 s. The backend outlasts gunicorn's
+# graceful stop, so a request under way is answered, not cut; the database and the broker get time to write what
+# they hold (a checkpoint, the append-only file) and need no recovery at their next start.
+STOP_GRACE: dict[str, int] = {"db": 30, "backend": GUNICORN_GRACEFUL + 5, "redis": 20, "worker": WORKER_STOP_GRACE}
 # A swarm job (db-setup, migrate) whose current spec failed this many times will not pass: `up --swarm` and the Pulumi
 # swarm target stop waiting on it and say why (swarm would retry it up to its max_attempts).
 JOB_FAILURES = 3

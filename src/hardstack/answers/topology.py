@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from hardstack.catalog import CELERY_BEACON_EVERY, CELERY_BEACON_MAX_AGE, COMMANDS, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, UIDS, VOLUMES, WORKER_STOP_GRACE, Secret
+from hardstack.catalog import CELERY_BEACON_EVERY, CELERY_BEACON_MAX_AGE, COMMANDS, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, STOP_GRACE, UIDS, VOLUMES, WORKER_STOP_GRACE, GUNICORN_GRACEFUL, Secret
 
 
 class Topology:
@@ -211,6 +211,15 @@ class Topology:
     @property
     def worker_stop_grace(self) -> int:
         return WORKER_STOP_GRACE
+
+    @property
+    def stop_grace(self) -> dict[str, int]:
+        """Service -> seconds from its stop signal to SIGKILL (catalog.STOP_GRACE), for compose.yaml and stack.yaml."""
+        return STOP_GRACE
+
+    @property
+    def gunicorn_graceful(self) -> int:
+        return GUNICORN_GRACEFUL
 
     @property
     def compose_project(self) -> str:
