@@ -268,6 +268,31 @@ def test_r4_no_secret_in_inspect_labels_or_history(stack):
     assert not any(e.startswith("DB_PASSWORD=") for e in env)
 
 
+# ---- R7 ---------------------------------------------------------------------------------
+# TargetDown (`for: 1m`) fires about 90 s after a target stops. The module's other tests run meanwhile: the target
+# stopped here is the postgres exporter, which the tests in between do not use, and the second half (the module's end) waits out
+# what is left, then starts it again (before the restore drill, which stops and starts the whole stack).
+R7_STOPPED = "postgres-exporter"  # Prometheus's job "postgres"
+
+
+def prometheus_api(stack: Stack, path: str) -> dict:
+    out = stack.compose("exec", "-T", "prometheus", "wget", "-q", "-O", "-", f"http://127.0.0.1:9090/api/v1/{path}").stdout
+    return json.loads(out)["data"]
+
+
+def test_r7_every_target_up_then_one_stops(stack):
+    deadline = time.monotonic() + 90
+    while True:
+        targets = prometheus_api(stack, "targets")["activeTargets"]
+        health = {t["labels"]["job"]: t["health"] for t in targets}
+        if set(health) == {"prometheus", "backend", "postgres", "alertmanager", "redis"} and set(health.values()) == {"up"}:
+            break
+        assert time.monotonic() < deadline, f"targets not all up: {health}"
+        time.sleep(3)
+    stack.compose("stop", R7_STOPPED)
+    stack.r7_stopped = time.monotonic()
+
+
 def test_uploads_are_written_by_the_backend_and_served_as_files(stack):
     name = f"upload-{uuid.uuid4().hex[:8]}"
     script = ("import os, sys; root = os.environ['MEDIA_ROOT']; "
@@ -486,54 +511,6 @@ def test_forwarded_headers_count_from_the_proxy_only(stack):
     assert 'forwarded_allow_ips = "127.0.0.1"' in conf
 
 
-# ---- backups: the restore drill ---------------------------------------------------------
-
-def test_restore_drill_rows_come_back_after_the_database_volume_is_destroyed(stack, tmp_path, monkeypatch):
-    for name, value in stack.env.items():  # the stand-in images, for the compose runs of the CLI
-        monkeypatch.setenv(name, value)
-    cli = lambda command, *args: CliRunner().invoke(app, [command, str(stack.layout), *args, "-p", stack.project], catch_exceptions=False)  # noqa: E731
-    markers = [900000.25 + i + (uuid.uuid4().int % 1000) for i in range(3)]
-    for marker in markers:
-        assert post_reading(stack, marker, signed_in(stack))[0] == 201
-    # The scheduled backup ran at start: the volume holds a dump, owned by the postgres UID, private.
-    assert stack.compose("exec", "-T", "backup", "sh", "-c", "stat -c '%u %a' /var/lib/postgresql/backups/*.dump | sort -u").stdout.split("\n")[0] == "70 600"
-    taken = cli("backup", "--copy-to", str(tmp_path))
-    assert taken.exit_code == 0, taken.output
-    name = re.search(r"Backed up: (\S+\.dump)", taken.output).group(1)
-    assert (tmp_path / name).stat().st_size > 0 and (tmp_path / name).read_bytes()[:5] == b"PGDMP"
-
-    # Lose the database: every service stopped, the db container and its volume removed, a fresh start.
-    stack.compose("stop")
-    # The backup stopped on its stop signal, not killed at the stop timeout (exit 137): its shell is PID 1, which ignores
-    # a signal it has no handler for, and every stop of it took 10 s. Asserted once the stack is back (no cascade).
-    backup_stopped = stack.inspect(stack.compose("ps", "-a", "-q", "backup").stdout.strip())["State"]
-    stack.compose("rm", "-f", "db")
-    subprocess.run(["docker", "volume", "rm", f"{stack.project}_db-data"], check=True, capture_output=True)
-    stack.up()
-    listed = [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
-    assert not set(markers) & set(listed), "the database was not really lost"
-
-    restored = cli("restore", "latest", "--yes")
-    assert restored.exit_code == 0, restored.output
-    assert f"Restored {name}" in restored.output  # the newest dump, not the one taken at start
-    listed = [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
-    assert set(markers) <= set(listed)
-    for service in SERVICES:
-        assert stack.health(service) == "healthy", service
-    hypertables = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-tAc",
-                                "SELECT hypertable_name FROM timescaledb_information.hypertables").stdout
-    assert "demo_reading" in hypertables  # restored as a hypertable, not a plain table
-
-    assert backup_stopped["ExitCode"] == 0, f"the backup did not stop on its signal: {backup_stopped}"
-
-    # A file that is not a dump is refused before anything is stopped or dropped.
-    bogus = tmp_path / "app-20000101T000000Z.dump"
-    bogus.write_text("not a dump")
-    refused = cli("restore", str(bogus), "--yes")
-    assert refused.exit_code != 0 and "not a readable pg_dump archive" in refused.output
-    assert set(markers) <= {r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]}
-
-
 def test_a_stop_during_a_dump_lets_it_finish_then_the_schedule_exits(stack, tmp_path):
     """The layout's backup.sh, in the stack's backup image, with a pg_dump that writes its file then takes 3 s more
     (psql and pg_dump stubbed on PATH): stopped mid-dump, it renames the dump to its own name, then exits 0 before the
@@ -591,47 +568,6 @@ def test_r5_killed_backend_comes_back_and_proxy_fails_fast(stack):
     while time.monotonic() < deadline and http(stack.url + "/api/health/").status != 200:
         time.sleep(1)
     assert http(stack.url + "/api/health/").status == 200
-
-
-# ---- R7 ---------------------------------------------------------------------------------
-
-def prometheus_api(stack: Stack, path: str) -> dict:
-    out = stack.compose("exec", "-T", "prometheus", "wget", "-q", "-O", "-", f"http://127.0.0.1:9090/api/v1/{path}").stdout
-    return json.loads(out)["data"]
-
-
-def test_r7_every_target_up_then_target_down_fires(stack):
-    deadline = time.monotonic() + 90
-    while True:
-        targets = prometheus_api(stack, "targets")["activeTargets"]
-        health = {t["labels"]["job"]: t["health"] for t in targets}
-        if set(health) == {"prometheus", "backend", "postgres", "alertmanager", "redis"} and set(health.values()) == {"up"}:
-            break
-        assert time.monotonic() < deadline, f"targets not all up: {health}"
-        time.sleep(3)
-    stack.compose("stop", "backend")
-    stopped = time.monotonic()
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            alerts = prometheus_api(stack, "alerts")["alerts"]
-            firing = [a for a in alerts if a["labels"]["alertname"] == "TargetDown" and a["state"] == "firing"]
-            if firing:
-                break
-            assert time.monotonic() < deadline, f"TargetDown did not fire: {alerts}"
-            time.sleep(5)
-        assert firing[0]["labels"]["job"] == "backend" and firing[0]["labels"]["severity"] == "critical"
-        # ...and Alertmanager delivers it to the webhook the secret names (its first group waits 10 s).
-        deadline = time.monotonic() + 90
-        while not (delivered := delivered_alerts(stack, "TargetDown", "firing")):
-            assert time.monotonic() < deadline, f"TargetDown never reached the webhook; alertmanager says: " \
-                f"{stack.compose('logs', '--tail=20', 'alertmanager').stdout[-1500:]}"
-            time.sleep(3)
-        assert delivered[0]["labels"]["job"] == "backend" and delivered[0]["annotations"]["runbook_url"] == "RUNBOOK.md#targetdown"
-        print(f"\n[stack] TargetDown delivered to the webhook {time.monotonic() - stopped:.0f}s after the backend stopped")
-    finally:
-        stack.compose("start", "backend")
-    stack.wait_healthy("backend", 120)
 
 
 def delivered_alerts(stack: Stack, name: str, status: str) -> list[dict]:
@@ -707,6 +643,17 @@ def test_redis_refuses_a_client_without_the_password_and_shows_it_nowhere(stack)
         pid = info["State"]["Pid"]
         assert password not in json.dumps(info), service
         assert password.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes(), service
+
+
+def test_a_name_no_service_answers_fails_within_seconds_in_the_app_containers(stack):
+    """On the layout's internal networks the engine's DNS cannot forward a name it does not know, and glibc waited
+    10 s for each such lookup: every reconnect to a stopping or restarting service (a worker at `docker stack rm`
+    took 41 s to stop). The backend image's RES_OPTIONS makes it 2 s."""
+    lookup = ("import socket, time\nstarted = time.monotonic()\ntry:\n    socket.getaddrinfo('hardstack-absent', 6379)\n"
+              "except socket.gaierror:\n    print(time.monotonic() - started)")
+    for service in ("backend", "worker"):
+        took = float(stack.compose("exec", "-T", service, "python", "-c", lookup).stdout)
+        assert took < 5, f"{service}: a lookup of a name no service answers took {took:.1f}s"
 
 
 def test_the_worker_healthcheck_reads_this_workers_heartbeat_and_fails_without_its_broker(stack):
@@ -793,3 +740,76 @@ def test_example_app_ci_commands_pass_in_the_production_image(stack):
     schema = stack.compose("run", "--rm", "-T", "migrate", "python", "manage.py", "spectacular",
                            "--file", "/tmp/openapi.yaml", "--validate", check=False)
     assert schema.returncode == 0, schema.stderr[-2000:]
+
+
+# ---- last: TargetDown's wait overlaps the tests above; the restore drill stops and starts the whole stack ----
+
+def test_r7_target_down_fires_and_reaches_the_webhook(stack):
+    assert getattr(stack, "r7_stopped", None), "test_r7_every_target_up_then_one_stops did not stop a target"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            alerts = prometheus_api(stack, "alerts")["alerts"]
+            firing = [a for a in alerts if a["labels"]["alertname"] == "TargetDown" and a["state"] == "firing"]
+            if firing:
+                break
+            assert time.monotonic() < deadline, f"TargetDown did not fire: {alerts}"
+            time.sleep(5)
+        assert firing[0]["labels"]["job"] == "postgres" and firing[0]["labels"]["severity"] == "critical"
+        # ...and Alertmanager delivers it to the webhook the secret names (its first group waits 10 s).
+        deadline = time.monotonic() + 90
+        while not (delivered := delivered_alerts(stack, "TargetDown", "firing")):
+            assert time.monotonic() < deadline, f"TargetDown never reached the webhook; alertmanager says: " \
+                f"{stack.compose('logs', '--tail=20', 'alertmanager').stdout[-1500:]}"
+            time.sleep(3)
+        assert delivered[0]["labels"]["job"] == "postgres" and delivered[0]["annotations"]["runbook_url"] == "RUNBOOK.md#targetdown"
+        print(f"\n[stack] TargetDown delivered to the webhook {time.monotonic() - stack.r7_stopped:.0f}s after {R7_STOPPED} stopped")
+    finally:
+        stack.compose("start", R7_STOPPED)
+    stack.wait_healthy(R7_STOPPED, 120)
+
+
+def test_restore_drill_rows_come_back_after_the_database_volume_is_destroyed(stack, tmp_path, monkeypatch):
+    for name, value in stack.env.items():  # the stand-in images, for the compose runs of the CLI
+        monkeypatch.setenv(name, value)
+    cli = lambda command, *args: CliRunner().invoke(app, [command, str(stack.layout), *args, "-p", stack.project], catch_exceptions=False)  # noqa: E731
+    markers = [900000.25 + i + (uuid.uuid4().int % 1000) for i in range(3)]
+    for marker in markers:
+        assert post_reading(stack, marker, signed_in(stack))[0] == 201
+    # The scheduled backup ran at start: the volume holds a dump, owned by the postgres UID, private.
+    assert stack.compose("exec", "-T", "backup", "sh", "-c", "stat -c '%u %a' /var/lib/postgresql/backups/*.dump | sort -u").stdout.split("\n")[0] == "70 600"
+    taken = cli("backup", "--copy-to", str(tmp_path))
+    assert taken.exit_code == 0, taken.output
+    name = re.search(r"Backed up: (\S+\.dump)", taken.output).group(1)
+    assert (tmp_path / name).stat().st_size > 0 and (tmp_path / name).read_bytes()[:5] == b"PGDMP"
+
+    # Lose the database: every service stopped, the db container and its volume removed, a fresh start.
+    stack.compose("stop")
+    # The backup stopped on its stop signal, not killed at the stop timeout (exit 137): its shell is PID 1, which ignores
+    # a signal it has no handler for, and every stop of it took 10 s. Asserted once the stack is back (no cascade).
+    backup_stopped = stack.inspect(stack.compose("ps", "-a", "-q", "backup").stdout.strip())["State"]
+    stack.compose("rm", "-f", "db")
+    subprocess.run(["docker", "volume", "rm", f"{stack.project}_db-data"], check=True, capture_output=True)
+    stack.up()
+    listed = [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
+    assert not set(markers) & set(listed), "the database was not really lost"
+
+    restored = cli("restore", "latest", "--yes")
+    assert restored.exit_code == 0, restored.output
+    assert f"Restored {name}" in restored.output  # the newest dump, not the one taken at start
+    listed = [r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]]
+    assert set(markers) <= set(listed)
+    for service in SERVICES:
+        assert stack.health(service) == "healthy", service
+    hypertables = stack.compose("exec", "-T", "db", "psql", "-U", "app", "-d", "app", "-tAc",
+                                "SELECT hypertable_name FROM timescaledb_information.hypertables").stdout
+    assert "demo_reading" in hypertables  # restored as a hypertable, not a plain table
+
+    assert backup_stopped["ExitCode"] == 0, f"the backup did not stop on its signal: {backup_stopped}"
+
+    # A file that is not a dump is refused before anything is stopped or dropped.
+    bogus = tmp_path / "app-20000101T000000Z.dump"
+    bogus.write_text("not a dump")
+    refused = cli("restore", str(bogus), "--yes")
+    assert refused.exit_code != 0 and "not a readable pg_dump archive" in refused.output
+    assert set(markers) <= {r["value"] for r in http(stack.url + "/api/readings/").json()["readings"]}
