@@ -320,6 +320,11 @@ def write_ssh_client(hosts: list[Host]) -> None:
   StrictHostKeyChecking yes
   BatchMode yes
   LogLevel ERROR
+  # One ssh connection per host, shared by every docker call (each opened its own: 440 -> 208 ms per `docker -H
+  # ssh://` call here). `down` closes them.
+  ControlMaster auto
+  ControlPath {LAB}/mux-%C
+  ControlPersist 60s
 """)
     bin_dir = LAB / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -376,6 +381,8 @@ def down(quiet: bool = False) -> None:
     state = read_state() or {"hosts": []}
     hosts = hosts_for(state["hosts"])
     for host in hosts:
+        if (LAB / "ssh_config").exists():  # the client's shared connection (ssh_config's ControlMaster), if one is open
+            run("ssh", "-F", str(LAB / "ssh_config"), "-O", "exit", host.address, check=False, timeout=10)
         stop(host.dir / "sshd.pid", f"{host.name}: sshd")
     in_parallel([lambda host=host: end_engine(host) for host in hosts]
                 + [lambda: stop(LAB / "registry" / "registry.pid", "registry")])
