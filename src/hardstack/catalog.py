@@ -320,10 +320,13 @@ WORKER_STOP_GRACE = 120
 # Seconds gunicorn gives its workers to finish the requests they serve once told to stop (graceful_timeout).
 GUNICORN_GRACEFUL = 20
 # Seconds between a service's stop signal and its SIGKILL (stop_grace_period), the same on every target: compose.yaml,
-# stack.yaml, and the Pulumi targets, which read them. Unlisted: the engine's 10 s. The backend outlasts gunicorn's
+# stack.yaml, and the Pulumi targets, which read them; unlisted, ENGINE_STOP_GRACE. The backend outlasts gunicorn's
 # graceful stop, so a request under way is answered, not cut; the database and the broker get time to write what
 # they hold (a checkpoint, the append-only file) and need no recovery at their next start.
 STOP_GRACE: dict[str, int] = {"db": 30, "backend": GUNICORN_GRACEFUL + 5, "redis": 20, "worker": WORKER_STOP_GRACE}
+# The engine's own stop grace, which compose and `docker stack deploy` give a service with none. The Pulumi targets
+# say it explicitly: pulumi-docker's swarm service otherwise gets 0 s, a SIGKILL right after the stop signal.
+ENGINE_STOP_GRACE = 10
 # A swarm job (db-setup, migrate) whose current spec failed this many times will not pass: `up --swarm` and the Pulumi
 # swarm target stop waiting on it and say why (swarm would retry it up to its max_attempts).
 JOB_FAILURES = 3

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hardstack import yamlio
 
-from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, KNOWN_DEFAULT_CREDENTIALS, bounds_text
+from hardstack.catalog import BOUNDS, CAP_ADD_ALLOWED, CREDENTIAL_NAME, DEBUG_OFF, ENGINE_STOP_GRACE, KNOWN_DEFAULT_CREDENTIALS, bounds_text
 from hardstack.checks import inprocess, tools
 from hardstack.checks.result import NA, Result, check
 from hardstack.runtime.compose import StackError, compose_model, read_env_file
@@ -218,8 +218,8 @@ def memory_bytes(value) -> float:
     return float(m.group(1)) * {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[m.group(2)]
 
 
-def duration_seconds(value, default: float = 10.0) -> float:
-    """A compose duration ("2m0s", "120s", "1m30s", "1h") in seconds; default (compose's 10 s stop grace) when unset."""
+def duration_seconds(value, default: float = ENGINE_STOP_GRACE) -> float:
+    """A compose duration ("2m0s", "120s", "1m30s", "1h") in seconds; default (the engine's stop grace) when unset."""
     m = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", str(value or "").strip())
     if not value or not m or not any(m.groups()):
         return default

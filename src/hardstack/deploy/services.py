@@ -28,7 +28,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from hardstack.catalog import SERVICES
+from hardstack.catalog import ENGINE_STOP_GRACE, SERVICES
 from hardstack.deploy import watch
 from hardstack.deploy.plan import LABEL, Plan, ProgramError, local_image_id, needs, registry_refs, start_order, volume_options
 
@@ -182,7 +182,7 @@ def _service(plan: Plan, name: str, svc: dict, pulled: dict, networks: dict, vol
         cap_adds=list(svc.get("cap_add") or []) or None,
         env={k: str(v) for k, v in (svc.get("environment") or {}).items()} or None,
         commands=svc.get("entrypoint"), args=svc.get("command"), mounts=mounts, healthcheck=_healthcheck(svc.get("healthcheck")),
-        stop_grace_period=_dur(svc.get("stop_grace_period")), labels=[docker.ServiceTaskSpecContainerSpecLabelArgs(label=k, value=v) for k, v in marker.items()],
+        stop_grace_period=_dur(svc.get("stop_grace_period") or f"{ENGINE_STOP_GRACE}s"), labels=[docker.ServiceTaskSpecContainerSpecLabelArgs(label=k, value=v) for k, v in marker.items()],
         secrets=[docker.ServiceTaskSpecContainerSpecSecretArgs(secret_id=secrets[s["source"]].id, secret_name=secrets[s["source"]].name,
                                                                file_name=f"/run/secrets/{s['source']}", file_uid=str(s.get("uid", uid)),
                                                                file_gid=str(s.get("gid", uid)), file_mode=int(s.get("mode", 0o400)))
