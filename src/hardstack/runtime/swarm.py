@@ -252,9 +252,12 @@ class SwarmStack:
         for container in engine.ids("containers", label):
             engine.remove("containers", container)
         protected = {f"{self.name}_{v}" for v in PROTECTED_VOLUMES} if keep_data else set()
-        for volume in self.volumes():
-            if volume not in protected:
-                engine.remove("volumes", volume)
+        # The engine refuses a volume while a removed task's container still holds it; swarm removes those a moment
+        # later (a suite run left one db-data volume of a removed stack behind without this).
+        deadline = time.monotonic() + 15
+        while (doomed := [v for v in self.volumes() if v not in protected]) and time.monotonic() < deadline:
+            if not all([engine.remove("volumes", volume) for volume in doomed]):
+                time.sleep(1)
         return self.volumes()
 
 
