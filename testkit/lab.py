@@ -380,8 +380,9 @@ def bcrypt_hash(password: str) -> str:
 def down(quiet: bool = False) -> None:
     state = read_state() or {"hosts": []}
     hosts = hosts_for(state["hosts"])
+    shared = (LAB / "ssh_config").exists()  # the client's connections (its ControlMaster), closed before sshd goes
     for host in hosts:
-        if (LAB / "ssh_config").exists():  # the client's shared connection (ssh_config's ControlMaster), if one is open
+        if shared:
             run("ssh", "-F", str(LAB / "ssh_config"), "-O", "exit", host.address, check=False, timeout=10)
         stop(host.dir / "sshd.pid", f"{host.name}: sshd")
     in_parallel([lambda host=host: end_engine(host) for host in hosts]

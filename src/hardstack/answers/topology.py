@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from hardstack.catalog import CELERY_BEACON_EVERY, CELERY_BEACON_MAX_AGE, COMMANDS, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, STOP_GRACE, UIDS, VOLUMES, WORKER_STOP_GRACE, GUNICORN_GRACEFUL, Secret
+from hardstack.catalog import CELERY_BEACON_EVERY, CELERY_BEACON_MAX_AGE, COMMANDS, NGINX_SNIPPET_NEEDS, DB_ROLE_SUFFIXES, DB_SUPERUSER, HEALTH, LIMITS, REDIS_MAXMEMORY, SECRETS, SERVICES, STOP_GRACE, UIDS, VOLUMES, GUNICORN_GRACEFUL, Secret
 
 
 class Topology:
@@ -210,7 +210,7 @@ class Topology:
 
     @property
     def worker_stop_grace(self) -> int:
-        return WORKER_STOP_GRACE
+        return STOP_GRACE["worker"]
 
     @property
     def stop_grace(self) -> dict[str, int]:
