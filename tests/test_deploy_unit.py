@@ -490,7 +490,8 @@ def test_swarm_refuses_a_bind_address(default_layout):
 
 def test_swarm_pids_limits_are_set_on_every_service_at_once_and_failures_named(monkeypatch):
     """The provider has no pids limit: `deploy up` sets it with `docker service update` per service,
-    side by side (each waits for its health-gated roll), jobs detached; every failure is reported."""
+    side by side (each waits for its health-gated roll), jobs detached; every failure is reported. A service whose
+    limit the engine already holds gets no update."""
     import subprocess
     import threading
     import time as clock
@@ -512,8 +513,11 @@ def test_swarm_pids_limits_are_set_on_every_service_at_once_and_failures_named(m
         return subprocess.CompletedProcess(cmd, 1 if failed else 0, "", "rpc error: update out of sequence" if failed else "")
 
     monkeypatch.setattr(run.subprocess, "run", fake_run)
-    outputs = {"pidsLimits": pulumi.automation.OutputValue({"backend": 256, "db": 512, "migrate": 64, "gone": 1}, False),
-               "services": pulumi.automation.OutputValue({"backend": "p_backend", "db": "p_db", "migrate": "p_migrate"}, False),
+    # The engine holds p_redis with its limit already (this up left it unchanged): no update for it.
+    monkeypatch.setattr(run, "_pids_limit_of", lambda service: {"p_redis": 64, "p_backend": 128}.get(service))
+    outputs = {"pidsLimits": pulumi.automation.OutputValue({"backend": 256, "db": 512, "migrate": 64, "redis": 64, "gone": 1}, False),
+               "services": pulumi.automation.OutputValue({"backend": "p_backend", "db": "p_db", "migrate": "p_migrate",
+                                                          "redis": "p_redis"}, False),
                "jobs": pulumi.automation.OutputValue(["migrate"], False)}
     with pytest.raises(run.DeployError) as err:
         run.apply_pids_limits(outputs, lambda line: None)

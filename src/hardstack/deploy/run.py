@@ -132,9 +132,24 @@ def refuse_superuser_password_change(stack: auto.Stack, config: dict[str, auto.C
         "Only db-setup logs in as the superuser: the app keeps serving meanwhile.")
 
 
+def _pids_limit_of(service: str) -> int | None:
+    """The service's pids limit as the engine holds it now (None: no limit, or no such service)."""
+    from hardstack import engine
+
+    try:
+        spec = engine.api().inspect_service(service)["Spec"]
+    except engine.NotFound:
+        return None
+    return ((spec.get("TaskTemplate") or {}).get("Resources") or {}).get("Limits", {}).get("Pids") or None
+
+
 def _limit_service_pids(service: str, limit: int, detach: bool) -> str | None:
     """`docker service update --limit-pids`; what failed, or None. A job runs once more with its limit,
-    detached: waiting would see its finished task as a failure."""
+    detached: waiting would see its finished task as a failure. A service that has the limit already (the up
+    did not create or update it) is left alone: the update would change nothing, and the CLI still waited 5 s for
+    its tasks to prove stable."""
+    if _pids_limit_of(service) == int(limit):
+        return None
     wait = "--detach" if detach else "--quiet"
     proc = subprocess.run(["docker", "service", "update", wait, "--limit-pids", str(int(limit)), service], capture_output=True, text=True)
     return None if proc.returncode == 0 else f"docker service update --limit-pids {limit} {service}: {proc.stderr.strip()}"
