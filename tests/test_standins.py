@@ -32,6 +32,21 @@ def test_env_file_points_every_image_variable_at_a_stand_in(images):
     assert images["BUILD_NETWORK"] == "host"
 
 
+def test_every_stand_in_is_slim_as_debian_slim_images_are(images):
+    """No documentation but copyright files, no man pages, no message catalogues (scripts/stand-in-images: slim), in
+    every stand-in; the database's without its JIT. Less to push to a registry and to pull on every lab host."""
+    script = ("test -z \"$(find /usr/share/doc -type f ! -name copyright | head -1)\" && test -z \"$(ls /usr/share/man)\" && "
+              "test -z \"$(find /usr/share/locale -mindepth 1 ! -name locale.alias | head -1)\" && "
+              "grep -qx 'path-exclude /usr/share/doc/\\*' /etc/dpkg/dpkg.cfg.d/hardstack-slim")
+    for var, image in images.items():
+        if var.endswith("_IMAGE"):
+            out = run(image, "sh", "-c", script, args=("--entrypoint", ""))
+            assert out.returncode == 0, (var, out.stdout + out.stderr)
+    out = run(images["DB_IMAGE"], "sh", "-c", "ls /usr/lib/postgresql/*/lib/ | grep -c llvm; ls /usr/lib/*/libLLVM* 2>&1",
+              args=("--entrypoint", ""))
+    assert out.stdout.splitlines()[0] == "0" and "No such file" in out.stdout, out.stdout
+
+
 @pytest.mark.parametrize("version", ["3.13", "3.11"])
 def test_python_contract(images, version):
     """Each Python stand-in runs the version its tag names (PYTHON_IMAGE the default), with venv, pip in a
