@@ -26,3 +26,38 @@ def uncompiled_modules(image: str) -> dict[str, list[str]]:
     found = json.loads(out.stdout.strip().splitlines()[-1])
     assert all(f["modules"] for f in found.values()), found
     return {root: f["uncompiled"] for root, f in found.items() if f["uncompiled"]}
+
+
+def connections_before_exit(image: str, environment: dict[str, str], port: int, limit: float = 120) -> dict:
+    """Run a backend image on the default bridge and try to connect to `port` every 20 ms until the container exits:
+    how many connections were accepted (a listening socket completes the handshake even when nothing ever accepts),
+    of how many tries, its exit code and its logs. For a release whose app does not import, any accepted connection
+    is a request the proxy sent there and waits on."""
+    import socket
+    import time
+
+    import docker
+
+    container = docker.from_env().containers.run(image, environment=environment, detach=True)
+    accepted = tries = 0
+    try:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            container.reload()
+            address = container.attrs["NetworkSettings"]["IPAddress"]
+            if container.status not in ("created", "running"):
+                break
+            if address:
+                tries += 1
+                try:
+                    socket.create_connection((address, port), timeout=0.2).close()
+                    accepted += 1
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        else:
+            raise AssertionError(f"{image} still runs after {limit:.0f}s: {container.logs().decode()[-2000:]}")
+        return {"accepted": accepted, "tries": tries, "exit_code": container.wait()["StatusCode"],
+                "logs": container.logs().decode(errors="replace")}
+    finally:
+        container.remove(force=True)

@@ -28,7 +28,7 @@ from test_stack import down_leaving_nothing, free_port, require_engine
 
 from hardstack.answers import validate
 from hardstack.runtime.compose import Stack, read_env_file
-from testkit.images import uncompiled_modules
+from testkit.images import connections_before_exit, uncompiled_modules
 from testkit.probes import http
 
 pytestmark = pytest.mark.stack
@@ -42,7 +42,8 @@ COMMON = {"include_example_app": "no", "backend_context": "../notes", "frontend_
 PROJECTS = {
     "uv": ("uv-notes", {**COMMON, "server": "uvicorn", "asgi_app": "notes.asgi:application",
                         "backend_build_packages": "gcc libpq-dev", "backend_runtime_packages": "libpq5"}),
-    "poetry": ("poetry-notes", COMMON),
+    # Without gunicorn_preload: each worker imports the app, after a trial import before gunicorn listens.
+    "poetry": ("poetry-notes", {**COMMON, "gunicorn_preload": "no"}),
 }
 
 
@@ -168,6 +169,20 @@ def test_every_module_in_the_image_is_compiled(project):
     Poetry venv had none, and importing this app's Django took 1025 ms of CPU per process against 343 ms with uv."""
     missing = uncompiled_modules(backend_image(project))
     assert not missing, {root: (len(files), files[:5]) for root, files in missing.items()}
+
+
+def test_a_release_whose_app_does_not_import_exits_without_accepting_a_connection(project):
+    """A typo in the app's module: gunicorn exits naming it, and never listens meanwhile. uv: the master imports the app
+    before it listens (gunicorn_preload, the default); poetry: without it, a trial import in a child process comes
+    first. A socket that listens while its workers fail holds each request the proxy sends there until gunicorn halts:
+    past proxy_next_upstream_timeout that request is a 502 (seen in a refused broken release under load)."""
+    preload = {"uv": True, "poetry": False}[project.kind]
+    assert project.answers.gunicorn_preload is preload
+    assert f"preload_app = {preload}" in (project.layout / "backend" / "deploy" / "gunicorn.conf.py").read_text()
+    typo = "notes.wsgi_typo:application"
+    run = connections_before_exit(backend_image(project), {project.answers.app_entry[0]: typo}, project.answers.backend_port)
+    assert run["exit_code"] != 0 and "No module named 'notes.wsgi_typo'" in run["logs"], run
+    assert run["tries"] >= 3 and run["accepted"] == 0, {k: v for k, v in run.items() if k != "logs"}
 
 
 def test_rows_d11_d12_pass_and_fail_when_broken(project):

@@ -549,6 +549,19 @@ def test_a_stop_during_a_dump_lets_it_finish_then_the_schedule_exits(stack, tmp_
 
 # ---- R5 ---------------------------------------------------------------------------------
 
+def test_a_release_whose_app_does_not_import_exits_without_accepting_a_connection(stack):
+    """gunicorn_preload (the default): the master imports the app before it listens, so a release whose app does not
+    import exits without accepting a connection, and the proxy's retry goes to the serving release at once."""
+    from testkit.images import connections_before_exit
+
+    answers = Answers.model_validate(APP_CONFIG)
+    assert answers.gunicorn_preload
+    image = stack.inspect(stack.container_id("backend"))["Config"]["Image"]
+    run = connections_before_exit(image, {answers.app_entry[0]: "config.wsgi_typo:application"}, answers.backend_port)
+    assert run["exit_code"] != 0 and "No module named 'config.wsgi_typo'" in run["logs"], run
+    assert run["tries"] >= 3 and run["accepted"] == 0, {k: v for k, v in run.items() if k != "logs"}
+
+
 def test_r5_killed_backend_comes_back_and_proxy_fails_fast(stack):
     info = stack.inspect(stack.container_id("backend"))
     restarts = info["RestartCount"]

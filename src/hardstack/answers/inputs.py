@@ -155,6 +155,10 @@ class Inputs(BaseModel):
     asgi_app: str = Field("config.asgi:application", description="With server=uvicorn: the ASGI application, module:attribute")
     backend_port: int = Field(8000, description="Port gunicorn listens on inside the backend container")
     gunicorn_workers: int = Field(3, description="Number of gunicorn workers")
+    gunicorn_preload: bool = Field(True, description="Import the app once in gunicorn's master, before it listens: a release whose app "
+                                   "does not import never accepts a connection, and the workers share its memory. "
+                                   "no: for an app that starts threads or opens connections at import; each worker "
+                                   "then imports it, after a trial import in a child process before gunicorn listens")
     health_path: str = Field("/api/health/", description="Backend path that answers 200 when the app and its database are up")
     static_url: str = Field("/static/", description="Django's STATIC_URL: the proxy sends it to the backend, which serves the collected files (WhiteNoise when the app has none)")
     api_path: str = Field("/api", description="URL path prefix the proxy sends to the backend (with /admin and static_url)")

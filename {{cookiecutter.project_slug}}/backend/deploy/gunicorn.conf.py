@@ -12,6 +12,10 @@ worker_class = "uvicorn_worker.UvicornWorker"
 wsgi_app = "hardstack_wsgi:application"
 {%- endif %}
 pythonpath = "/opt/hardstack"
+# The master imports the app before it listens (answer gunicorn_preload), and the workers share its memory. Either way
+# a release whose app does not import exits without accepting a connection (see on_starting), so the proxy's retry goes
+# to the serving release at once instead of waiting on a socket nobody accepts from.
+preload_app = {{ a.gunicorn_preload }}
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 worker_tmp_dir = "/tmp"  # the root filesystem is read-only; /tmp is a tmpfs
 timeout = 30
@@ -27,3 +31,16 @@ errorlog = "-"
 # proxy's service name (its address changes with each restart): gunicorn and uvicorn trust no peer.
 forwarded_allow_ips = "127.0.0.1"
 proxy_allow_ips = "127.0.0.1"
+
+
+def on_starting(server):
+    """Without preload_app (an app that starts threads or opens connections at import), each worker imports the app
+    after the master listens: import it once in a child process first, and exit before listening if it fails."""
+    if preload_app:
+        return
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [pythonpath, os.environ.get("PYTHONPATH")]))}
+    if subprocess.run([sys.executable, "-c", f"import {wsgi_app.partition(':')[0]}"], env=env).returncode != 0:
+        sys.exit(f"gunicorn: the app does not import (see above): {{ a.app_entry[0] }}={os.environ.get('{{ a.app_entry[0] }}')}")

@@ -9,9 +9,14 @@ def static_root(settings) -> str:
 
 
 def load(spec: str):
-    """The application object of module:attribute."""
+    """The application object of module:attribute. A database connection the import opened is closed: with
+    gunicorn_preload the master imports the app, and forked workers must never share one."""
     module, _, attribute = spec.partition(":")
-    return getattr(importlib.import_module(module), attribute or "application")
+    application = getattr(importlib.import_module(module), attribute or "application")
+    from django.db import connections
+
+    connections.close_all()
+    return application
 
 
 def serves_static_itself(settings) -> bool:
