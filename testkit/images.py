@@ -36,18 +36,19 @@ def connections_before_exit(image: str, environment: dict[str, str], port: int, 
     import socket
     import time
 
-    import docker
+    from hardstack import engine
 
-    container = docker.from_env().containers.run(image, environment=environment, detach=True)
+    api = engine.api()
+    container = api.create_container(image, environment=environment)["Id"]
     accepted = tries = 0
     try:
+        api.start(container)
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
-            container.reload()
-            address = container.attrs["NetworkSettings"]["IPAddress"]
-            if container.status not in ("created", "running"):
+            state = engine.inspect(container)
+            if state["State"]["Status"] not in ("created", "running"):
                 break
-            if address:
+            if address := state["NetworkSettings"]["IPAddress"]:
                 tries += 1
                 try:
                     socket.create_connection((address, port), timeout=0.2).close()
@@ -56,8 +57,8 @@ def connections_before_exit(image: str, environment: dict[str, str], port: int, 
                     pass
             time.sleep(0.02)
         else:
-            raise AssertionError(f"{image} still runs after {limit:.0f}s: {container.logs().decode()[-2000:]}")
-        return {"accepted": accepted, "tries": tries, "exit_code": container.wait()["StatusCode"],
-                "logs": container.logs().decode(errors="replace")}
+            raise AssertionError(f"{image} still runs after {limit:.0f}s: {api.logs(container).decode()[-2000:]}")
+        return {"accepted": accepted, "tries": tries, "exit_code": api.wait(container)["StatusCode"],
+                "logs": api.logs(container).decode(errors="replace")}
     finally:
-        container.remove(force=True)
+        engine.remove("containers", container)

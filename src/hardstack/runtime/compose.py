@@ -259,7 +259,7 @@ class Stack:
         """Echo a one-shot service's log lines, prefixed, from when it starts until it exits."""
         cid = ""
         while not done.is_set():  # `docker logs -f` returns at once for a container not yet started
-            cid = next(iter(self.service_containers(service, all_=True)), "")
+            cid = (self.service_containers(service, all_=True) or [""])[0]
             state = ((engine.inspect(cid) or {}).get("State") or {}).get("Status", "") if cid else ""
             if state and state != "created":
                 break
