@@ -33,14 +33,18 @@ def sh(*cmd, cwd: Path, env: dict | None = None, check: bool = True, timeout: in
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def wheel(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, ROOT, cwd=dist)
+    (built,) = dist.glob("hardstack-*.whl")
+    return built
+
+
+def install(wheel: Path, tmp: Path, extras: str = "") -> tuple[Path, Path, dict]:
     """(venv bin folder, a work folder outside the repo, the env the user's shell would have)."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    sh(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp / "dist", ROOT, cwd=tmp)
-    (wheel,) = (tmp / "dist").glob("hardstack-*.whl")
     sh(sys.executable, "-m", "venv", tmp / "venv", cwd=tmp)
     bin_dir = tmp / "venv" / "bin"
-    sh(bin_dir / "pip", "install", "-q", f"{wheel}[checkers,deploy]", cwd=tmp, timeout=1800)
+    sh(bin_dir / "pip", "install", "-q", f"{wheel}{extras}", cwd=tmp, timeout=1800)
     work = tmp / "work folder"  # a space in the path, as users have
     work.mkdir()
     # The user's PATH: the new venv and system tools; never the checkout's venv or sources.
@@ -49,6 +53,34 @@ def installed(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(PATH=path, HOME=os.environ.get("HOME", str(tmp)))
     return bin_dir, work, env
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
+    return install(wheel, tmp_path_factory.mktemp("wheel"), "[checkers,deploy]")
+
+
+def test_the_bare_install_runs_new_then_up(wheel, tmp_path):
+    """`pip install hardstack` with no extras, as README's first command (scripts/bootstrap without --tests) installs
+    it: `new` writes the layout and `up` brings it up healthy. Both query the engine through the docker SDK
+    (hardstack.engine), so it is a dependency of the package itself: from 2026-12-01 it was only in the checkers
+    extra, and `new` failed with "No module named 'docker'" for a newcomer while every test venv had it."""
+    from test_projects import stack_of
+    from test_stack import down_leaving_nothing, free_port
+
+    bin_dir, work, env = install(wheel, tmp_path)
+    name = f"bare_{uuid.uuid4().hex[:8]}"
+    sh(bin_dir / "hardstack", "new", "--no-input", "-o", "out", f"project_name={name}", f"http_port={free_port()}", cwd=work, env=env)
+    layout = work / "out" / name
+    up = sh(bin_dir / "hardstack", "up", layout, "--quiet", "--standins", "yes", cwd=work, env=env, check=False, timeout=1800)
+    stack = stack_of(layout)
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        from testkit.probes import http
+
+        assert http(stack.url + "/api/health/").json()["database"] == "ok"
+    finally:
+        down_leaving_nothing(stack)
 
 
 def test_wheel_carries_the_template_and_runs_outside_the_checkout(installed):
